@@ -1,0 +1,119 @@
+"""HTTP mapping of every error, in one place: RFC 9457 `application/problem+json`."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from src.core.errors import (
+    AuthenticationFailed,
+    DomainError,
+    PermissionDenied,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from src.schemas import problem
+
+logger = logging.getLogger(__name__)
+
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    ResourceNotFound: 404,
+    ResourceConflict: 409,
+}
+
+SCHEMA_BY_STATUS: dict[int, type[problem.Problem]] = {
+    400: problem.ValidationError,
+    401: problem.UnauthorizedError,
+    403: problem.ForbiddenError,
+    404: problem.NotFoundError,
+    409: problem.ConflictError,
+}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def problem_response(
+    status: int, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> ProblemResponse:
+    if status == 401:
+        headers = {**BEARER_CHALLENGE, **(headers or {})}
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: documents each error status it can answer."""
+    return {
+        status: {"model": SCHEMA_BY_STATUS[status], "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
+
+
+def _field_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
+    field_errors = []
+    for error in errors:
+        location, *path = error["loc"] or ("body",)
+        field_errors.append(
+            {
+                "field": ".".join(str(part) for part in path) or str(location),
+                "location": str(location),
+                "rule": error["type"],
+                "message": error["msg"],
+            }
+        )
+    return field_errors
+
+
+async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc.errors())
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem_response(400, f"Invalid request. {summary}", errors=errors)
+
+
+async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(DOMAIN_STATUS[type(exc)], exc.detail)
+
+
+async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, HTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _integrity_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, IntegrityError)
+    logger.info("integrity error answered with 409: %s", exc.orig)
+    return problem_response(409, "The request conflicts with existing data")
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> ProblemResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "An unexpected error occurred")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for error_type in DOMAIN_STATUS:
+        app.add_exception_handler(error_type, _domain_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected_error)

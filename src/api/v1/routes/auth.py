@@ -1,0 +1,37 @@
+"""Registration and OAuth2 password-flow tokens."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from src.api.deps import SessionDep, Tokens
+from src.api.problems import problem_responses
+from src.models.user import User
+from src.repositories.user_repo import UserRepository
+from src.schemas.user import TokenResponse, UserCreate, UserResponse
+from src.services.auth_service import AuthService
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+async def get_service(session: SessionDep, tokens: Tokens) -> AuthService:
+    return AuthService(UserRepository(session), tokens)
+
+
+Service = Annotated[AuthService, Depends(get_service)]
+
+
+@router.post(
+    "/register", status_code=201, response_model=UserResponse, responses=problem_responses(400, 409)
+)
+async def register(data: UserCreate, service: Service) -> User:
+    return await service.register(data)
+
+
+@router.post("/token", responses=problem_responses(400, 401))
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: Service
+) -> TokenResponse:
+    """OAuth2 password flow: `username` is the email."""
+    return await service.login(form.username, form.password)

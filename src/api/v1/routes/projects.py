@@ -1,0 +1,52 @@
+"""FEAT-001 Projects: docs/features/FEAT-001-projects.md"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.problems import problem_responses
+from src.core.pagination import Page
+from src.models.project import Project
+from src.repositories.project_repo import ProjectRepository
+from src.schemas.base import PaginatedResponse
+from src.schemas.project import ProjectCreate, ProjectResponse, ProjectUpdate
+from src.services.project_service import ProjectService
+
+router = APIRouter(prefix="/projects", tags=["projects"], responses=problem_responses(401))
+
+
+async def get_service(user: CurrentUser, session: SessionDep) -> ProjectService:
+    repository = ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser)
+    return ProjectService(repository)
+
+
+Service = Annotated[ProjectService, Depends(get_service)]
+
+
+@router.post("", status_code=201, response_model=ProjectResponse, responses=problem_responses(400))
+async def create_project(data: ProjectCreate, service: Service) -> Project:
+    return await service.create(data)
+
+
+@router.get("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))
+async def get_project(id: uuid.UUID, service: Service) -> Project:
+    return await service.get(id)
+
+
+@router.get("", response_model=PaginatedResponse[ProjectResponse], responses=problem_responses(400))
+async def list_projects(page: PageDep, service: Service) -> Page[Project]:
+    return await service.list(page)
+
+
+@router.put("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))
+async def update_project(id: uuid.UUID, data: ProjectUpdate, service: Service) -> Project:
+    return await service.update(id, data)
+
+
+@router.delete(
+    "/{id}", status_code=204, response_class=Response, responses=problem_responses(400, 404)
+)
+async def delete_project(id: uuid.UUID, service: Service) -> None:
+    await service.delete(id)

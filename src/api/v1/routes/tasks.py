@@ -1,0 +1,59 @@
+"""FEAT-002 Tasks: docs/features/FEAT-002-tasks.md"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.problems import problem_responses
+from src.core.pagination import Page
+from src.models.task import Task
+from src.repositories.project_repo import ProjectRepository
+from src.repositories.task_repo import TaskRepository
+from src.schemas.base import PaginatedResponse
+from src.schemas.task import TaskCreate, TaskResponse, TaskUpdate
+from src.services.task_service import TaskService
+
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(401))
+
+
+async def get_service(user: CurrentUser, session: SessionDep) -> TaskService:
+    repository = TaskRepository(session, owner_id=user.id, unrestricted=user.is_superuser)
+    return TaskService(repository, projects=ProjectRepository(session, owner_id=user.id))
+
+
+Service = Annotated[TaskService, Depends(get_service)]
+
+
+@router.post(
+    "", status_code=201, response_model=TaskResponse, responses=problem_responses(400, 404)
+)
+async def create_task(data: TaskCreate, service: Service) -> Task:
+    return await service.create(data)
+
+
+@router.get("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
+async def get_task(id: uuid.UUID, service: Service) -> Task:
+    return await service.get(id)
+
+
+@router.get("", response_model=PaginatedResponse[TaskResponse], responses=problem_responses(400))
+async def list_tasks(
+    page: PageDep,
+    service: Service,
+    project_id: Annotated[uuid.UUID | None, Query(description="Only this project's tasks.")] = None,
+) -> Page[Task]:
+    return await service.list(page, {"project_id": project_id})
+
+
+@router.put("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
+async def update_task(id: uuid.UUID, data: TaskUpdate, service: Service) -> Task:
+    return await service.update(id, data)
+
+
+@router.delete(
+    "/{id}", status_code=204, response_class=Response, responses=problem_responses(400, 404)
+)
+async def delete_task(id: uuid.UUID, service: Service) -> None:
+    await service.delete(id)

@@ -1,0 +1,101 @@
+"""The `featwright` command line."""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from alembic import command
+from alembic.config import Config
+from pydantic import ValidationError
+from rich.console import Console
+
+from src.core.config import get_settings
+from src.core.database import Database, create_engine
+from src.core.errors import ResourceConflict
+from src.core.security import TokenService
+from src.repositories.user_repo import UserRepository
+from src.schemas.user import UserCreate
+from src.services.auth_service import AuthService
+
+ROOT = Path(__file__).resolve().parent.parent
+
+app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: PORT]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Serve the API with uvicorn (uvloop + httptools)."""
+    settings = get_settings()
+    uvicorn.run(
+        "src.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+        log_level=settings.log_level,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION."""
+    command.upgrade(alembic_config(), revision)
+    console.print(f"[green]Database at {revision}[/green]")
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    return config
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Login email.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Password.")],
+    superuser: Annotated[bool, typer.Option("--superuser", help="Sees every user's rows.")] = False,
+) -> None:
+    """Create a user account."""
+    try:
+        data = UserCreate(email=email, password=password)
+    except ValidationError as error:
+        for problem in error.errors():
+            console.print(f"[red]error:[/red] {problem['loc'][0]}: {problem['msg']}")
+        raise typer.Exit(2) from None
+    try:
+        user_id = asyncio.run(_create_user(data, superuser))
+    except ResourceConflict as error:
+        console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Created user {data.email}[/green] ({user_id})")
+
+
+async def _create_user(data: UserCreate, superuser: bool) -> str:
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        async with Database(engine).session() as session:
+            tokens = TokenService.from_settings(settings)
+            user = await AuthService(UserRepository(session), tokens).register(
+                data, is_superuser=superuser
+            )
+            return str(user.id)
+    finally:
+        await engine.dispose()

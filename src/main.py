@@ -1,0 +1,45 @@
+"""The ASGI application factory: `uvicorn --factory src.main:create_app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from src.api import health
+from src.api.problems import install_problem_handlers
+from src.api.v1.router import api_router
+from src.core.config import Settings, get_settings
+from src.core.database import Database, create_engine
+from src.core.openapi import build_openapi
+from src.core.security import TokenService
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app; tests pass a `database` bound to a connection they roll back."""
+    settings = settings or get_settings()
+    owned_engine = None if database else create_engine(settings)
+    database = database or Database(owned_engine)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_engine is not None:
+            await owned_engine.dispose()
+
+    app = FastAPIOffline(
+        title="featwright",
+        version="0.1.0",
+        description="Projects and tasks, built from the design docs in `docs/features/`.",
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.tokens = TokenService.from_settings(settings)
+    install_problem_handlers(app)
+    app.include_router(api_router)
+    app.include_router(health.router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,8 @@
+"""Every model, imported here so Alembic's autogenerate sees every table."""
+
+from src.models.base import Base, Entity, OwnedEntity
+from src.models.project import Project, ProjectStatus
+from src.models.task import Task
+from src.models.user import User
+
+__all__ = ["Base", "Entity", "OwnedEntity", "Project", "ProjectStatus", "Task", "User"]

@@ -1,0 +1,6 @@
+from src.models.project import Project
+from src.repositories.base import OwnedRepository
+
+
+class ProjectRepository(OwnedRepository[Project]):
+    model = Project

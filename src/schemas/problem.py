@@ -1,0 +1,37 @@
+"""RFC 9457 problem details, named as the design template names its errors."""
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    type: str = Field(default="about:blank", description="URI reference for the problem type.")
+    title: str = Field(description="Short summary of the problem type.")
+    status: int = Field(description="The HTTP status code of this response.")
+    detail: str = Field(description="What went wrong in this occurrence.")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending input, e.g. `name`.")
+    location: str = Field(description="Where it was sent: body, query, path or header.")
+    rule: str = Field(description="The rule it broke, e.g. `string_too_long`.")
+    message: str
+
+
+class ValidationError(Problem):
+    errors: list[FieldError]
+
+
+class UnauthorizedError(Problem):
+    pass
+
+
+class ForbiddenError(Problem):
+    pass
+
+
+class NotFoundError(Problem):
+    pass
+
+
+class ConflictError(Problem):
+    pass

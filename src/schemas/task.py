@@ -1,0 +1,34 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from pydantic import MISSING, Field
+
+from src.schemas.base import InputSchema, ResourceResponse
+
+TaskTitle = Annotated[str, Field(min_length=1, max_length=200)]
+TaskPriority = Annotated[int, Field(ge=1, le=5)]
+
+
+class TaskCreate(InputSchema):
+    project_id: uuid.UUID
+    title: TaskTitle
+    done: bool = False
+    priority: TaskPriority = 3
+    due_date: date | None = None
+
+
+class TaskUpdate(InputSchema):
+    project_id: uuid.UUID | MISSING = MISSING
+    title: TaskTitle | MISSING = MISSING
+    done: bool | MISSING = MISSING
+    priority: TaskPriority | MISSING = MISSING
+    due_date: date | None | MISSING = MISSING
+
+
+class TaskResponse(ResourceResponse):
+    project_id: uuid.UUID
+    title: str
+    done: bool
+    priority: int
+    due_date: date | None

@@ -1,0 +1,36 @@
+from src.core.errors import AuthenticationFailed, ResourceConflict
+from src.core.security import Principal, TokenService, hash_password, verify_password
+from src.models.user import User
+from src.repositories.user_repo import UserRepository
+from src.schemas.user import TokenResponse, UserCreate
+
+
+class AuthService:
+    def __init__(self, users: UserRepository, tokens: TokenService) -> None:
+        self.users = users
+        self.tokens = tokens
+
+    async def register(self, data: UserCreate, *, is_superuser: bool = False) -> User:
+        if await self.users.get_by_email(data.email) is not None:
+            raise ResourceConflict("A user with this email already exists")
+        values = {
+            "email": data.email,
+            "hashed_password": await hash_password(data.password),
+            "is_superuser": is_superuser,
+        }
+        # A concurrent registration that wins the race fails the unique index
+        # instead; the error handler answers that IntegrityError with a 409 too.
+        return await self.users.create(values)
+
+    async def login(self, email: str, password: str) -> TokenResponse:
+        user = await self.users.get_by_email(email.lower())
+        if not await verify_password(password, user.hashed_password if user else None) or not user:
+            raise AuthenticationFailed("Incorrect email or password")
+        token = self.tokens.issue(Principal(id=user.id, is_superuser=user.is_superuser))
+        return TokenResponse(access_token=token, expires_in=int(self.tokens.ttl.total_seconds()))
+
+    async def me(self, principal: Principal) -> User:
+        user = await self.users.get(principal.id)
+        if user is None:
+            raise AuthenticationFailed("The user of this token no longer exists")
+        return user
