@@ -20,8 +20,10 @@ run: install
 	$(BIN)/featwright db upgrade
 	$(BIN)/featwright serve
 
+# pytest exits 5 when it ran no test: that is a failure too, said plainly.
 test: install
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	@status=0; $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; fi; exit $$status
 
 lint: install
 	$(BIN)/ruff check src tests migrations
