@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format check-migrations bench lock clean
+.PHONY: install run test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix src tests migrations
 	$(BIN)/ruff format src tests migrations
+
+# featwright against the raw Starlette + asyncpg baseline (see bench/run.sh for knobs).
+bench: install
+	bench/run.sh
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -36,7 +36,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
-    """Serve the API with uvicorn (uvloop + httptools)."""
+    """Serve the API with uvicorn."""
     settings = get_settings()
     uvicorn.run(
         "src.main:create_app",
@@ -44,8 +44,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
+        loop="auto",  # uvloop and httptools where installed
+        http="auto",
         access_log=access_log,
         log_level=settings.log_level,
     )

@@ -4,14 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 
 from src.api import health
+from src.api.docs import install_docs
+from src.api.openapi import build_openapi
 from src.api.problems import install_problem_handlers
 from src.api.v1.router import api_router
 from src.core.config import Settings, get_settings
 from src.core.database import Database, create_engine
-from src.core.openapi import build_openapi
 from src.core.security import TokenService
 
 
@@ -27,11 +27,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if owned_engine is not None:
             await owned_engine.dispose()
 
-    app = FastAPIOffline(
+    app = FastAPI(
         title="featwright",
         version="0.1.0",
         description="Projects and tasks, built from the design docs in `docs/features/`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
         generate_unique_id_function=lambda route: route.name,
     )
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.tokens = TokenService.from_settings(settings)
     install_problem_handlers(app)
+    install_docs(app)
     app.include_router(api_router)
     app.include_router(health.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

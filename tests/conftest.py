@@ -42,8 +42,10 @@ def postgres_url() -> str:
 
 
 def _plain_dsn(url: str, database: str) -> str:
-    return make_url(url).set(drivername="postgresql", database=database).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -111,7 +113,6 @@ async def backend(
 def settings(backend: Backend) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="test",
         database_url=backend.url,
         secret_key="test-secret-that-is-long-enough-for-hs256-0123456789",
     )

@@ -71,12 +71,16 @@ def _field_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
     field_errors = []
     for error in errors:
         location, *path = error["loc"] or ("body",)
+        message = error["msg"]
+        if error["type"] == "json_invalid":  # the path holds a character offset, not a field
+            message = f"{message}: {error['ctx']['error']} at character {path[0]}"
+            path = []
         field_errors.append(
             {
                 "field": ".".join(str(part) for part in path) or str(location),
                 "location": str(location),
                 "rule": error["type"],
-                "message": error["msg"],
+                "message": message,
             }
         )
     return field_errors

@@ -4,7 +4,6 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,15 +15,17 @@ GENERATED_SECRET_FILE = Path("var/secret.key")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = ""
     access_token_expire_minutes: int = Field(default=30, ge=1)
     jwt_issuer: str = "featwright"
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Connections beyond the pool are opened and closed per request under load,
+    # which costs more than waiting for a pooled one: no overflow by default.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
     log_level: str = "info"
 
     @model_validator(mode="after")

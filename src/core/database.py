@@ -1,7 +1,7 @@
 """Engine and the per-request unit of work.
 
 Commit happens in exactly one place: `Database.session()`. Repositories and
-services only flush.
+services never commit or roll back.
 """
 
 from collections.abc import AsyncIterator
@@ -35,6 +35,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
         connect_args={"server_settings": {"application_name": "featwright"}},
     )
 
@@ -66,17 +67,23 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
 
 
 class Database:
-    """Hands out sessions that commit on success and roll back on any error."""
+    """Hands out sessions that commit on success and roll back on any error.
+
+    On PostgreSQL read-only requests run in autocommit mode: a read is one
+    statement, so it needs no BEGIN/COMMIT round trips around it. Writes always
+    get a transaction; on SQLite they take the write lock when they begin.
+    """
 
     def __init__(self, bind: AsyncEngine | AsyncConnection, **session_options: Any) -> None:
         self.bind = bind
-        writer = (
-            bind.execution_options(**{_SQLITE_WRITE: True})
-            if isinstance(bind, AsyncEngine)
-            else bind
-        )
+        reader: AsyncEngine | AsyncConnection = bind
+        writer: AsyncEngine | AsyncConnection = bind
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
+            writer = bind.execution_options(**{_SQLITE_WRITE: True})
+        elif isinstance(bind, AsyncEngine):
+            reader = bind.execution_options(isolation_level="AUTOCOMMIT")
         options = {"expire_on_commit": False, "autoflush": False, **session_options}
-        self._readers = async_sessionmaker(bind, **options)
+        self._readers = async_sessionmaker(reader, **options)
         self._writers = async_sessionmaker(writer, **options)
 
     @asynccontextmanager

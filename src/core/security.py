@@ -1,8 +1,10 @@
 """Bearer tokens (PyJWT, HS256) and password hashing (argon2id via pwdlib)."""
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import anyio.to_thread
 import jwt
@@ -28,6 +30,10 @@ class TokenService:
         self._secret = secret
         self._issuer = issuer
         self.ttl = ttl
+        # A client sends the same token with every request, and PyJWT's decode costs
+        # more than the rest of the auth path: verify each token once, then only
+        # re-check its expiry. Failures are not cached (exceptions never are).
+        self._verified = lru_cache(maxsize=4096)(self._verify)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TokenService":
@@ -49,6 +55,13 @@ class TokenService:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def read(self, token: str) -> Principal:
+        principal, expires_at = self._verified(token)
+        if expires_at <= time.time():
+            raise AuthenticationFailed("Invalid or expired token")
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """Signature and claims check; its result is cached per token (see __init__)."""
         try:
             claims = jwt.decode(
                 token,
@@ -57,9 +70,12 @@ class TokenService:
                 issuer=self._issuer,
                 options={"require": ["sub", "exp", "iat", "iss"]},
             )
-            return Principal(id=uuid.UUID(claims["sub"]), is_superuser=claims.get("su") is True)
+            principal = Principal(
+                id=uuid.UUID(claims["sub"]), is_superuser=claims.get("su") is True
+            )
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise AuthenticationFailed("Invalid or expired token") from error
+        return principal, float(claims["exp"])
 
 
 _passwords = PasswordHash((Argon2Hasher(),))

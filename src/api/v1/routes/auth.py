@@ -2,14 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form
 
 from src.api.deps import SessionDep, Tokens
 from src.api.problems import problem_responses
 from src.models.user import User
 from src.repositories.user_repo import UserRepository
-from src.schemas.user import TokenResponse, UserCreate, UserResponse
+from src.schemas.user import PasswordGrant, TokenResponse, UserCreate, UserResponse
 from src.services.auth_service import AuthService
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -30,8 +29,6 @@ async def register(data: UserCreate, service: Service) -> User:
 
 
 @router.post("/token", responses=problem_responses(400, 401))
-async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: Service
-) -> TokenResponse:
-    """OAuth2 password flow: `username` is the email."""
+async def issue_token(form: Annotated[PasswordGrant, Form()], service: Service) -> TokenResponse:
+    """OAuth2 password flow (form-encoded): `username` is the email."""
     return await service.login(form.username, form.password)

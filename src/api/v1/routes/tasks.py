@@ -19,8 +19,10 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(
 
 
 async def get_service(user: CurrentUser, session: SessionDep) -> TaskService:
-    repository = TaskRepository(session, owner_id=user.id, unrestricted=user.is_superuser)
-    return TaskService(repository, projects=ProjectRepository(session, owner_id=user.id))
+    return TaskService(
+        TaskRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
+        ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
+    )
 
 
 Service = Annotated[TaskService, Depends(get_service)]

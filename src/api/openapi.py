@@ -1,14 +1,17 @@
 """The OpenAPI document as the design template states it.
 
-FastAPI documents request validation as 422 with its own schema; featwright
-answers 400 with a `ValidationError` problem, so the 422 entries are dropped and
-every error response is declared as `application/problem+json`.
+FastAPI documents request validation as 422 with its own schema, which it also
+names `ValidationError`; featwright answers 400 with a `ValidationError` problem.
+So the 422 entries are dropped, our schema is put back under its name, and every
+error response is declared as `application/problem+json`.
 """
 
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from src.schemas.problem import ValidationError
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -19,7 +22,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for path in document["paths"].values():
             for operation in path.values():
                 _fix_responses(operation["responses"])
-        document["components"]["schemas"].pop("HTTPValidationError", None)
+        schemas = document["components"]["schemas"]
+        schemas.pop("HTTPValidationError", None)
+        schemas["ValidationError"] = ValidationError.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        schemas["ValidationError"].pop("$defs", None)  # FieldError is in components already
         app.openapi_schema = document
     return app.openapi_schema
 
