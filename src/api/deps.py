@@ -30,11 +30,11 @@ async def get_token_service(request: Request) -> TokenService:
 
 
 async def get_current_user(
-    token: Annotated[str | None, Depends(_bearer)],
-    tokens: Annotated[TokenService, Depends(get_token_service)],
+    request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> Principal:
     if not token:
         raise AuthenticationFailed("Not authenticated")
+    tokens: TokenService = request.app.state.tokens
     return tokens.read(token)
 
 

@@ -1,15 +1,27 @@
 """Generic async data access over one model. Knows no feature and never commits.
 
 Every statement goes through `_scope()`, so a subclass that narrows it (the owner
-rule in `OwnedRepository`) narrows reads, updates and deletes alike.
+rule in `OwnedRepository`) narrows reads, updates and deletes alike. Statements of a
+fixed shape are built once and reused with bound parameters: building and cache-keying
+a SQLAlchemy statement costs more than running it.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Delete, Select, Update, delete, func, insert, select, update
+from sqlalchemy import (
+    Delete,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity
@@ -17,6 +29,9 @@ from src.models.base import Entity, OwnedEntity
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=OwnedEntity)
 StatementT = TypeVar("StatementT", Select[Any], Update, Delete)
+ExecutableT = TypeVar("ExecutableT", bound=Executable)
+
+_statements: dict[Hashable, Any] = {}
 
 
 class Repository(Generic[ModelT]):
@@ -28,60 +43,94 @@ class Repository(Generic[ModelT]):
     def _scope(self, statement: StatementT) -> StatementT:
         return statement
 
+    def _scope_key(self) -> Hashable:
+        """Tells apart the statement shapes `_scope()` can produce."""
+        return None
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        """Bound parameters for a statement, plus those `_scope()` added."""
+        return params
+
     def _row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return dict(values)
 
-    async def get(self, id: uuid.UUID) -> ModelT | None:
-        statement = self._scope(select(self.model).where(self.model.id == id))
-        row: ModelT | None = await self.session.scalar(statement)
-        return row
+    def _statement(self, key: Hashable, build: Callable[[], ExecutableT]) -> ExecutableT:
+        cache_key = (type(self), key, self._scope_key())
+        statement: ExecutableT | None = _statements.get(cache_key)
+        if statement is None:
+            statement = _statements[cache_key] = build()
+        return statement
 
-    async def exists(self, id: uuid.UUID) -> bool:
-        statement = self._scope(select(self.model.id).where(self.model.id == id))
-        return await self.session.scalar(statement) is not None
+    async def get(self, id: uuid.UUID) -> ModelT | None:
+        statement = self._statement(
+            "get", lambda: self._scope(select(self.model).where(self.model.id == bindparam("pk")))
+        )
+        row: ModelT | None = await self.session.scalar(statement, self._params(pk=id))
+        return row
 
     async def list(
         self, page: PageRequest, filters: Mapping[str, Any] | None = None
     ) -> tuple[Sequence[ModelT], int]:
-        """One page in creation order and the total, in one query while the page has rows."""
+        """One page in creation order and the total, in one round trip while the page has rows.
+
+        `filters` are equality conditions on columns; a None value means "no filter".
+        """
         criteria = {name: value for name, value in (filters or {}).items() if value is not None}
-        matching = self._scope(select(self.model).filter_by(**criteria))
-        rows = (
-            await self.session.execute(
-                matching.add_columns(func.count().over())
+
+        def matching() -> Select[Any]:
+            conditions = [getattr(self.model, name) == bindparam(name) for name in criteria]
+            return self._scope(select(self.model).where(*conditions))
+
+        def page_with_total() -> Select[Any]:
+            total = select(func.count()).select_from(matching().subquery()).scalar_subquery()
+            return (
+                matching()
+                .add_columns(total)
                 .order_by(self.model.created_at, self.model.id)
-                .limit(page.limit)
-                .offset(page.offset)
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
             )
-        ).all()
+
+        shape = tuple(sorted(criteria))
+        statement = self._statement(("list", shape), page_with_total)
+        params = self._params(**criteria, limit=page.limit, offset=page.offset)
+        rows = (await self.session.execute(statement, params)).all()
         if rows:
             return [row[0] for row in rows], rows[0][1]
-        if page.offset == 0:
-            return [], 0
-        total = await self.session.scalar(select(func.count()).select_from(matching.subquery()))
+        count = self._statement(
+            ("count", shape), lambda: select(func.count()).select_from(matching().subquery())
+        )
+        total = await self.session.scalar(count, self._params(**criteria))
         return [], total or 0
 
     async def create(self, values: Mapping[str, Any]) -> ModelT:
-        statement = insert(self.model).values(self._row_values(values)).returning(self.model)
-        return (await self.session.scalars(statement)).one()
+        """Add and flush (one INSERT; defaults are computed in Python, so no RETURNING)."""
+        row = self.model(**self._row_values(values))
+        self.session.add(row)
+        await self.session.flush()
+        return row
 
     async def update(self, id: uuid.UUID, values: Mapping[str, Any]) -> ModelT | None:
         if not values:
             return await self.get(id)
         statement = (
-            self._scope(update(self.model).where(self.model.id == id))
+            self._scope(update(self.model).where(self.model.id == bindparam("pk")))
             .values(values)
             .returning(self.model)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
-        return (await self.session.scalars(statement)).one_or_none()
+        return (await self.session.scalars(statement, self._params(pk=id))).one_or_none()
 
     async def delete(self, id: uuid.UUID) -> bool:
-        statement = self._scope(delete(self.model).where(self.model.id == id))
-        result = await self.session.scalar(
-            statement.returning(self.model.id).execution_options(synchronize_session=False)
+        statement = self._statement(
+            "delete",
+            lambda: (
+                self._scope(delete(self.model).where(self.model.id == bindparam("pk")))
+                .returning(self.model.id)
+                .execution_options(synchronize_session=False)
+            ),
         )
-        return result is not None
+        return await self.session.scalar(statement, self._params(pk=id)) is not None
 
 
 class OwnedRepository(Repository[OwnedT]):
@@ -101,7 +150,15 @@ class OwnedRepository(Repository[OwnedT]):
     def _scope(self, statement: StatementT) -> StatementT:
         if self.unrestricted:
             return statement
-        return statement.where(self.model.owner_id == self.owner_id)
+        return statement.where(self.model.owner_id == bindparam("scope_owner_id"))
+
+    def _scope_key(self) -> Hashable:
+        return self.unrestricted
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        if not self.unrestricted:
+            params["scope_owner_id"] = self.owner_id
+        return params
 
     def _row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {**values, "owner_id": self.owner_id}
