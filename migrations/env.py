@@ -24,12 +24,20 @@ def run_migrations(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"migration left rows with dangling foreign keys: {dangling}")
 
 
 async def run_async_migrations() -> None:
     settings = get_settings()
     url = config.attributes.get("database_url") or settings.database_url
-    engine = create_engine(settings.model_copy(update={"database_url": url}))
+    # SQLite batch migrations rebuild tables; with foreign keys on, dropping the old
+    # table would cascade-delete every child row. Integrity is checked afterwards.
+    engine = create_engine(
+        settings.model_copy(update={"database_url": url}), enforce_foreign_keys=False
+    )
     async with engine.connect() as connection:
         await connection.run_sync(run_migrations)
     await engine.dispose()

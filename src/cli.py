@@ -10,11 +10,17 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
 from src.core.errors import ResourceConflict
 from src.core.security import TokenService
+from src.engine.check import check_docs
+from src.engine.doc import InvalidDoc, parse_doc
+from src.engine.newdoc import DocNameError, new_doc
+from src.main import create_app
+from src.models import Base
 from src.repositories.user_repo import UserRepository
 from src.schemas.user import UserCreate
 from src.services.auth_service import AuthService
@@ -24,9 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+doc_app = typer.Typer(help="Feature design docs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(doc_app, name="doc")
 console = Console(stderr=True)
+DOCS_DIR = ROOT / "docs" / "features"
 
 
 @app.command()
@@ -99,3 +108,60 @@ async def _create_user(data: UserCreate, superuser: bool) -> str:
             return str(user.id)
     finally:
         await engine.dispose()
+
+
+@app.command()
+def check(
+    docs: Annotated[
+        list[Path] | None, typer.Argument(help="Design docs [default: docs/features/*.md]")
+    ] = None,
+) -> None:
+    """Compare design docs with the running app; exit 1 on any drift."""
+    paths = docs or sorted(DOCS_DIR.glob("FEAT-*.md"))
+    if not paths:
+        console.print(f"[red]error:[/red] no design docs in {DOCS_DIR}")
+        raise typer.Exit(2)
+    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    parsed, problems = [], []
+    for path in paths:
+        try:
+            parsed.append(parse_doc(path, known))
+        except FileNotFoundError:
+            problems.append(f"{path}: no such file")
+        except InvalidDoc as error:
+            problems += [str(problem) for problem in error.problems]
+    if problems:
+        for problem in problems:  # plain lines: one problem per line, even when piped
+            typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    mismatches = check_docs(parsed, create_app(), Base, ROOT)
+    if not mismatches:
+        Console().print(f"[green]{len(parsed)} design docs match the app[/green]")
+        return
+    table = Table("doc", "line", "subject", "mismatch", title="Design docs vs the app")
+    for mismatch in mismatches:
+        table.add_row(
+            _relative(mismatch.doc), str(mismatch.line or ""), mismatch.subject, mismatch.problem
+        )
+    Console().print(table)
+    raise typer.Exit(1)
+
+
+@doc_app.command("new")
+def doc_new(
+    resource: Annotated[str, typer.Argument(help="Plural snake_case resource, e.g. labels")],
+) -> None:
+    """Write docs/features/FEAT-NNN-RESOURCE.md from the template, ready to edit."""
+    try:
+        path = new_doc(resource, DOCS_DIR)
+    except DocNameError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]Wrote {_relative(path)}[/green]")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

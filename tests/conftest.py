@@ -98,7 +98,10 @@ async def backend(
         problem = request.config.postgres_problem  # type: ignore[attr-defined]
         if problem is not None:
             message = f"PostgreSQL not reachable at {make_url(postgres_url())!r}: {problem}"
-            if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1":
+            # An explicitly named server that does not answer is an error, not a skip.
+            if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1" or os.environ.get(
+                "TEST_DATABASE_URL"
+            ):
                 pytest.fail(message + " (FEATWRIGHT_REQUIRE_POSTGRES=1)")
             pytest.skip(message)
         url = postgres_url()

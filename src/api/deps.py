@@ -24,6 +24,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For a POST that only reads (the token endpoint): no write lock, no transaction."""
+    database: Database = request.app.state.database
+    async with database.session(write=False) as session:
+        yield session
+
+
 async def get_token_service(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
@@ -48,6 +55,7 @@ async def get_page(
 # "function" scope: commit before the response is sent, so a failed commit is
 # answered as an error instead of a 2xx for a write that never happened.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 Tokens = Annotated[TokenService, Depends(get_token_service)]
 PageDep = Annotated[PageRequest, Depends(get_page)]

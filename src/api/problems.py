@@ -95,7 +95,8 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
 
 async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
-    return problem_response(DOMAIN_STATUS[type(exc)], exc.detail)
+    status = next(DOMAIN_STATUS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_STATUS)
+    return problem_response(status, exc.detail)
 
 
 async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
@@ -103,10 +104,19 @@ async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
     return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
-async def _integrity_error(_: Request, exc: Exception) -> ProblemResponse:
+async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
+    """A constraint the service checks lost a race: a duplicate is a 409, a reference
+    that vanished meanwhile a 404. Any other violation is a bug, so it is a 500."""
     assert isinstance(exc, IntegrityError)
-    logger.info("integrity error answered with 409: %s", exc.orig)
-    return problem_response(409, "The request conflicts with existing data")
+    message = str(exc.orig)
+    code = getattr(exc.orig, "sqlstate", None)
+    if code == "23505" or "UNIQUE constraint failed" in message:
+        logger.info("unique violation answered with 409: %s", message)
+        return problem_response(409, "The request conflicts with existing data")
+    if code == "23503" or "FOREIGN KEY constraint failed" in message:
+        logger.info("foreign key violation answered with 404: %s", message)
+        return problem_response(404, "A resource this request refers to does not exist")
+    return await _unexpected_error(request, exc)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> ProblemResponse:

@@ -2,14 +2,22 @@
 
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/featwright.db"
 GENERATED_SECRET_FILE = Path("var/secret.key")
+MIN_SECRET_BYTES = 32
+# The async driver for each plain scheme people write in a DATABASE_URL.
+ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
 
 
 class Settings(BaseSettings):
@@ -28,27 +36,44 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     log_level: str = "info"
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """`postgresql://...` means `postgresql+asyncpg://...`: the app is async end to end."""
+        scheme, separator, rest = url.partition("://")
+        return f"{ASYNC_DRIVERS.get(scheme, scheme)}{separator}{rest}"
+
     @model_validator(mode="after")
     def _ensure_secret_key(self) -> "Settings":
         """Without SECRET_KEY, keep a random key in var/ so tokens survive restarts."""
         if not self.secret_key:
             self.secret_key = _generated_secret()
+        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes (HS256 keys shorter"
+                " than the hash can be brute-forced from any token)"
+            )
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def _generated_secret() -> str:
+    """Create the key file atomically: a racing process either wins or reads a full key."""
     GENERATED_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(GENERATED_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return GENERATED_SECRET_FILE.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w") as file:
-        file.write(key)
+    if not GENERATED_SECRET_FILE.exists():
+        with tempfile.NamedTemporaryFile(
+            "w", dir=GENERATED_SECRET_FILE.parent, prefix=".secret-", delete=False
+        ) as draft:
+            draft.write(secrets.token_urlsafe(48))
+        os.chmod(draft.name, 0o600)
+        try:
+            os.link(draft.name, GENERATED_SECRET_FILE)  # fails if another process won
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft.name)
+    key = GENERATED_SECRET_FILE.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{GENERATED_SECRET_FILE} is empty: delete it to generate a new key")
     return key
 
 

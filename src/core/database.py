@@ -27,10 +27,12 @@ from src.core.config import Settings
 _SQLITE_WRITE = "featwright_sqlite_write"
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
+    """`enforce_foreign_keys=False` is for migrations on SQLite: rebuilding a table there
+    drops the old one, which with foreign keys on would cascade-delete its children."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(settings.database_url)
+        return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -40,7 +42,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def _create_sqlite_engine(database_url: str) -> AsyncEngine:
+def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> AsyncEngine:
     url = make_url(database_url)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +55,7 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

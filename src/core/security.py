@@ -1,5 +1,6 @@
 """Bearer tokens (PyJWT, HS256) and password hashing (argon2id via pwdlib)."""
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -83,13 +84,21 @@ _passwords = PasswordHash((Argon2Hasher(),))
 _DUMMY_HASH = _passwords.hash("featwright-timing-equalizer")
 
 
+# Each argon2 hash takes ~64 MiB and a core for a while: run at most one per core,
+# so a burst of logins queues here instead of exhausting memory and starving requests.
+_hashing = anyio.CapacityLimiter(os.cpu_count() or 1)
+
+
 async def hash_password(password: str) -> str:
     """Argon2 is deliberately slow: hash off the event loop."""
-    return await anyio.to_thread.run_sync(_passwords.hash, password)
+    return await anyio.to_thread.run_sync(_passwords.hash, password, limiter=_hashing)
 
 
 async def verify_password(password: str, hashed: str | None) -> bool:
     matches = await anyio.to_thread.run_sync(
-        _passwords.verify, password, hashed if hashed is not None else _DUMMY_HASH
+        _passwords.verify,
+        password,
+        hashed if hashed is not None else _DUMMY_HASH,
+        limiter=_hashing,
     )
     return matches and hashed is not None

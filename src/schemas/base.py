@@ -1,12 +1,32 @@
 """The schema family every resource uses: `XCreate`, `XUpdate`, `XResponse`."""
 
 import uuid
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 ItemT = TypeVar("ItemT")
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL cannot store U+0000 in text; refuse it on every backend alike."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _iso_date_string(value: object) -> object:
+    """Dates come as `YYYY-MM-DD` strings only, not as numbers read as Unix time."""
+    if not isinstance(value, str | date):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+"""Goes last in every free-text input field: `Annotated[str, Field(...), NoNul]`."""
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_string)]
 
 
 class InputSchema(BaseModel):

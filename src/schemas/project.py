@@ -3,10 +3,10 @@ from typing import Annotated
 from pydantic import MISSING, Field
 
 from src.models.project import ProjectStatus
-from src.schemas.base import InputSchema, ResourceResponse
+from src.schemas.base import InputSchema, NoNul, ResourceResponse
 
-ProjectName = Annotated[str, Field(min_length=1, max_length=200)]
-ProjectDescription = Annotated[str, Field(max_length=2000)]
+ProjectName = Annotated[str, Field(min_length=1, max_length=200), NoNul]
+ProjectDescription = Annotated[str, Field(max_length=2000), NoNul]
 
 
 class ProjectCreate(InputSchema):

@@ -2,28 +2,28 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import MISSING, Field
+from pydantic import MISSING, Field, StrictBool, StrictInt
 
-from src.schemas.base import InputSchema, ResourceResponse
+from src.schemas.base import InputSchema, IsoDate, NoNul, ResourceResponse
 
-TaskTitle = Annotated[str, Field(min_length=1, max_length=200)]
-TaskPriority = Annotated[int, Field(ge=1, le=5)]
+TaskTitle = Annotated[str, Field(min_length=1, max_length=200), NoNul]
+TaskPriority = Annotated[StrictInt, Field(ge=1, le=5)]
 
 
 class TaskCreate(InputSchema):
     project_id: uuid.UUID
     title: TaskTitle
-    done: bool = False
+    done: StrictBool = False
     priority: TaskPriority = 3
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
 
 class TaskUpdate(InputSchema):
     project_id: uuid.UUID | MISSING = MISSING
     title: TaskTitle | MISSING = MISSING
-    done: bool | MISSING = MISSING
+    done: StrictBool | MISSING = MISSING
     priority: TaskPriority | MISSING = MISSING
-    due_date: date | None | MISSING = MISSING
+    due_date: IsoDate | None | MISSING = MISSING
 
 
 class TaskResponse(ResourceResponse):

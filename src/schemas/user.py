@@ -1,15 +1,24 @@
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
-from src.schemas.base import InputSchema, ResourceResponse
+from src.schemas.base import InputSchema, NoNul, ResourceResponse
 
 NormalizedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+_emails: TypeAdapter[str] = TypeAdapter(NormalizedEmail)
 
 
 class UserCreate(InputSchema):
     email: NormalizedEmail
-    password: Annotated[str, Field(min_length=8, max_length=128)]
+    password: Annotated[str, Field(min_length=8, max_length=128), NoNul]
 
 
 class UserResponse(ResourceResponse):
@@ -27,5 +36,14 @@ class PasswordGrant(BaseModel):
     """The OAuth2 password-flow form (RFC 6749 section 4.3.2); other OAuth2 fields are ignored."""
 
     grant_type: Literal["password"] | None = None
-    username: Annotated[str, Field(min_length=1, max_length=320)]
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    username: Annotated[str, Field(min_length=1, max_length=320), NoNul]
+    password: Annotated[str, Field(min_length=1, max_length=128), NoNul]
+
+    @field_validator("username")
+    @classmethod
+    def _same_email_as_registered(cls, username: str) -> str:
+        """Normalized exactly as at registration, so the same string finds the same user."""
+        try:
+            return _emails.validate_python(username)
+        except ValidationError:
+            return username.lower()

@@ -11,11 +11,13 @@ class AuthService:
         self.tokens = tokens
 
     async def register(self, data: UserCreate, *, is_superuser: bool = False) -> User:
+        # Hash before the first statement: on SQLite that statement takes the write lock.
+        hashed_password = await hash_password(data.password)
         if await self.users.get_by_email(data.email) is not None:
             raise ResourceConflict("A user with this email already exists")
         values = {
             "email": data.email,
-            "hashed_password": await hash_password(data.password),
+            "hashed_password": hashed_password,
             "is_superuser": is_superuser,
         }
         # A concurrent registration that wins the race fails the unique index
@@ -23,7 +25,9 @@ class AuthService:
         return await self.users.create(values)
 
     async def login(self, email: str, password: str) -> TokenResponse:
-        user = await self.users.get_by_email(email.lower())
+        user = await self.users.get_by_email(email)
+        # Give the connection back before the deliberately slow hash check.
+        await self.users.session.close()
         if not await verify_password(password, user.hashed_password if user else None) or not user:
             raise AuthenticationFailed("Incorrect email or password")
         token = self.tokens.issue(Principal(id=user.id, is_superuser=user.is_superuser))

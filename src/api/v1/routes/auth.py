@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form
 
-from src.api.deps import SessionDep, Tokens
+from src.api.deps import ReadSessionDep, SessionDep, Tokens
 from src.api.problems import problem_responses
 from src.models.user import User
 from src.repositories.user_repo import UserRepository
@@ -18,7 +18,12 @@ async def get_service(session: SessionDep, tokens: Tokens) -> AuthService:
     return AuthService(UserRepository(session), tokens)
 
 
+async def get_login_service(session: ReadSessionDep, tokens: Tokens) -> AuthService:
+    return AuthService(UserRepository(session), tokens)
+
+
 Service = Annotated[AuthService, Depends(get_service)]
+LoginService = Annotated[AuthService, Depends(get_login_service)]
 
 
 @router.post(
@@ -29,6 +34,8 @@ async def register(data: UserCreate, service: Service) -> User:
 
 
 @router.post("/token", responses=problem_responses(400, 401))
-async def issue_token(form: Annotated[PasswordGrant, Form()], service: Service) -> TokenResponse:
+async def issue_token(
+    form: Annotated[PasswordGrant, Form()], service: LoginService
+) -> TokenResponse:
     """OAuth2 password flow (form-encoded): `username` is the email."""
     return await service.login(form.username, form.password)

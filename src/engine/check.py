@@ -1,0 +1,227 @@
+"""Compare design docs with what actually runs: the app's OpenAPI document, its models, its files.
+
+The OpenAPI document is generated from the live routes, so it tells each route's
+method, path, security, request schema, documented statuses and query parameters;
+the SQLAlchemy models tell columns, types, nullability and defaults.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Boolean, Date, Enum, Float, Integer, Numeric, String, Uuid
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.schema import Column
+from sqlalchemy.types import DateTime, TypeEngine
+
+from src.engine.doc import Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
+
+AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at")
+# SQLAlchemy's Enum is a String and its Float a Numeric: tell them apart.
+_NOT_THIS_KIND: dict[str, type[TypeEngine[Any]]] = {"str": Enum, "decimal": Float}
+_COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
+    "uuid": Uuid,
+    "ref": Uuid,
+    "str": String,
+    "int": Integer,
+    "float": Float,
+    "decimal": Numeric,
+    "bool": Boolean,
+    "date": Date,
+    "datetime": DateTime,
+    "enum": Enum,
+}
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    doc: Path
+    line: int
+    subject: str
+    problem: str
+
+
+def check_docs(
+    docs: list[FeatureDoc], app: FastAPI, base: type[DeclarativeBase], root: Path
+) -> list[Mismatch]:
+    openapi = app.openapi()
+    models = {mapper.class_.__name__: mapper.class_ for mapper in base.registry.mappers}
+    mismatches: list[Mismatch] = []
+    for doc in docs:
+        mismatches += _check_endpoints(doc, openapi)
+        for model in doc.models:
+            mismatches += _check_model(doc, model, models.get(model.name), openapi)
+        for planned in doc.file_plan:
+            if not (root / planned.path).is_file():
+                mismatches.append(
+                    Mismatch(
+                        doc.path, planned.line, planned.path, "file in the File Plan is missing"
+                    )
+                )
+    return mismatches
+
+
+def _check_endpoints(doc: FeatureDoc, openapi: dict[str, Any]) -> Iterator[Mismatch]:
+    paths: dict[str, dict[str, Any]] = openapi["paths"]
+    for endpoint in doc.endpoints:
+        operation = paths.get(endpoint.path, {}).get(endpoint.method.lower())
+        if operation is None:
+            yield Mismatch(doc.path, endpoint.line, endpoint.key, "no such route in the app")
+            continue
+        yield from _check_operation(doc, endpoint, operation)
+    prefixes = {_resource_prefix(endpoint.path) for endpoint in doc.endpoints}
+    documented = {endpoint.key for endpoint in doc.endpoints}
+    for path, operations in paths.items():
+        if not any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+            continue
+        for method in operations:
+            key = f"{method.upper()} {path}"
+            if key not in documented:
+                yield Mismatch(doc.path, 0, key, "route in the app is not in the doc")
+
+
+def _check_operation(
+    doc: FeatureDoc, endpoint: Endpoint, operation: dict[str, Any]
+) -> Iterator[Mismatch]:
+    def mismatch(problem: str) -> Mismatch:
+        return Mismatch(doc.path, endpoint.line, endpoint.key, problem)
+
+    secured = bool(operation.get("security"))
+    if secured != endpoint.auth:
+        doc_says, app_says = (
+            ("Required", "is public") if endpoint.auth else ("None", "requires auth")
+        )
+        yield mismatch(f"doc says Auth {doc_says}, but the route {app_says}")
+    statuses = {int(status) for status in operation["responses"]}
+    for status in sorted(set(endpoint.responses) - statuses):
+        yield mismatch(f"doc lists Response {status}, the route does not document it")
+    for status in sorted(statuses - set(endpoint.responses)):
+        yield mismatch(f"the route documents {status}, the doc does not list it")
+    request = _schema_name(operation.get("requestBody", {}).get("content", {}))
+    if request != endpoint.request:
+        yield mismatch(f"doc says Request {endpoint.request}, the route takes {request}")
+    query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    documented = {param.name for param in endpoint.query}
+    for name in sorted(documented - query):
+        yield mismatch(f"doc lists query parameter {name!r}, the route has none")
+    for name in sorted(query - documented):
+        yield mismatch(f"the route takes query parameter {name!r}, the doc does not list it")
+
+
+def _check_model(
+    doc: FeatureDoc, model: Model, mapped: type[Any] | None, openapi: dict[str, Any]
+) -> Iterator[Mismatch]:
+    if mapped is None:
+        yield Mismatch(doc.path, model.line, model.name, "no such model in src/models")
+        return
+    table = mapped.__table__
+    if table.name != model.table:
+        yield Mismatch(
+            doc.path, model.line, model.name, f"table is {table.name}, not {model.table}"
+        )
+    schemas = openapi["components"]["schemas"]
+    create_schema = schemas.get(f"{model.name}Create", {})
+    create = create_schema.get("properties", {})
+    required_inputs = set(create_schema.get("required", []))
+    for item in model.fields:
+        subject = f"{model.name}.{item.name}"
+        column = table.columns.get(item.name)
+        if column is None:
+            yield Mismatch(doc.path, item.line, subject, "no such column")
+            continue
+        for problem in _column_problems(item, column):
+            yield Mismatch(doc.path, item.line, subject, problem)
+        if item.name in AUTO_FIELDS:
+            if item.name in create:
+                yield Mismatch(doc.path, item.line, subject, "system field is accepted as input")
+            continue
+        if item.name not in create:
+            yield Mismatch(doc.path, item.line, subject, f"not a field of {model.name}Create")
+            continue
+        for problem in _schema_problems(item.type, create[item.name]):
+            yield Mismatch(doc.path, item.line, subject, problem)
+        if (item.required == "yes") != (item.name in required_inputs):
+            app_says = "required" if item.name in required_inputs else "optional"
+            problem = f"{model.name}Create makes it {app_says}, doc says Required {item.required}"
+            yield Mismatch(doc.path, item.line, subject, problem)
+    documented = {item.name for item in model.fields}
+    for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
+        if name not in documented:
+            yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
+
+
+def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:
+    expected = _COLUMN_TYPES[item.type.kind]
+    column_type = getattr(column.type, "impl", column.type)  # through TypeDecorators
+    excluded = _NOT_THIS_KIND.get(item.type.kind)
+    if not isinstance(column_type, expected) or (excluded and isinstance(column_type, excluded)):
+        yield f"type is {column.type!r}, doc says {item.type.kind}"
+    elif item.type.kind == "str" and item.type.high is not None:
+        length = getattr(column_type, "length", None)
+        if length != int(item.type.high):
+            yield f"column length is {length}, doc says at most {int(item.type.high)}"
+    elif item.type.kind == "enum":
+        values = tuple(getattr(column_type, "enums", ()))
+        if values != item.type.choices:
+            yield f"enum values are {values}, doc says {item.type.choices}"
+    if item.type.ref:
+        targets = {fk.column.table.name for fk in column.foreign_keys}
+        if targets != {table_name(item.type.ref)}:
+            found = ", ".join(sorted(targets)) or "no foreign key"
+            yield f"references {found}, doc says ref({item.type.ref})"
+    if column.nullable != item.nullable:
+        yield f"nullable is {column.nullable}, doc says {item.nullable}"
+    if item.required == "no" and item.default not in (None, "null"):
+        default = getattr(column.default, "arg", None)
+        if _literal(default) != item.default:
+            yield f"default is {_literal(default)!r}, doc says {item.default!r}"
+
+
+def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[str]:
+    bounds = {
+        "str": ("minLength", "maxLength"),
+        "int": ("minimum", "maximum"),
+        "float": ("minimum", "maximum"),
+    }.get(field_type.kind)
+    if bounds is None:
+        return
+    for key, expected in zip(bounds, (field_type.low, field_type.high), strict=True):
+        actual = _bound(schema, key)
+        if key == "minLength" and expected is None:
+            expected = actual if actual in (None, 0) else None
+        if actual != expected:
+            yield f"input rule {key} is {_number(actual)}, doc says {_number(expected)}"
+
+
+def _bound(schema: dict[str, Any], key: str) -> float | None:
+    for option in [schema, *schema.get("anyOf", [])]:
+        if key in option:
+            return float(option[key])
+    return None
+
+
+def _number(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def _literal(value: Any) -> str | None:
+    if value is None or callable(value):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(getattr(value, "value", value))
+
+
+def _schema_name(content: dict[str, Any]) -> str | None:
+    for media in content.values():
+        ref = media.get("schema", {}).get("$ref")
+        if ref:
+            return str(ref).rsplit("/", 1)[-1]
+    return None
+
+
+def _resource_prefix(path: str) -> str:
+    """`/api/v1/tasks/{id}` -> `/api/v1/tasks`."""
+    return path.split("/{", 1)[0].rstrip("/")

@@ -1,0 +1,559 @@
+"""Read a filled-in feature design doc into a `FeatureDoc`, or say everything wrong with it.
+
+The doc is parsed with markdown-it (CommonMark + tables), not with regexes over raw
+text: `##` sections, one `###` per model or endpoint, and their tables. Every
+problem is collected with its line, so one run reports them all.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
+FILE_PLAN_COLUMNS = ("#", "File", "Action", "Description")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+REQUIRED_VALUES = ("yes", "no", "auto")
+PUBLIC_AUTH = ("none", "public")
+ERROR_SCHEMAS = (
+    "ValidationError",
+    "UnauthorizedError",
+    "ForbiddenError",
+    "NotFoundError",
+    "ConflictError",
+)
+FILE_PLAN_LAYOUT = (
+    r"src/models/[a-z][a-z0-9_]*\.py",
+    r"src/schemas/[a-z][a-z0-9_]*\.py",
+    r"src/repositories/[a-z][a-z0-9_]*_repo\.py",
+    r"src/services/[a-z][a-z0-9_]*_service\.py",
+    r"src/api/v1/routes/[a-z][a-z0-9_]*\.py",
+    r"src/api/v1/router\.py",
+)
+TYPE_GRAMMAR = (
+    "UUID, str, str(MIN..MAX), int, int(MIN..MAX), float, float(MIN..MAX), bool, date, "
+    "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model)"
+)
+
+_RANGE = r"(?P<low>-?\d+(?:\.\d+)?)?\.\.(?P<high>-?\d+(?:\.\d+)?)?"
+_TYPE_PATTERNS = {
+    "uuid": re.compile(r"UUID"),
+    "str": re.compile(rf"str(?:\({_RANGE}\))?"),
+    "int": re.compile(rf"int(?:\({_RANGE}\))?"),
+    "float": re.compile(rf"float(?:\({_RANGE}\))?"),
+    "bool": re.compile(r"bool"),
+    "date": re.compile(r"date"),
+    "datetime": re.compile(r"datetime"),
+    "decimal": re.compile(r"Decimal(?:\((?P<precision>\d+),\s*(?P<scale>\d+)\))?"),
+    "enum": re.compile(r"enum\((?P<choices>[^()]+)\)"),
+    "ref": re.compile(r"ref\((?P<model>[A-Z][A-Za-z0-9]*)\)"),
+}
+_TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
+_ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+@dataclass(frozen=True)
+class FieldType:
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    ref: str | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelField:
+    name: str
+    type: FieldType
+    required: str
+    default: str | None
+    description: str
+    line: int
+
+    @property
+    def nullable(self) -> bool:
+        return self.required == "no" and self.default in (None, "null")
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    fields: tuple[ModelField, ...]
+    line: int
+
+    @property
+    def table(self) -> str:
+        return table_name(self.name)
+
+    def field(self, name: str) -> ModelField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    auth: bool
+    request: str | None
+    responses: dict[int, str]
+    query: tuple[QueryParam, ...]
+    line: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str
+    action: str
+    description: str
+    line: int
+
+
+@dataclass(frozen=True)
+class FeatureDoc:
+    path: Path
+    id: str
+    title: str
+    overview: str
+    models: tuple[Model, ...]
+    endpoints: tuple[Endpoint, ...]
+    file_plan: tuple[PlannedFile, ...]
+    decisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocProblem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class InvalidDoc(Exception):
+    """A design doc with problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[DocProblem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def table_name(model: str) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model).lower()
+    if re.search(r"[^aeiou]y$", snake):
+        return snake[:-1] + "ies"
+    if re.search(r"(s|x|z|ch|sh)$", snake):
+        return snake + "es"
+    return snake + "s"
+
+
+@dataclass
+class _Section:
+    """A `##` section: its `###` subsections, each with its text, tables and lines."""
+
+    title: str
+    line: int
+    paragraphs: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    subsections: list["_Section"] = field(default_factory=list)
+    tables: list["_Table"] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    line: int
+
+
+class _Reader:
+    def __init__(self, path: Path, known_models: frozenset[str]) -> None:
+        self.path = path
+        self.known_models = known_models
+        self.problems: list[DocProblem] = []
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(DocProblem(self.path, line, message))
+
+    def read(self, text: str) -> FeatureDoc:
+        title_line, title, sections = _sections(
+            MarkdownIt("commonmark").enable("table").parse(text)
+        )
+        match = re.fullmatch(r"(?P<id>FEAT-\d{3})\s+Design:\s+(?P<name>.+)", title)
+        if match is None:
+            self.problem(title_line, f"title is {title!r}; expected '# FEAT-NNN Design: Name'")
+        by_title = {section.title: section for section in sections}
+        for required in ("Overview", "Data Models", "API Endpoints", "File Plan"):
+            if required not in by_title:
+                self.problem(
+                    title_line, f"no '## {required}' section; expected it, as in the template"
+                )
+        models = self.models(by_title.get("Data Models"))
+        endpoints = self.endpoints(by_title.get("API Endpoints"), models)
+        file_plan = self.file_plan(by_title.get("File Plan"))
+        overview = by_title.get("Overview")
+        decisions = by_title.get("Design Decisions")
+        return FeatureDoc(
+            path=self.path,
+            id=match["id"] if match else "",
+            title=match["name"] if match else title,
+            overview=" ".join(overview.paragraphs) if overview else "",
+            models=models,
+            endpoints=endpoints,
+            file_plan=file_plan,
+            decisions=tuple(decisions.items) if decisions else (),
+        )
+
+    def models(self, section: _Section | None) -> tuple[Model, ...]:
+        if section is None:
+            return ()
+        models = []
+        tables: dict[str, str] = {}
+        for sub in section.subsections:
+            if not _MODEL_NAME.fullmatch(sub.title):
+                self.problem(sub.line, f"model name {sub.title!r}; expected a PascalCase name")
+                continue
+            table = self.table(sub, MODEL_COLUMNS)
+            if table is None:
+                continue
+            fields = tuple(self.model_field(line, row) for line, row in table.rows)
+            model = Model(sub.title, tuple(f for f in fields if f is not None), sub.line)
+            if model.table in tables:
+                self.problem(
+                    sub.line,
+                    f"models {tables[model.table]} and {model.name} share the table name"
+                    f" {model.table!r}; expected one table per model",
+                )
+            tables[model.table] = model.name
+            models.append(model)
+        if not models:
+            self.problem(section.line, "no model; expected one '### ModelName' with its table")
+        for model in models:
+            self.check_model(model, self.known_models | {m.name for m in models})
+        return tuple(models)
+
+    def check_model(self, model: Model, known: frozenset[str]) -> None:
+        names = [f.name for f in model.fields]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            self.problem(
+                model.line, f"model {model.name} lists field {name!r} twice; expected it once"
+            )
+        expected = {
+            "id": ("uuid", "auto", "uuid4()"),
+            "created_at": ("datetime", "auto", "utcnow()"),
+            "updated_at": ("datetime", "auto", "utcnow()"),
+        }
+        for name, (kind, required, default) in expected.items():
+            found = model.field(name)
+            if found is None:
+                self.problem(
+                    model.line,
+                    f"model {model.name} has no {name!r} row; expected"
+                    f" '| {name} | {_TYPE_WORDS[kind]} | {required} | {default} |'",
+                )
+            elif (found.type.kind, found.required, found.default) != (kind, required, default):
+                self.problem(
+                    found.line,
+                    f"{model.name}.{name} is not as the template writes it; expected"
+                    f" '| {name} | {_TYPE_WORDS[kind]} | {required} | {default} |'",
+                )
+        for item in model.fields:
+            if item.type.ref and item.type.ref not in known:
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} refers to unknown model {item.type.ref!r};"
+                    f" expected one of {', '.join(sorted(known))}",
+                )
+
+    def model_field(self, line: int, row: list[str]) -> ModelField | None:
+        name, type_text, required, default, description = row
+        name = _plain(name)
+        ok = True
+        if not _IDENTIFIER.fullmatch(name):
+            self.problem(line, f"field name {name!r}; expected snake_case")
+            ok = False
+        field_type = parse_type(type_text)
+        if field_type is None:
+            self.problem(line, f"unknown type {type_text!r}; expected one of: {TYPE_GRAMMAR}")
+            ok = False
+        if required not in REQUIRED_VALUES:
+            self.problem(
+                line, f"Required is {required!r}; expected one of {', '.join(REQUIRED_VALUES)}"
+            )
+            ok = False
+        if required == "yes" and default not in ("-", ""):
+            self.problem(line, f"{name} is required but has default {default!r}; expected '-'")
+            ok = False
+        if not ok or field_type is None:
+            return None
+        value = None if default in ("-", "") else _plain(default)
+        return ModelField(name, field_type, required, value, description, line)
+
+    def endpoints(
+        self, section: _Section | None, models: tuple[Model, ...]
+    ) -> tuple[Endpoint, ...]:
+        if section is None:
+            return ()
+        schemas = set(ERROR_SCHEMAS)
+        for model in models:
+            response = f"{model.name}Response"
+            schemas |= {f"{model.name}Create", f"{model.name}Update", response}
+            schemas.add(f"PaginatedResponse[{response}]")
+        endpoints: dict[str, Endpoint] = {}
+        for sub in section.subsections:
+            endpoint = self.endpoint(sub, schemas)
+            if endpoint is None:
+                continue
+            if endpoint.key in endpoints:
+                self.problem(
+                    sub.line, f"endpoint {endpoint.key} is described twice; expected it once"
+                )
+            endpoints[endpoint.key] = endpoint
+        if not endpoints:
+            self.problem(section.line, "no endpoint; expected '### METHOD /api/v1/...' sections")
+        return tuple(endpoints.values())
+
+    def endpoint(self, sub: _Section, schemas: set[str]) -> Endpoint | None:
+        match = _ENDPOINT_HEADING.fullmatch(sub.title)
+        if match is None or match["method"] not in METHODS:
+            self.problem(
+                sub.line,
+                f"endpoint heading {sub.title!r}; expected 'METHOD /path' with METHOD one of"
+                f" {', '.join(METHODS)}",
+            )
+            return None
+        path = match["path"].split("?", 1)[0].rstrip("/") or "/"
+        table = self.table(sub, ("Aspect", "Detail"))
+        if table is None:
+            return None
+        aspects: dict[str, tuple[int, str]] = {}
+        for line, (aspect, detail) in table.rows:
+            if aspect not in ("Auth", "Request", "Query Params") and not re.fullmatch(
+                r"Response \d{3}", aspect
+            ):
+                self.problem(
+                    line,
+                    f"unknown row {aspect!r}; expected Auth, Request, Query Params or Response NNN",
+                )
+                continue
+            aspects[aspect] = (line, detail)
+        if "Auth" not in aspects:
+            self.problem(table.line, f"{sub.title}: no 'Auth' row; expected Required or None")
+        auth_line, auth_text = aspects.get("Auth", (0, "Required"))
+        auth_word = _first_word(auth_text)
+        if auth_word.lower() not in (*PUBLIC_AUTH, "required"):
+            self.problem(auth_line, f"Auth is {auth_word!r}; expected Required, None or Public")
+        auth = auth_word.lower() not in PUBLIC_AUTH
+        request = None
+        if "Request" in aspects:
+            line, detail = aspects["Request"]
+            request = _first_word(detail)
+            if request not in schemas:
+                self.problem(
+                    line, f"Request names unknown schema {request!r}; {_expected(schemas)}"
+                )
+        responses: dict[int, str] = {}
+        for aspect, (line, detail) in aspects.items():
+            status = re.fullmatch(r"Response (\d{3})", aspect)
+            if status is None:
+                continue
+            name = "No content" if detail.lower().startswith("no content") else _first_word(detail)
+            if name not in schemas | {"No content"}:
+                self.problem(line, f"{aspect} names unknown schema {name!r}; {_expected(schemas)}")
+            responses[int(status[1])] = name
+        if not any(200 <= status < 300 for status in responses):
+            self.problem(table.line, f"{sub.title}: no 2xx response; expected e.g. 'Response 200'")
+        query: tuple[QueryParam, ...] = ()
+        if "Query Params" in aspects:
+            query = tuple(_query_params(aspects["Query Params"][1]))
+        return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
+
+    def file_plan(self, section: _Section | None) -> tuple[PlannedFile, ...]:
+        if section is None:
+            return ()
+        table = self.table(section, FILE_PLAN_COLUMNS)
+        if table is None:
+            return ()
+        planned = []
+        for line, (_, path, action, description) in table.rows:
+            path = _plain(path)
+            if not any(re.fullmatch(pattern, path) for pattern in FILE_PLAN_LAYOUT):
+                self.problem(
+                    line,
+                    f"File Plan path {path!r} is outside the layout; expected one of"
+                    f" {', '.join(p.replace(chr(92), '') for p in FILE_PLAN_LAYOUT)}",
+                )
+                continue
+            if action not in ("CREATE", "MODIFY"):
+                self.problem(line, f"File Plan action {action!r}; expected CREATE or MODIFY")
+                continue
+            planned.append(PlannedFile(path, action, description, line))
+        return tuple(planned)
+
+    def table(self, section: _Section, columns: tuple[str, ...]) -> _Table | None:
+        if not section.tables:
+            self.problem(
+                section.line, f"'{section.title}' has no table; expected columns {columns}"
+            )
+            return None
+        table = section.tables[0]
+        if tuple(table.header) != columns:
+            self.problem(
+                table.line,
+                f"table columns are {tuple(table.header)}; expected {columns}",
+            )
+            return None
+        return table
+
+
+def parse_type(text: str) -> FieldType | None:
+    text = _plain(text)
+    for kind, pattern in _TYPE_PATTERNS.items():
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        low, high = groups.get("low"), groups.get("high")
+        choices = tuple(c.strip() for c in (groups.get("choices") or "").split(","))
+        field_type = FieldType(
+            kind,
+            low=float(low) if low is not None else None,
+            high=float(high) if high is not None else None,
+            choices=choices if kind == "enum" else (),
+            ref=groups.get("model"),
+            precision=int(groups["precision"]) if groups.get("precision") else None,
+            scale=int(groups["scale"]) if groups.get("scale") else None,
+        )
+        return field_type if _possible(field_type, low, high) else None
+    return None
+
+
+def _possible(field_type: FieldType, low: str | None, high: str | None) -> bool:
+    """Reject constraints no value can meet, or that make no sense for the type."""
+    if field_type.kind == "enum":
+        choices = field_type.choices
+        return all(_IDENTIFIER.fullmatch(c) for c in choices) and len(set(choices)) == len(choices)
+    if field_type.kind in ("str", "int") and any(v is not None and "." in v for v in (low, high)):
+        return False
+    if field_type.kind == "str" and any(
+        v is not None and v < 0 for v in (field_type.low, field_type.high)
+    ):
+        return False
+    if (
+        field_type.low is not None
+        and field_type.high is not None
+        and field_type.low > field_type.high
+    ):
+        return False
+    return not (
+        field_type.precision is not None
+        and field_type.scale is not None
+        and field_type.scale > field_type.precision
+    )
+
+
+def parse_doc(path: Path, known_models: frozenset[str] = frozenset()) -> FeatureDoc:
+    """Parse the doc at `path`; raise `InvalidDoc` listing every problem found."""
+    reader = _Reader(path, known_models)
+    doc = reader.read(path.read_text(encoding="utf-8"))
+    if reader.problems:
+        raise InvalidDoc(sorted(reader.problems, key=lambda p: p.line))
+    return doc
+
+
+def _sections(tokens: list[Token]) -> tuple[int, str, list[_Section]]:
+    """Group the token stream into `##` sections with `###` subsections."""
+    title, title_line = "", 1
+    sections: list[_Section] = []
+    current: _Section | None = None
+    list_depth = 0
+    for index, token in enumerate(tokens):
+        line = (token.map[0] + 1) if token.map else 0
+        if token.type == "heading_open":
+            text = tokens[index + 1].content.strip()
+            if token.tag == "h1":
+                title, title_line, current = text, line, None
+            elif token.tag == "h2":
+                current = _Section(text, line)
+                sections.append(current)
+            elif token.tag == "h3" and sections:
+                current = _Section(text, line)
+                sections[-1].subsections.append(current)
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif current is None:
+            continue
+        elif token.type == "table_open":
+            current.tables.append(_read_table(tokens, index, line))
+        elif token.type == "paragraph_open" and list_depth == 0:
+            current.paragraphs.append(tokens[index + 1].content.strip())
+        elif token.type == "list_item_open" and list_depth == 1:
+            current.items.append(tokens[index + 2].content.strip())
+    return title_line, title, sections
+
+
+def _read_table(tokens: list[Token], start: int, line: int) -> _Table:
+    header: list[str] = []
+    rows: list[tuple[int, list[str]]] = []
+    row: list[str] = []
+    row_line = line
+    for token in tokens[start + 1 :]:
+        if token.type == "table_close":
+            break
+        if token.type == "tr_open":
+            row, row_line = [], (token.map[0] + 1) if token.map else line
+        elif token.type == "inline":
+            row.append(token.content.strip())
+        elif token.type == "tr_close":
+            if not header:
+                header = row
+            else:
+                rows.append((row_line, row))
+    return _Table(header, rows, line)
+
+
+def _plain(text: str) -> str:
+    return text.strip().strip("`").strip()
+
+
+def _first_word(text: str) -> str:
+    return _plain(text).split(" ", 1)[0].strip("`")
+
+
+def _expected(schemas: set[str]) -> str:
+    return f"expected one of {', '.join(sorted(schemas))} or 'No content'"
+
+
+def _query_params(text: str) -> Iterator[QueryParam]:
+    """`page (int, default 1), limit (int, default 20)` -> the names and their details."""
+    depth, start = 0, 0
+    for index, char in enumerate(text + ","):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            part = text[start:index].strip()
+            start = index + 1
+            match = re.match(r"`?(?P<name>[a-z][a-z0-9_]*)`?\s*(?:\((?P<detail>.*)\))?$", part)
+            if match:
+                yield QueryParam(match["name"], match["detail"] or "")

@@ -1,0 +1,410 @@
+"""One test per kind of doc error: each is FEAT-001 with one piece of its text replaced.
+
+Every problem is reported as `path:line: message`, with the line of what is wrong.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from src.engine.doc import MODEL_COLUMNS, InvalidDoc, parse_doc
+from tests.engine.conftest import APP_MODELS, WriteDoc, problems_of
+
+PROJECT_TABLE_HEADER = (
+    "| Field | Type | Required | Default | Description |\n"
+    "|-------|------|----------|---------|-------------|\n"
+)
+NAME_ROW = "| name | str(1..200) | yes | - |"
+GET_ONE = "### GET /api/v1/projects/{id}\n| Aspect | Detail |\n|--------|--------|\n"
+AUTH = "| Auth | Required (Bearer) |\n"
+EXPECTED_LAYOUT = (
+    "expected one of src/models/[a-z][a-z0-9_]*.py, src/schemas/[a-z][a-z0-9_]*.py, "
+    "src/repositories/[a-z][a-z0-9_]*_repo.py, src/services/[a-z][a-z0-9_]*_service.py, "
+    "src/api/v1/routes/[a-z][a-z0-9_]*.py, src/api/v1/router.py"
+)
+
+
+def test_the_unedited_doc_is_valid(write_doc: WriteDoc) -> None:
+    assert parse_doc(write_doc(), APP_MODELS).id == "FEAT-001"
+
+
+def test_wrong_title_line(write_doc: WriteDoc) -> None:
+    path = write_doc(("# FEAT-001 Design: Projects", "# Projects"))
+    assert problems_of(path) == [
+        (1, "title is 'Projects'; expected '# FEAT-NNN Design: Name'"),
+    ]
+
+
+def test_title_without_a_three_digit_number(write_doc: WriteDoc) -> None:
+    path = write_doc(("# FEAT-001 Design: Projects", "# FEAT-1 Design: Projects"))
+    assert problems_of(path) == [
+        (1, "title is 'FEAT-1 Design: Projects'; expected '# FEAT-NNN Design: Name'"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "renamed"),
+    [
+        ("Overview", "Summary"),
+        ("API Endpoints", "Endpoints"),
+        ("File Plan", "Files"),
+    ],
+)
+def test_missing_section(write_doc: WriteDoc, section: str, renamed: str) -> None:
+    path = write_doc((f"\n## {section}\n", f"\n## {renamed}\n"))
+    assert problems_of(path) == [(1, f"no '## {section}' section; expected it, as in the template")]
+
+
+def test_missing_data_models_section(write_doc: WriteDoc) -> None:
+    path = write_doc(("\n## Data Models\n", "\n## Models\n"))
+    problems = problems_of(path)
+    # Without models no Project* schema exists, so the endpoints' schemas are unknown too.
+    assert problems[0] == (1, "no '## Data Models' section; expected it, as in the template")
+    assert (36, "Response 201 names unknown schema 'ProjectResponse'") in [
+        (line, message.split(";")[0]) for line, message in problems
+    ]
+
+
+def test_model_table_with_a_missing_column(write_doc: WriteDoc) -> None:
+    four_columns = (
+        "| Field | Type | Required | Description |\n|-------|------|----------|-------------|\n"
+    )
+    path = write_doc((PROJECT_TABLE_HEADER, four_columns))
+    problems = problems_of(path)
+    assert (
+        19,
+        "table columns are ('Field', 'Type', 'Required', 'Description'); expected"
+        " ('Field', 'Type', 'Required', 'Default', 'Description')",
+    ) in problems
+    # The model is dropped, so its schemas are unknown to the endpoints as well.
+    assert (16, "no model; expected one '### ModelName' with its table") in problems
+
+
+def test_model_without_a_table(write_doc: WriteDoc) -> None:
+    path = write_doc((PROJECT_TABLE_HEADER, "Fields are listed below.\n\n- name\n\n"))
+    problems = problems_of(path)
+    assert (18, "'Project' has no table; expected columns " + str(MODEL_COLUMNS)) in problems
+    assert (16, "no model; expected one '### ModelName' with its table") in problems
+
+
+def test_unknown_type(write_doc: WriteDoc) -> None:
+    path = write_doc((NAME_ROW, "| name | string(1..200) | yes | - |"))
+    ((line, message),) = problems_of(path)
+    assert line == 23
+    assert message.startswith("unknown type 'string(1..200)'; expected one of: UUID, str, ")
+    assert message.endswith("enum(a, b, ...), ref(Model)")
+
+
+def test_model_without_id(write_doc: WriteDoc) -> None:
+    path = write_doc(("| id | UUID | auto | uuid4() | Primary key |\n", ""))
+    assert problems_of(path) == [
+        (18, "model Project has no 'id' row; expected '| id | UUID | auto | uuid4() |'"),
+    ]
+
+
+def test_model_without_timestamps(write_doc: WriteDoc) -> None:
+    path = write_doc(
+        ("| created_at | datetime | auto | utcnow() |", "| born | date | no | null |"),
+        ("| updated_at | datetime | auto | utcnow() |", "| touched | date | no | null |"),
+    )
+    assert problems_of(path) == [
+        (
+            18,
+            "model Project has no 'created_at' row;"
+            " expected '| created_at | datetime | auto | utcnow() |'",
+        ),
+        (
+            18,
+            "model Project has no 'updated_at' row;"
+            " expected '| updated_at | datetime | auto | utcnow() |'",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "| id | int | auto | uuid4() |",
+        "| id | UUID | yes | - |",
+        "| id | UUID | auto | null |",
+    ],
+)
+def test_id_row_not_as_the_template(write_doc: WriteDoc, row: str) -> None:
+    path = write_doc(("| id | UUID | auto | uuid4() |", row))
+    ((line, message),) = problems_of(path)
+    assert line == 21
+    assert message == (
+        "Project.id is not as the template writes it; expected '| id | UUID | auto | uuid4() |'"
+    )
+
+
+def test_created_at_row_not_as_the_template(write_doc: WriteDoc) -> None:
+    path = write_doc(("| created_at | datetime | auto |", "| created_at | date | auto |"))
+    ((line, message),) = problems_of(path)
+    assert line == 26
+    assert message.startswith("Project.created_at is not as the template writes it; expected")
+
+
+def test_required_value_not_yes_no_or_auto(write_doc: WriteDoc) -> None:
+    path = write_doc((NAME_ROW, "| name | str(1..200) | true | - |"))
+    assert problems_of(path) == [(23, "Required is 'true'; expected one of yes, no, auto")]
+
+
+def test_required_field_with_a_default(write_doc: WriteDoc) -> None:
+    path = write_doc((NAME_ROW, "| name | str(1..200) | yes | Untitled |"))
+    assert problems_of(path) == [
+        (23, "name is required but has default 'Untitled'; expected '-'"),
+    ]
+
+
+def test_field_name_not_snake_case(write_doc: WriteDoc) -> None:
+    path = write_doc((NAME_ROW, "| Name | str(1..200) | yes | - |"))
+    assert problems_of(path) == [(23, "field name 'Name'; expected snake_case")]
+
+
+def test_duplicate_field(write_doc: WriteDoc) -> None:
+    path = write_doc(
+        ("| status |", "| name | str(..50) | no | null | Again |\n| status |"),
+    )
+    # Reported at the model's heading, naming the field.
+    assert problems_of(path) == [(18, "model Project lists field 'name' twice; expected it once")]
+
+
+def test_model_name_not_pascal_case(write_doc: WriteDoc) -> None:
+    path = write_doc(("### Project\n", "### project_model\n"))
+    problems = problems_of(path)
+    assert problems[0] == (16, "no model; expected one '### ModelName' with its table")
+    assert problems[1] == (18, "model name 'project_model'; expected a PascalCase name")
+
+
+def test_two_models_with_one_table_name(write_doc: WriteDoc) -> None:
+    # Lines 18-27 (the Project model) again, after line 27: the copy's heading is line 29.
+    text = Path(write_doc()).read_text(encoding="utf-8")
+    model = text[text.index("### Project\n") : text.index("\n## API Endpoints")]
+    path = write_doc(("\n## API Endpoints", "\n" + model + "\n## API Endpoints"))
+    assert problems_of(path) == [
+        (
+            29,
+            "models Project and Project share the table name 'projects';"
+            " expected one table per model",
+        ),
+    ]
+
+
+def test_two_models_whose_names_give_one_table(write_doc: WriteDoc) -> None:
+    text = Path(write_doc()).read_text(encoding="utf-8")
+    model = text[text.index("### Project\n") : text.index("\n## API Endpoints")]
+    box = model.replace("### Project", "### Box")
+    boxe = model.replace("### Project", "### Boxe")
+    path = write_doc(("\n## API Endpoints", "\n" + box + "\n" + boxe + "\n## API Endpoints"))
+    assert problems_of(path) == [
+        (40, "models Box and Boxe share the table name 'boxes'; expected one table per model"),
+    ]
+
+
+def test_ref_to_an_unknown_model(write_doc: WriteDoc) -> None:
+    path = write_doc(("| owner_id | ref(User) |", "| owner_id | ref(Team) |"))
+    assert problems_of(path, frozenset({"User", "Task"})) == [
+        (
+            22,
+            "Project.owner_id refers to unknown model 'Team'; expected one of Project, Task, User",
+        ),
+    ]
+
+
+def test_ref_to_a_model_that_is_not_known(write_doc: WriteDoc) -> None:
+    # The real doc refers to User: without User among the known models, that is a problem.
+    ((line, message),) = problems_of(write_doc(), frozenset())
+    assert line == 22
+    assert message.startswith("Project.owner_id refers to unknown model 'User'")
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["FETCH /api/v1/projects/{id}", "DELETE api/v1/projects/{id}", "delete /api/v1/projects/{id}"],
+)
+def test_bad_endpoint_heading(write_doc: WriteDoc, heading: str) -> None:
+    path = write_doc(("### DELETE /api/v1/projects/{id}", f"### {heading}"))
+    assert problems_of(path) == [
+        (
+            68,
+            f"endpoint heading {heading!r}; expected 'METHOD /path' with METHOD one of"
+            " GET, POST, PUT, PATCH, DELETE",
+        ),
+    ]
+
+
+def test_endpoint_without_auth_row(write_doc: WriteDoc) -> None:
+    path = write_doc((GET_ONE + AUTH, GET_ONE))
+    assert problems_of(path) == [
+        (41, "GET /api/v1/projects/{id}: no 'Auth' row; expected Required or None"),
+    ]
+
+
+def test_endpoint_without_a_table(write_doc: WriteDoc) -> None:
+    path = write_doc((GET_ONE, "### GET /api/v1/projects/{id}\nAspect: detail\n\n"))
+    ((line, message),) = problems_of(path)[:1]
+    assert line == 40
+    assert message == (
+        "'GET /api/v1/projects/{id}' has no table; expected columns ('Aspect', 'Detail')"
+    )
+
+
+def test_request_names_an_unknown_schema(write_doc: WriteDoc) -> None:
+    path = write_doc(("| Request | ProjectUpdate (", "| Request | ProjectPatch ("))
+    ((line, message),) = problems_of(path)
+    assert line == 62
+    assert message.startswith("Request names unknown schema 'ProjectPatch'; expected one of ")
+    assert "ProjectCreate, ProjectResponse, ProjectUpdate" in message
+
+
+def test_response_names_an_unknown_schema(write_doc: WriteDoc) -> None:
+    path = write_doc(("| Response 201 | ProjectResponse |", "| Response 201 | Project |"))
+    ((line, message),) = problems_of(path)
+    assert line == 36
+    assert message.startswith("Response 201 names unknown schema 'Project'; expected one of ")
+    assert message.endswith("or 'No content'")
+
+
+def test_response_of_another_models_schema(write_doc: WriteDoc) -> None:
+    path = write_doc(("| Response 200 | ProjectResponse |", "| Response 200 | TaskResponse |"))
+    ((line, message),) = problems_of(path)
+    assert line == 44
+    assert message.startswith("Response 200 names unknown schema 'TaskResponse'")
+
+
+@pytest.mark.parametrize("aspect", ["Response: 401", "Response 40", "Response 401 Unauthorized"])
+def test_response_row_not_response_nnn(write_doc: WriteDoc, aspect: str) -> None:
+    path = write_doc(
+        (
+            "| Response 401 | UnauthorizedError (no token, or an invalid or expired token) |",
+            f"| {aspect} | UnauthorizedError |",
+        )
+    )
+    expected = "; expected Auth, Request, Query Params or Response NNN"
+    assert problems_of(path) == [(38, f"unknown row {aspect!r}{expected}")]
+
+
+def test_endpoint_without_2xx(write_doc: WriteDoc) -> None:
+    path = write_doc(("| Response 204 | No content |\n", ""))
+    assert problems_of(path) == [
+        (69, "DELETE /api/v1/projects/{id}: no 2xx response; expected e.g. 'Response 200'"),
+    ]
+
+
+def test_duplicate_endpoint(write_doc: WriteDoc) -> None:
+    # The query string and a trailing slash do not make another endpoint.
+    path = write_doc(("### GET /api/v1/projects?page=1&limit=20", "### GET /api/v1/projects/{id}/"))
+    assert problems_of(path) == [
+        (49, "endpoint GET /api/v1/projects/{id} is described twice; expected it once")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("planned", "bad"),
+    [
+        ("src/models/project.py", "lib/foo.py"),
+        ("src/models/project.py", "src/models/../x.py"),
+        ("src/models/project.py", "src/models/Project.py"),
+        ("src/models/project.py", "/src/models/project.py"),
+        ("src/repositories/project_repo.py", "src/repositories/project.py"),
+        ("src/services/project_service.py", "src/services/sub/project_service.py"),
+    ],
+)
+def test_file_plan_path_outside_the_layout(write_doc: WriteDoc, planned: str, bad: str) -> None:
+    path = write_doc((f"| {planned} |", f"| {bad} |"))
+    ((line, message),) = problems_of(path)
+    assert (
+        line
+        == {"src/models": 81, "src/repositories": 83, "src/services": 84}[planned.rsplit("/", 1)[0]]
+    )
+    assert message == f"File Plan path {bad!r} is outside the layout; {EXPECTED_LAYOUT}"
+
+
+@pytest.mark.parametrize("action", ["UPDATE", "create", "DELETE", ""])
+def test_file_plan_bad_action(write_doc: WriteDoc, action: str) -> None:
+    path = write_doc(("| src/api/v1/router.py | MODIFY |", f"| src/api/v1/router.py | {action} |"))
+    assert problems_of(path) == [(86, f"File Plan action {action!r}; expected CREATE or MODIFY")]
+
+
+def test_file_plan_without_the_template_columns(write_doc: WriteDoc) -> None:
+    path = write_doc(("| # | File | Action | Description |", "| # | Path | Action | Description |"))
+    assert problems_of(path) == [
+        (
+            79,
+            "table columns are ('#', 'Path', 'Action', 'Description');"
+            " expected ('#', 'File', 'Action', 'Description')",
+        )
+    ]
+
+
+SEVERAL = (
+    ("| src/api/v1/router.py | MODIFY |", "| src/api/v1/router.py | UPDATE |"),  # line 86
+    ("# FEAT-001 Design: Projects", "# Projects"),  # line 1
+    ("### DELETE /api/v1/projects/{id}", "### FETCH /api/v1/projects/{id}"),  # line 68
+    (NAME_ROW, "| name | string | maybe | - |"),  # line 23, twice
+    ("| owner_id | ref(User) |", "| owner_id | ref(Team) |"),  # line 22
+    ("| Response 201 | ProjectResponse |", "| Response 201 | Project |"),  # line 36
+    ("| 1 | src/models/project.py |", "| 1 | lib/foo.py |"),  # line 81
+)
+
+
+def test_every_problem_is_reported_at_once_sorted_by_line(write_doc: WriteDoc) -> None:
+    path = write_doc(*SEVERAL)
+
+    with pytest.raises(InvalidDoc) as error:
+        parse_doc(path, APP_MODELS)
+
+    problems = error.value.problems
+    assert [(p.line, p.message.split(" ", 2)[:2]) for p in problems] == [
+        (1, ["title", "is"]),
+        (22, ["Project.owner_id", "refers"]),
+        (23, ["unknown", "type"]),
+        (23, ["Required", "is"]),
+        (36, ["Response", "201"]),
+        (68, ["endpoint", "heading"]),
+        (81, ["File", "Plan"]),
+        (86, ["File", "Plan"]),
+    ]
+    assert all(p.path == path for p in problems)
+    lines = str(error.value).splitlines()
+    assert len(lines) == len(problems)
+    for text, problem in zip(lines, problems, strict=True):
+        assert text == f"{path}:{problem.line}: {problem.message}"
+        assert str(problem) == text
+
+
+def test_every_problem_says_what_was_expected(write_doc: WriteDoc) -> None:
+    """The requirement's format: `path:line: what is wrong; what was expected`."""
+    path = write_doc(
+        *SEVERAL,
+        ("| status |", "| description | str | no | null | Again |\n| status |"),  # twice
+        ("### GET /api/v1/projects?page=1&limit=20", "### GET /api/v1/projects/{id}"),  # twice
+        ("\n## Overview\n", "\n## Summary\n"),  # missing section
+        ("| id | UUID | auto | uuid4() |", "| id | int | auto | uuid4() |"),  # id not as template
+    )
+    problems = problems_of(path)
+    assert len(problems) == 12
+    assert [m for _, m in problems if not re.search(r"; expected .", m)] == []
+
+
+def test_unknown_aspect_row_is_reported(write_doc: WriteDoc) -> None:
+    """A misspelt row is a problem, not silently dropped (here the 401 would vanish)."""
+    path = write_doc(
+        (
+            "| Response 401 | UnauthorizedError (no token, or an invalid or expired token) |",
+            "| Reponse 401 | UnauthorizedError |",
+        )
+    )
+    problems = problems_of(path)
+    assert [line for line, _ in problems] == [38]
+    assert "'Reponse 401'" in problems[0][1]
+
+
+def test_auth_value_other_than_required_none_or_public_is_reported(write_doc: WriteDoc) -> None:
+    """`Auth | Anyone` must not silently mean Required (nor `Auth | No`)."""
+    path = write_doc((GET_ONE + AUTH, GET_ONE + "| Auth | Anyone |\n"))
+    problems = problems_of(path)
+    assert [line for line, _ in problems] == [43]
+    assert "'Anyone'" in problems[0][1]
