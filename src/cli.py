@@ -1,13 +1,14 @@
 """The `featwright` command line."""
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from alembic import command
-from alembic.config import Config
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -15,17 +16,17 @@ from rich.table import Table
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
 from src.core.errors import ResourceConflict
+from src.core.migrations import ROOT, alembic_config
 from src.core.security import TokenService
 from src.engine.check import check_docs
 from src.engine.doc import InvalidDoc, parse_doc
+from src.engine.generate import GenerationError, plan, render_feature, write_all
 from src.engine.newdoc import DocNameError, new_doc
 from src.main import create_app
 from src.models import Base
 from src.repositories.user_repo import UserRepository
 from src.schemas.user import UserCreate
 from src.services.auth_service import AuthService
-
-ROOT = Path(__file__).resolve().parent.parent
 
 app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -65,14 +66,6 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply migrations up to REVISION."""
     command.upgrade(alembic_config(), revision)
     console.print(f"[green]Database at {revision}[/green]")
-
-
-def alembic_config(database_url: str | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    if database_url:
-        config.attributes["database_url"] = database_url
-    return config
 
 
 @users_app.command("create")
@@ -165,3 +158,83 @@ def _relative(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+@app.command()
+def add(
+    doc: Annotated[
+        Path, typer.Argument(help="The design doc, e.g. docs/features/FEAT-003-labels.md")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the diff, write nothing.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that differ.")] = False,
+) -> None:
+    """Generate a feature from its design doc: files, registrations and migration."""
+    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    try:
+        files = render_feature(parse_doc(doc, known), ROOT)
+    except FileNotFoundError:
+        typer.echo(f"{doc}: no such file", err=True)
+        raise typer.Exit(2) from None
+    except (InvalidDoc, GenerationError) as error:
+        problems = error.problems
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(2) from None
+    changes = plan(files, ROOT, registries=REGISTRIES)
+    if dry_run:
+        typer.echo("".join(changes.diff(ROOT, files)) or "nothing to change")
+        return
+    if changes.conflicts and not force:
+        for path in changes.conflicts:
+            typer.echo(f"{path}: differs from what {doc.name} generates (a hand edit?)", err=True)
+        typer.echo(
+            "nothing written; see the difference with --dry-run, overwrite with --force", err=True
+        )
+        raise typer.Exit(1)
+    to_write = {path: files[path] for path in changes.created + changes.changed + changes.conflicts}
+    if not to_write:
+        Console().print(f"[green]{doc.name}: nothing to change[/green]")
+        return
+    before = {
+        path: (ROOT / path).read_text() if (ROOT / path).exists() else None for path in to_write
+    }
+    write_all(to_write, ROOT)
+    try:
+        migration = _generate_migration(f"create {doc.stem.split('-', 2)[-1]}")
+    except MigrationFailed as error:
+        write_all({p: t for p, t in before.items() if t is not None}, ROOT)
+        for path, text in before.items():
+            if text is None:
+                (ROOT / path).unlink(missing_ok=True)
+        typer.echo(f"the migration could not be generated; nothing written:\n{error}", err=True)
+        raise typer.Exit(1) from None
+    table = Table("file", "change", title=f"featwright add {doc.name}")
+    for path in to_write:
+        table.add_row(path, "created" if before[path] is None else "updated")
+    if migration:
+        table.add_row(_relative(migration), "created")
+    Console().print(table)
+
+
+REGISTRIES = ("src/api/v1/router.py", "src/models/__init__.py")
+
+
+class MigrationFailed(Exception):
+    pass
+
+
+def _generate_migration(message: str) -> Path | None:
+    """The new migration, or None if none was needed; MigrationFailed says why not."""
+    result = subprocess.run(  # noqa: S603 (this interpreter, our own module)
+        [sys.executable, "-m", "src.engine.migrate", message],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise MigrationFailed(result.stderr)
+    created = result.stdout.strip().splitlines()[-1:]
+    return Path(created[0]) if created and created[0] else None

@@ -1,9 +1,11 @@
+"""FEAT-001 Projects: the Project model (docs/features/FEAT-001-projects.md)."""
+
 import enum
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from src.models.base import OwnedEntity
+from src.models.base import OwnedEntity, string_enum
 
 
 class ProjectStatus(enum.StrEnum):
@@ -18,13 +20,5 @@ class Project(OwnedEntity):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
     status: Mapped[ProjectStatus] = mapped_column(
-        Enum(
-            ProjectStatus,
-            native_enum=False,
-            length=20,
-            create_constraint=True,
-            name="status",
-            values_callable=lambda e: [m.value for m in e],
-        ),
-        default=ProjectStatus.ACTIVE,
+        string_enum(ProjectStatus, name="status"), default=ProjectStatus.ACTIVE
     )

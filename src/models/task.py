@@ -1,3 +1,5 @@
+"""FEAT-002 Tasks: the Task model (docs/features/FEAT-002-tasks.md)."""
+
 import uuid
 from datetime import date
 

@@ -36,6 +36,8 @@ _statements: dict[Hashable, Any] = {}
 
 class Repository(Generic[ModelT]):
     model: type[ModelT]
+    owner_id: uuid.UUID | None = None
+    """Who new rows belong to; None for tables without owners."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -144,7 +146,7 @@ class OwnedRepository(Repository[OwnedT]):
         self, session: AsyncSession, *, owner_id: uuid.UUID, unrestricted: bool = False
     ) -> None:
         super().__init__(session)
-        self.owner_id = owner_id
+        self.owner_id: uuid.UUID = owner_id
         self.unrestricted = unrestricted
 
     def _scope(self, statement: StatementT) -> StatementT:

@@ -1,3 +1,5 @@
+"""FEAT-001 Projects: request and response schemas (docs/features/FEAT-001-projects.md)."""
+
 from typing import Annotated
 
 from pydantic import MISSING, Field

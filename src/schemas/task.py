@@ -1,3 +1,5 @@
+"""FEAT-002 Tasks: request and response schemas (docs/features/FEAT-002-tasks.md)."""
+
 import uuid
 from datetime import date
 from typing import Annotated

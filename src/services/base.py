@@ -1,4 +1,9 @@
-"""Generic CRUD use cases over one repository. Raises domain errors, never HTTP."""
+"""Generic CRUD use cases over one repository. Raises domain errors, never HTTP.
+
+`references` maps a foreign-key field to the repository of the rows it may point
+at: a new or changed reference must be a row of the same owner, else it is a 404
+for that resource, exactly as if the row did not exist.
+"""
 
 import uuid
 from collections.abc import Mapping
@@ -6,7 +11,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from src.core.errors import ResourceNotFound
 from src.core.pagination import Page, PageRequest
-from src.repositories.base import ModelT, Repository
+from src.repositories.base import ModelT, OwnedRepository, Repository
 from src.schemas.base import InputSchema
 
 CreateT = TypeVar("CreateT", bound=InputSchema)
@@ -16,8 +21,13 @@ UpdateT = TypeVar("UpdateT", bound=InputSchema)
 class CrudService(Generic[ModelT, CreateT, UpdateT]):
     resource: ClassVar[str]
 
-    def __init__(self, repository: Repository[ModelT]) -> None:
+    def __init__(
+        self,
+        repository: Repository[ModelT],
+        references: Mapping[str, OwnedRepository[Any]] | None = None,
+    ) -> None:
         self.repository = repository
+        self.references = references or {}
 
     async def get(self, id: uuid.UUID) -> ModelT:
         row = await self.repository.get(id)
@@ -32,10 +42,17 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         return page.of(rows, total)
 
     async def create(self, data: CreateT) -> ModelT:
-        return await self.repository.create(data.model_dump())
+        values = data.model_dump()
+        if self.references:
+            await self._check_references(values, owner_id=self.repository.owner_id)
+        return await self.repository.create(values)
 
     async def update(self, id: uuid.UUID, data: UpdateT) -> ModelT:
-        row = await self.repository.update(id, data.model_dump())
+        values = data.model_dump()
+        if any(name in values for name in self.references):
+            current = await self.get(id)
+            await self._check_references(values, owner_id=getattr(current, "owner_id", None))
+        row = await self.repository.update(id, values)
         if row is None:
             raise ResourceNotFound(self.resource)
         return row
@@ -43,3 +60,11 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
     async def delete(self, id: uuid.UUID) -> None:
         if not await self.repository.delete(id):
             raise ResourceNotFound(self.resource)
+
+    async def _check_references(self, values: Mapping[str, Any], owner_id: Any) -> None:
+        for name, repository in self.references.items():
+            if name not in values:
+                continue
+            row = await repository.get(values[name])
+            if row is None or row.owner_id != owner_id:
+                raise ResourceNotFound(repository.model.__name__)

@@ -1,4 +1,4 @@
-"""FEAT-001 Projects: docs/features/FEAT-001-projects.md"""
+"""FEAT-001 Projects: API endpoints (docs/features/FEAT-001-projects.md)."""
 
 import uuid
 from typing import Annotated
@@ -18,8 +18,9 @@ router = APIRouter(prefix="/projects", tags=["projects"], responses=problem_resp
 
 
 async def get_service(user: CurrentUser, session: SessionDep) -> ProjectService:
-    repository = ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser)
-    return ProjectService(repository)
+    return ProjectService(
+        ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
+    )
 
 
 Service = Annotated[ProjectService, Depends(get_service)]

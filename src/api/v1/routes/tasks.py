@@ -1,4 +1,4 @@
-"""FEAT-002 Tasks: docs/features/FEAT-002-tasks.md"""
+"""FEAT-002 Tasks: API endpoints (docs/features/FEAT-002-tasks.md)."""
 
 import uuid
 from typing import Annotated
@@ -21,7 +21,11 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(
 async def get_service(user: CurrentUser, session: SessionDep) -> TaskService:
     return TaskService(
         TaskRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
-        ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
+        references={
+            "project_id": ProjectRepository(
+                session, owner_id=user.id, unrestricted=user.is_superuser
+            ),
+        },
     )
 
 
@@ -44,7 +48,9 @@ async def get_task(id: uuid.UUID, service: Service) -> Task:
 async def list_tasks(
     page: PageDep,
     service: Service,
-    project_id: Annotated[uuid.UUID | None, Query(description="Only this project's tasks.")] = None,
+    project_id: Annotated[
+        uuid.UUID | None, Query(description="Only tasks whose `project_id` is this.")
+    ] = None,
 ) -> Page[Task]:
     return await service.list(page, {"project_id": project_id})
 

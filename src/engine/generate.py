@@ -1,0 +1,632 @@
+"""Render a design doc's File Plan as code, in the project's conventions.
+
+Rendering is pure: it returns the text of every file the doc plans (and the two
+registries a new model needs), formatted by ruff. Writing is `write_all()`: all
+files or none, never over a hand edit unless forced.
+"""
+
+import difflib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.engine.doc import FeatureDoc, Model, ModelField, table_name
+
+SMALLINT = (-32768, 32767)
+CRUD_SHAPES = {
+    ("POST", ""): "create",
+    ("GET", "/{id}"): "get",
+    ("GET", ""): "list",
+    ("PUT", "/{id}"): "update",
+    ("DELETE", "/{id}"): "delete",
+}
+PAGE_PARAMS = ("page", "limit")
+
+
+class GenerationError(Exception):
+    """What in the doc cannot be generated; each line `path:line: problem; expected`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Names:
+    model: str
+    module: str
+    resource: str
+
+    @classmethod
+    def of(cls, model: Model) -> "Names":
+        module = re.sub(r"(?<!^)(?=[A-Z])", "_", model.name).lower()
+        return cls(model.name, module, table_name(model.name))
+
+    def planned(self) -> dict[str, str]:
+        return {
+            "model": f"src/models/{self.module}.py",
+            "schemas": f"src/schemas/{self.module}.py",
+            "repository": f"src/repositories/{self.module}_repo.py",
+            "service": f"src/services/{self.module}_service.py",
+            "routes": f"src/api/v1/routes/{self.resource}.py",
+            "router": "src/api/v1/router.py",
+        }
+
+
+def pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
+    """Every file `add` writes for `doc`, path (relative to root) -> full text."""
+    model = _the_model(doc)
+    names = Names.of(model)
+    _check_plan(doc, names)
+    endpoints = _crud_endpoints(doc, names)
+    header = f"{doc.id} {doc.title}"
+    files = {
+        names.planned()["model"]: _model_file(header, doc, model),
+        names.planned()["schemas"]: _schemas_file(header, doc, model, names),
+        names.planned()["repository"]: _repository_file(names),
+        names.planned()["service"]: _service_file(names),
+        names.planned()["routes"]: _routes_file(header, doc, model, names, endpoints),
+        names.planned()["router"]: _router_file(root, names),
+        "src/models/__init__.py": _models_init_file(root, model, names),
+    }
+    return {path: format_python(text, path) for path, text in files.items()}
+
+
+def _the_model(doc: FeatureDoc) -> Model:
+    if len(doc.models) != 1:
+        raise GenerationError(
+            [f"{doc.path}:1: {len(doc.models)} models; expected one model per doc for `add`"]
+        )
+    return doc.models[0]
+
+
+def _check_plan(doc: FeatureDoc, names: Names) -> None:
+    expected = names.planned()
+    planned = {item.path: item for item in doc.file_plan}
+    problems = [
+        f"{doc.path}:1: File Plan lacks {path}; expected every file of the layout for"
+        f" {names.model}: {', '.join(expected.values())}"
+        for path in expected.values()
+        if path not in planned
+    ]
+    for item in doc.file_plan:
+        if item.path not in expected.values():
+            problems.append(
+                f"{doc.path}:{item.line}: File Plan path {item.path} is not generated for"
+                f" {names.model}; expected one of {', '.join(expected.values())}"
+            )
+        action = "MODIFY" if item.path == expected["router"] else "CREATE"
+        if item.path in expected.values() and item.action != action:
+            problems.append(
+                f"{doc.path}:{item.line}: {item.path} has action {item.action}; expected {action}"
+            )
+    if problems:
+        raise GenerationError(problems)
+
+
+def _crud_endpoints(doc: FeatureDoc, names: Names) -> dict[str, list[int]]:
+    """Operation -> its documented error statuses (other than 401)."""
+    prefix = f"/api/v1/{names.resource}"
+    operations: dict[str, list[int]] = {}
+    problems = []
+    for endpoint in doc.endpoints:
+        shape = (endpoint.method, endpoint.path.removeprefix(prefix))
+        operation = CRUD_SHAPES.get(shape) if endpoint.path.startswith(prefix) else None
+        if operation is None:
+            problems.append(
+                f"{doc.path}:{endpoint.line}: endpoint {endpoint.key} is not a CRUD operation;"
+                f" expected one of {', '.join(f'{m} {prefix}{p}' for m, p in CRUD_SHAPES)}"
+            )
+            continue
+        if not endpoint.auth:
+            problems.append(
+                f"{doc.path}:{endpoint.line}: {endpoint.key} is public; expected Auth Required"
+                " (rows belong to their owner, so `add` generates authenticated routes only)"
+            )
+        operations[operation] = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
+    if problems:
+        raise GenerationError(problems)
+    return operations
+
+
+def _input_fields(model: Model) -> list[ModelField]:
+    return [item for item in model.fields if item.required != "auto"]
+
+
+def _filters(doc: FeatureDoc, model: Model) -> list[ModelField]:
+    """Query parameters of the list endpoint that name a model field."""
+    fields = {item.name: item for item in _input_fields(model)}
+    for endpoint in doc.endpoints:
+        if endpoint.method == "GET" and "{" not in endpoint.path:
+            return [fields[q.name] for q in endpoint.query if q.name in fields]
+    return []
+
+
+# ---------------------------------------------------------------------------- model
+
+
+def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
+    imports = {"from sqlalchemy import Index", "from sqlalchemy.orm import Mapped, mapped_column"}
+    imports.add("from src.models.base import OwnedEntity")
+    enums, columns = [], []
+    table_args = ['Index(None, "owner_id", "created_at", "id")']
+    for item in _input_fields(model):
+        kind, python_type, args = item.type.kind, "", []
+        if kind == "str":
+            python_type = "str"
+            if item.type.high is not None:
+                args.append(f"String({int(item.type.high)})")
+                imports.add("from sqlalchemy import String")
+            else:
+                args.append("Text")
+                imports.add("from sqlalchemy import Text")
+        elif kind in ("int", "float"):
+            python_type = kind
+            low, high = item.type.low, item.type.high
+            if kind == "int" and _fits_smallint(low, high):
+                args.append("SmallInteger")
+                imports.add("from sqlalchemy import SmallInteger")
+            if kind == "float":
+                args.append("Float")
+                imports.add("from sqlalchemy import Float")
+            check = _range_check(item)
+            if check:
+                table_args.append(check)
+                imports.add("from sqlalchemy import CheckConstraint")
+        elif kind == "decimal":
+            python_type = "Decimal"
+            imports.add("from decimal import Decimal")
+            imports.add("from sqlalchemy import Numeric")
+            if item.type.precision is not None:
+                args.append(f"Numeric({item.type.precision}, {item.type.scale})")
+            else:
+                args.append("Numeric")
+        elif kind == "bool":
+            python_type = "bool"
+        elif kind == "date":
+            python_type = "date"
+            imports.add("from datetime import date")
+        elif kind == "datetime":
+            python_type = "datetime"
+            imports.add("from datetime import datetime")
+            imports.add("from src.models.base import UTCDateTime")
+            args.append("UTCDateTime")
+        elif kind == "uuid":
+            python_type = "uuid.UUID"
+            imports.update({"import uuid", "from sqlalchemy import Uuid"})
+            args.append("Uuid")
+        elif kind == "ref":
+            python_type = "uuid.UUID"
+            imports.update({"import uuid", "from sqlalchemy import ForeignKey, Uuid"})
+            on_delete = "SET NULL" if item.nullable else "CASCADE"
+            target = table_name(item.type.ref or "")
+            args += ["Uuid", f'ForeignKey("{target}.id", ondelete="{on_delete}")']
+            table_args.append(f'Index(None, "{item.name}", "created_at", "id")')
+        elif kind == "enum":
+            python_type = f"{model.name}{pascal(item.name)}"
+            imports.update({"import enum", "from src.models.base import string_enum"})
+            members = "\n".join(f'    {c.upper()} = "{c}"' for c in item.type.choices)
+            enums.append(f"class {python_type}(enum.StrEnum):\n{members}\n")
+            args.append(f'string_enum({python_type}, name="{item.name}")')
+        default = _python_default(item, model)
+        if default is not None:
+            args.append(f"default={default}")
+        annotation = f"Mapped[{python_type}{' | None' if item.nullable else ''}]"
+        value = f" = mapped_column({', '.join(args)})" if args else ""
+        columns.append(f"    {item.name}: {annotation}{value}")
+    body = [f'"""{header}: the {model.name} model ({_doc_path(doc)})."""', "", *sorted(imports)]
+    body += ["", "", *(f"{e}\n\n" for e in enums)]
+    body += [
+        f"class {model.name}(OwnedEntity):",
+        f'    __tablename__ = "{model.table}"',
+        f"    __table_args__ = ({', '.join(table_args)},)",
+        "",
+        *columns,
+    ]
+    return "\n".join(body) + "\n"
+
+
+def _fits_smallint(low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and SMALLINT[0] <= low and high <= SMALLINT[1]
+
+
+def _range_check(item: ModelField) -> str | None:
+    low, high = item.type.low, item.type.high
+    if low is None and high is None:
+        return None
+    if low is not None and high is not None:
+        condition = f"{item.name} BETWEEN {_num(low)} AND {_num(high)}"
+    elif low is not None:
+        condition = f"{item.name} >= {_num(low)}"
+    else:
+        condition = f"{item.name} <= {_num(high)}"
+    return f'CheckConstraint("{condition}", name="{item.name}_range")'
+
+
+def _num(value: float | None) -> str:
+    return f"{value:g}"
+
+
+def _python_default(item: ModelField, model: Model) -> str | None:
+    if item.default in (None, "null"):
+        return None
+    kind = item.type.kind
+    if kind == "bool":
+        return "True" if item.default == "true" else "False"
+    if kind in ("int", "float"):
+        return item.default
+    if kind == "decimal":
+        return f'Decimal("{item.default}")'
+    if kind == "enum":
+        return f"{model.name}{pascal(item.name)}.{item.default.upper()}"
+    return repr(item.default)
+
+
+# -------------------------------------------------------------------------- schemas
+
+
+def _schemas_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> str:
+    imports = {
+        "from pydantic import MISSING",
+        "from src.schemas.base import InputSchema, ResourceResponse",
+    }
+    aliases: list[str] = []
+    create: list[str] = []
+    update: list[str] = []
+    response: list[str] = []
+    for item in _input_fields(model):
+        input_type, output_type = _schema_types(item, model, imports, aliases)
+        optional = " | None" if item.nullable else ""
+        if item.required == "yes":
+            create.append(f"    {item.name}: {input_type}")
+        else:
+            default = _python_default(item, model) or "None"
+            create.append(f"    {item.name}: {input_type}{optional} = {default}")
+        update.append(f"    {item.name}: {input_type}{optional} | MISSING = MISSING")
+        response.append(f"    {item.name}: {output_type}{optional}")
+    body = [
+        f'"""{header}: request and response schemas ({_doc_path(doc)})."""',
+        "",
+        *sorted(imports),
+        "",
+        *aliases,
+        "",
+        "",
+        f"class {names.model}Create(InputSchema):",
+        *create,
+        "",
+        "",
+        f"class {names.model}Update(InputSchema):",
+        *update,
+        "",
+        "",
+        f"class {names.model}Response(ResourceResponse):",
+        *response,
+    ]
+    return "\n".join(body) + "\n"
+
+
+def _schema_types(
+    item: ModelField, model: Model, imports: set[str], aliases: list[str]
+) -> tuple[str, str]:
+    """(input annotation, response annotation) for one field."""
+    kind = item.type.kind
+    alias = f"{model.name}{pascal(item.name)}"
+    bounds = _field_bounds(item)
+    if kind == "str":
+        imports.update({"from typing import Annotated", "from src.schemas.base import NoNul"})
+        field = f"Field({bounds}), " if bounds else ""
+        if field:
+            imports.add("from pydantic import Field")
+        aliases.append(f"{alias} = Annotated[str, {field}NoNul]")
+        return alias, "str"
+    if kind in ("int", "float", "decimal"):
+        base = {"int": "StrictInt", "float": "float", "decimal": "Decimal"}[kind]
+        output = {"int": "int", "float": "float", "decimal": "Decimal"}[kind]
+        if kind == "int":
+            imports.add("from pydantic import StrictInt")
+        if kind == "decimal":
+            imports.add("from decimal import Decimal")
+        if not bounds:
+            return base, output
+        imports.update({"from typing import Annotated", "from pydantic import Field"})
+        aliases.append(f"{alias} = Annotated[{base}, Field({bounds})]")
+        return alias, output
+    if kind == "bool":
+        imports.add("from pydantic import StrictBool")
+        return "StrictBool", "bool"
+    if kind == "date":
+        imports.update({"from datetime import date", "from src.schemas.base import IsoDate"})
+        return "IsoDate", "date"
+    if kind == "datetime":
+        imports.add("from datetime import datetime")
+        return "datetime", "datetime"
+    if kind in ("uuid", "ref"):
+        imports.add("import uuid")
+        return "uuid.UUID", "uuid.UUID"
+    enum_name = f"{model.name}{pascal(item.name)}"
+    imports.add(f"from src.models.{Names.of(model).module} import {enum_name}")
+    return enum_name, enum_name
+
+
+def _field_bounds(item: ModelField) -> str:
+    low, high = item.type.low, item.type.high
+    if item.type.kind == "str":
+        keys = ("min_length", "max_length")
+    elif item.type.kind == "decimal":
+        parts = []
+        if item.type.precision is not None:
+            parts = [f"max_digits={item.type.precision}", f"decimal_places={item.type.scale}"]
+        return ", ".join(parts)
+    else:
+        keys = ("ge", "le")
+    return ", ".join(
+        f"{key}={_num(value)}"
+        for key, value in zip(keys, (low, high), strict=True)
+        if value is not None
+    )
+
+
+# ------------------------------------------------------------ repository, service
+
+
+def _repository_file(names: Names) -> str:
+    return (
+        f"from src.models.{names.module} import {names.model}\n"
+        "from src.repositories.base import OwnedRepository\n\n\n"
+        f"class {names.model}Repository(OwnedRepository[{names.model}]):\n"
+        f"    model = {names.model}\n"
+    )
+
+
+def _service_file(names: Names) -> str:
+    model = names.model
+    return (
+        f"from src.models.{names.module} import {model}\n"
+        f"from src.schemas.{names.module} import {model}Create, {model}Update\n"
+        "from src.services.base import CrudService\n\n\n"
+        f"class {model}Service(CrudService[{model}, {model}Create, {model}Update]):\n"
+        f'    resource = "{model}"\n'
+    )
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def _routes_file(
+    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, list[int]]
+) -> str:
+    m, r, mod = names.model, names.resource, names.module
+    imports = {
+        "from typing import Annotated",
+        "from fastapi import APIRouter, Depends",
+        "from src.api.deps import CurrentUser, SessionDep",
+        "from src.api.problems import problem_responses",
+        f"from src.models.{mod} import {m}",
+        f"from src.repositories.{mod}_repo import {m}Repository",
+        f"from src.schemas.{mod} import {m}Response",
+        f"from src.services.{mod}_service import {m}Service",
+    }
+    scope = "session, owner_id=user.id, unrestricted=user.is_superuser"
+    refs = [item for item in _input_fields(model) if item.type.kind == "ref"]
+    references = ""
+    if refs:
+        entries = []
+        for item in refs:
+            target = item.type.ref or ""
+            target_module = Names.of(Model(target, (), 0)).module
+            imports.add(f"from src.repositories.{target_module}_repo import {target}Repository")
+            entries.append(f'"{item.name}": {target}Repository({scope}),')
+        references = f"references={{{' '.join(entries)}}},"
+    blocks = [
+        f'router = APIRouter(prefix="/{r}", tags=["{r}"], responses=problem_responses(401))',
+        f"async def get_service(user: CurrentUser, session: SessionDep) -> {m}Service:\n"
+        f"    return {m}Service({m}Repository({scope}), {references})",
+        f"Service = Annotated[{m}Service, Depends(get_service)]",
+    ]
+
+    def decorator(method: str, path: str, operation: str, extra: str) -> str:
+        errors = ", ".join(map(str, operations[operation]))
+        responses = f", responses=problem_responses({errors})" if errors else ""
+        return f'@router.{method}("{path}"{extra}{responses})'
+
+    if "create" in operations:
+        imports.add(f"from src.schemas.{mod} import {m}Create")
+        blocks.append(
+            decorator("post", "", "create", f", status_code=201, response_model={m}Response")
+            + f"\nasync def create_{mod}(data: {m}Create, service: Service) -> {m}:\n"
+            "    return await service.create(data)"
+        )
+    if "get" in operations:
+        imports.add("import uuid")
+        blocks.append(
+            decorator("get", "/{id}", "get", f", response_model={m}Response")
+            + f"\nasync def get_{mod}(id: uuid.UUID, service: Service) -> {m}:\n"
+            "    return await service.get(id)"
+        )
+    if "list" in operations:
+        imports.update(
+            {
+                "from src.api.deps import PageDep",
+                "from src.core.pagination import Page",
+                "from src.schemas.base import PaginatedResponse",
+            }
+        )
+        params, filters = ["page: PageDep", "service: Service"], []
+        for item in _filters(doc, model):
+            python_type = _filter_type(item, model, imports)
+            imports.add("from fastapi import Query")
+            description = f"Only {r} whose `{item.name}` is this."
+            params.append(
+                f'{item.name}: Annotated[{python_type} | None, Query(description="{description}")]'
+                " = None"
+            )
+            filters.append(f'"{item.name}": {item.name}')
+        call = f"service.list(page, {{{', '.join(filters)}}})" if filters else "service.list(page)"
+        blocks.append(
+            decorator("get", "", "list", f", response_model=PaginatedResponse[{m}Response]")
+            + f"\nasync def list_{r}({', '.join(params)}) -> Page[{m}]:\n"
+            f"    return await {call}"
+        )
+    if "update" in operations:
+        imports.update({"import uuid", f"from src.schemas.{mod} import {m}Update"})
+        blocks.append(
+            decorator("put", "/{id}", "update", f", response_model={m}Response")
+            + f"\nasync def update_{mod}(id: uuid.UUID, data: {m}Update, service: Service)"
+            f" -> {m}:\n    return await service.update(id, data)"
+        )
+    if "delete" in operations:
+        imports.update({"import uuid", "from fastapi import Response"})
+        blocks.append(
+            decorator("delete", "/{id}", "delete", ", status_code=204, response_class=Response")
+            + f"\nasync def delete_{mod}(id: uuid.UUID, service: Service) -> None:\n"
+            "    await service.delete(id)"
+        )
+    head = [f'"""{header}: API endpoints ({_doc_path(doc)})."""', "", *sorted(imports), ""]
+    return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"
+
+
+def _filter_type(item: ModelField, model: Model, imports: set[str]) -> str:
+    kind = item.type.kind
+    if kind in ("uuid", "ref"):
+        imports.add("import uuid")
+        return "uuid.UUID"
+    if kind == "enum":
+        enum_name = f"{model.name}{pascal(item.name)}"
+        imports.add(f"from src.models.{Names.of(model).module} import {enum_name}")
+        return enum_name
+    if kind == "date":
+        imports.add("from datetime import date")
+        return "date"
+    return {"str": "str", "int": "int", "float": "float", "bool": "bool"}.get(kind, "str")
+
+
+# ------------------------------------------------------------------------ registries
+
+
+def _router_file(root: Path, names: Names) -> str:
+    """`src/api/v1/router.py` with the route module imported and included, once."""
+    text = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
+    include = f"api_router.include_router({names.resource}.router)"
+    if include in text:
+        return text
+    match = re.search(r"^from src\.api\.v1\.routes import (.+)$", text, re.MULTILINE)
+    if match is None:
+        raise GenerationError(["src/api/v1/router.py: no 'from src.api.v1.routes import' line"])
+    modules = sorted({*(m.strip() for m in match[1].split(",")), names.resource})
+    text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
+    return text.rstrip("\n") + f"\n{include}\n"
+
+
+def _models_init_file(root: Path, model: Model, names: Names) -> str:
+    """`src/models/__init__.py` with the model (and its enums) imported and exported."""
+    text = (root / "src/models/__init__.py").read_text(encoding="utf-8")
+    exported = [model.name] + [
+        f"{model.name}{pascal(item.name)}" for item in model.fields if item.type.kind == "enum"
+    ]
+    line = f"from src.models.{names.module} import {', '.join(exported)}"
+    if line in text:
+        return text
+    match = re.search(r"^__all__ = \[(.*)\]$", text, re.MULTILINE)
+    if match is None:
+        raise GenerationError(["src/models/__init__.py: no one-line __all__ list"])
+    names_all = sorted({*(n.strip().strip('"') for n in match[1].split(",")), *exported})
+    text = text.replace(match[0], f"__all__ = [{', '.join(f'{n!r}' for n in names_all)}]")
+    return text.replace("\n\n__all__", f"\n{line}\n\n__all__", 1)
+
+
+# ------------------------------------------------------------------- format & write
+
+
+def _doc_path(doc: FeatureDoc) -> str:
+    return f"docs/features/{doc.path.name}"
+
+
+def format_python(text: str, path: str) -> str:
+    """ruff's import sorting and formatting, as `make format` applies them."""
+    ruff = Path(sys.executable).with_name("ruff")
+    for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
+        result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
+            [str(ruff), *args, "--stdin-filename", path, "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode not in (0, 1) or not result.stdout:
+            raise GenerationError([f"{path}: ruff could not format the generated code"])
+        text = result.stdout
+    return text
+
+
+@dataclass(frozen=True)
+class Plan:
+    created: list[str]
+    changed: list[str]
+    unchanged: list[str]
+    conflicts: list[str]
+
+    def diff(self, root: Path, files: dict[str, str]) -> Iterable[str]:
+        for path in self.created + self.changed + self.conflicts:
+            target = root / path
+            before = target.read_text(encoding="utf-8") if target.exists() else ""
+            yield from difflib.unified_diff(
+                before.splitlines(keepends=True),
+                files[path].splitlines(keepends=True),
+                fromfile=f"a/{path}" if before else "/dev/null",
+                tofile=f"b/{path}",
+            )
+
+
+def plan(files: dict[str, str], root: Path, registries: Iterable[str]) -> Plan:
+    """What writing `files` would do. A CREATE file that exists with other text is a
+    conflict (a hand edit); registries (router, models/__init__) are always merged."""
+    created, changed, unchanged, conflicts = [], [], [], []
+    for path, text in files.items():
+        target = root / path
+        if not target.exists():
+            created.append(path)
+        elif target.read_text(encoding="utf-8") == text:
+            unchanged.append(path)
+        elif path in registries:
+            changed.append(path)
+        else:
+            conflicts.append(path)
+    return Plan(created, changed, unchanged, conflicts)
+
+
+def write_all(files: dict[str, str], root: Path) -> None:
+    """Write every file or none: each goes to a temp file first, then all are renamed;
+    if a rename fails, the files already replaced get their old text back."""
+    staged: list[tuple[Path, Path, str | None]] = []
+    try:
+        for path, text in files.items():
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.featwright-tmp")
+            temp.write_text(text, encoding="utf-8")
+            before = target.read_text(encoding="utf-8") if target.exists() else None
+            staged.append((temp, target, before))
+        done: list[tuple[Path, str | None]] = []
+        try:
+            for temp, target, before in staged:
+                os.replace(temp, target)
+                done.append((target, before))
+        except OSError:
+            for target, before in reversed(done):
+                if before is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_text(before, encoding="utf-8")
+            raise
+    finally:
+        for temp, _, _ in staged:
+            temp.unlink(missing_ok=True)

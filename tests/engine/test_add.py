@@ -1,0 +1,292 @@
+"""`featwright add`: byte-stable output, safety, and a generated feature served end to end."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from src.engine.doc import parse_doc
+from src.engine.generate import render_feature
+from tests.conftest import postgres_url
+from tests.engine.conftest import APP_MODELS, PROJECTS_DOC, ROOT, TASKS_DOC, edited
+
+LABELS_ROWS = (
+    "| name | str(1..50) | yes | - | Display name |\n"
+    "| color | enum(red, green, blue) | no | red | Colour |\n"
+    "| weight | int(0..100) | no | 0 | Sort weight |\n"
+    "| project_id | ref(Project) | yes | - | The labelled project |\n"
+)
+
+
+@pytest.mark.parametrize("doc", [PROJECTS_DOC, TASKS_DOC], ids=["FEAT-001", "FEAT-002"])
+def test_reference_features_are_exactly_the_generators_output(doc: Path) -> None:
+    files = render_feature(parse_doc(doc, APP_MODELS), ROOT)
+
+    assert len(files) == 7
+    for path, text in files.items():
+        assert (ROOT / path).read_text(encoding="utf-8") == text, f"{path} differs"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the repository's tracked files, to run `featwright add` in."""
+    copy = tmp_path / "project"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = copy / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return copy
+
+
+def featwright(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI of the copy (its own `src` package), as a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-c", "from src.cli import app; app()", *args],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "SECRET_KEY": "k" * 40, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def snapshot(project: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and "var" not in path.parts
+    }
+
+
+def write_labels_doc(project: Path) -> Path:
+    made = featwright(project, "doc", "new", "labels")
+    assert made.returncode == 0, made.stderr
+    doc = project / "docs/features/FEAT-003-labels.md"
+    doc.write_text(
+        edited(
+            doc.read_text(encoding="utf-8"),
+            ("| name | str(1..200) | yes | - | Display name |\n", LABELS_ROWS),
+            (
+                "| Response 201 | LabelResponse |\n",
+                "| Response 201 | LabelResponse |\n"
+                "| Response 404 | NotFoundError (the project) |\n",
+            ),
+        ),
+        encoding="utf-8",
+    )
+    return doc
+
+
+def test_an_invalid_doc_writes_nothing(project: Path) -> None:
+    doc = write_labels_doc(project)
+    doc.write_text(doc.read_text().replace("| color | enum(", "| color | colour("))
+    before = snapshot(project)
+
+    result = featwright(project, "add", str(doc))
+
+    assert result.returncode == 2
+    assert "FEAT-003-labels.md:24: unknown type 'colour(red, green, blue)'" in result.stderr
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("### DELETE /api/v1/labels/{id}", "### DELETE /api/v1/labels/{id}/all"),
+            "is not a CRUD operation; expected one of",
+        ),
+        (("| Auth | Required (Bearer) |", "| Auth | None |"), "is public; expected Auth Required"),
+        (
+            ("| 2 | src/schemas/label.py | CREATE | Pydantic schemas |\n", ""),
+            "File Plan lacks src/schemas/label.py",
+        ),
+    ],
+    ids=["not CRUD", "public", "plan incomplete"],
+)
+def test_what_cannot_be_generated_is_refused_and_nothing_written(
+    project: Path, edit: tuple[str, str], message: str
+) -> None:
+    doc = write_labels_doc(project)
+    doc.write_text(edited(doc.read_text(encoding="utf-8"), edit), encoding="utf-8")
+    before = snapshot(project)
+
+    result = featwright(project, "add", str(doc))
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert snapshot(project) == before
+
+
+def test_add_is_idempotent_refuses_hand_edits_and_dry_runs(project: Path) -> None:
+    doc = write_labels_doc(project)
+    first = featwright(project, "add", str(doc))
+    assert first.returncode == 0, first.stderr
+    migrations = sorted((project / "migrations/versions").glob("*labels*.py"))
+    assert len(migrations) == 1
+    after_first = snapshot(project)
+
+    again = featwright(project, "add", str(doc))
+    assert (again.returncode, snapshot(project)) == (0, after_first)
+    assert "nothing to change" in again.stdout
+
+    model = project / "src/models/label.py"
+    model.write_text(model.read_text() + "# my note\n")
+    edited_tree = snapshot(project)
+    refused = featwright(project, "add", str(doc))
+    assert refused.returncode == 1
+    assert "src/models/label.py: differs" in refused.stderr
+    assert snapshot(project) == edited_tree
+
+    dry = featwright(project, "add", str(doc), "--dry-run")
+    assert dry.returncode == 0
+    assert "-# my note" in dry.stdout
+    assert snapshot(project) == edited_tree
+
+    forced = featwright(project, "add", str(doc), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "# my note" not in model.read_text()
+
+
+DRIVE = textwrap.dedent(
+    """
+    import asyncio, os, sys, uuid
+    import httpx
+    from alembic import command
+    from src.core.migrations import alembic_config
+    from src.main import create_app
+
+    async def main():
+        url = os.environ["DATABASE_URL"]
+        config = alembic_config(url)
+        config.attributes["configure_logger"] = False
+        await asyncio.to_thread(command.upgrade, config, "head")
+        app = create_app()
+        seen = []
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            def check(response, status):
+                assert response.status_code == status, (response.request.url, response.text)
+                seen.append(status)
+                return response
+            email = f"{uuid.uuid4().hex}@example.com"
+            check(await c.post("/api/v1/auth/register",
+                               json={"email": email, "password": "long enough pw"}), 201)
+            token = check(await c.post("/api/v1/auth/token",
+                          data={"username": email, "password": "long enough pw"}), 200)
+            h = {"Authorization": "Bearer " + token.json()["access_token"]}
+            project = check(await c.post("/api/v1/projects", json={"name": "p"}, headers=h), 201)
+            body = {"name": "urgent", "project_id": project.json()["id"]}
+            check(await c.post("/api/v1/labels", json=body), 401)
+            check(await c.post("/api/v1/labels", json={"name": ""}, headers=h), 400)
+            check(await c.post("/api/v1/labels", json={**body, "project_id": str(uuid.uuid4())},
+                               headers=h), 404)
+            label = check(await c.post("/api/v1/labels", json=body, headers=h), 201).json()
+            assert (label["color"], label["weight"]) == ("red", 0), label
+            check(await c.get(f"/api/v1/labels/{label['id']}", headers=h), 200)
+            check(await c.get(f"/api/v1/labels/{uuid.uuid4()}", headers=h), 404)
+            check(await c.get("/api/v1/labels/nope", headers=h), 400)
+            page = check(await c.get("/api/v1/labels?limit=1", headers=h), 200).json()
+            assert (page["total"], page["pages"]) == (1, 1), page
+            check(await c.get("/api/v1/labels?limit=101", headers=h), 400)
+            updated = check(await c.put(f"/api/v1/labels/{label['id']}",
+                                        json={"weight": 7}, headers=h), 200).json()
+            assert updated["weight"] == 7 and updated["name"] == "urgent"
+            check(await c.put(f"/api/v1/labels/{uuid.uuid4()}", json={}, headers=h), 404)
+            check(await c.put(f"/api/v1/labels/{label['id']}", json={"id": "x"}, headers=h), 400)
+            check(await c.delete(f"/api/v1/labels/{label['id']}", headers=h), 204)
+            check(await c.delete(f"/api/v1/labels/{label['id']}", headers=h), 404)
+        await app.state.database.bind.dispose()
+        print("statuses", sorted(set(seen)))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'generated.db'}"
+        return
+    problem = request.config.postgres_problem  # type: ignore[attr-defined]
+    if problem is not None:
+        message = f"PostgreSQL not reachable: {problem}"
+        if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = postgres_url().rsplit("/", 1)[0]
+    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
+    admin = server.replace("+asyncpg", "") + "/postgres"
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    import asyncio
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_a_generated_feature_is_migrated_served_and_checked(
+    project: Path, database_url: str
+) -> None:
+    doc = write_labels_doc(project)
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+
+    checked = featwright(project, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "3 design docs match the app" in checked.stdout
+
+    lint = subprocess.run(
+        [str(Path(sys.executable).with_name("ruff")), "check", "src", "migrations"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout
+
+    driven = subprocess.run(
+        [sys.executable, "-c", DRIVE],
+        cwd=project,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": database_url,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert driven.returncode == 0, driven.stderr[-3000:]
+    assert "statuses [200, 201, 204, 400, 401, 404]" in driven.stdout
