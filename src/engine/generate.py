@@ -76,6 +76,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
         names.planned()["routes"]: _routes_file(header, doc, model, names, endpoints),
         names.planned()["router"]: _router_file(root, names),
         "src/models/__init__.py": _models_init_file(root, model, names),
+        f"tests/features/test_{names.resource}.py": _test_file(header, doc, model, names),
     }
     return {path: format_python(text, path) for path, text in files.items()}
 
@@ -507,6 +508,73 @@ def _filter_type(item: ModelField, model: Model, imports: set[str]) -> str:
         imports.add("from datetime import date")
         return "date"
     return {"str": "str", "int": "int", "float": "float", "bool": "bool"}.get(kind, "str")
+
+
+# ---------------------------------------------------------------------------- tests
+
+CONTRACTS = {
+    "create": "CreateContract",
+    "get": "GetContract",
+    "list": "ListContract",
+    "update": "UpdateContract",
+    "delete": "DeleteContract",
+}
+
+
+def _test_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> str:
+    prefix = f"/api/v1/{names.resource}"
+    statuses = {
+        CRUD_SHAPES[(e.method, e.path.removeprefix(prefix))]: tuple(sorted(e.responses))
+        for e in doc.endpoints
+    }
+    mixins = [CONTRACTS[operation] for operation in CONTRACTS if operation in statuses]
+    valid = {
+        item.name: _sample(item)
+        for item in _input_fields(model)
+        if item.required == "yes" and item.type.kind != "ref"
+    }
+    references = {
+        item.name: table_name(item.type.ref or "")
+        for item in _input_fields(model)
+        if item.type.kind == "ref"
+    }
+    lines = [
+        f'"""{header}: the CRUD contract for each status in {_doc_path(doc)}."""',
+        "",
+        f"from tests.crud_contract import {', '.join(sorted(mixins))}",
+        "",
+        "",
+        f"class Test{pascal(names.resource)}({', '.join(mixins)}):",
+        f'    resource = "{names.resource}"',
+        f"    valid = {valid!r}",
+        f"    references = {references!r}",
+        "    statuses = {"
+        + ", ".join(f'"{op}": {statuses[op]!r}' for op in CONTRACTS if op in statuses)
+        + "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sample(item: ModelField) -> object:
+    """A valid input value for a required field."""
+    kind, low = item.type.kind, item.type.low
+    if kind == "str":
+        return "x" * max(int(low or 1), 1)
+    if kind == "int":
+        return int(low) if low is not None else 0
+    if kind == "float":
+        return low if low is not None else 0.0
+    if kind == "decimal":
+        return "1"
+    if kind == "bool":
+        return True
+    if kind == "date":
+        return "2026-01-01"
+    if kind == "datetime":
+        return "2026-01-01T00:00:00Z"
+    if kind == "uuid":
+        return "00000000-0000-4000-8000-000000000000"
+    return item.type.choices[0]
 
 
 # ------------------------------------------------------------------------ registries

@@ -1,5 +1,7 @@
 """`featwright add`: byte-stable output, safety, and a generated feature served end to end."""
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -30,7 +32,7 @@ LABELS_ROWS = (
 def test_reference_features_are_exactly_the_generators_output(doc: Path) -> None:
     files = render_feature(parse_doc(doc, APP_MODELS), ROOT)
 
-    assert len(files) == 7
+    assert len(files) == 8
     for path, text in files.items():
         assert (ROOT / path).read_text(encoding="utf-8") == text, f"{path} differs"
 
@@ -245,8 +247,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         finally:
             await connection.close()
 
-    import asyncio
-
     asyncio.run(execute(f'CREATE DATABASE "{name}"'))
     try:
         yield f"{server}/{name}"
@@ -290,3 +290,35 @@ def test_a_generated_feature_is_migrated_served_and_checked(
     )
     assert driven.returncode == 0, driven.stderr[-3000:]
     assert "statuses [200, 201, 204, 400, 401, 404]" in driven.stdout
+
+
+def test_the_generated_test_module_passes(project: Path) -> None:
+    doc = write_labels_doc(project)
+    assert featwright(project, "add", str(doc)).returncode == 0
+    generated = project / "tests/features/test_labels.py"
+    assert "class TestLabels(" in generated.read_text()
+
+    server = postgres_url().rsplit("/", 1)[0]
+    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
+    own_database = f"{server}/{name}"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(generated)],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "TEST_DATABASE_URL": own_database},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    with contextlib.suppress(OSError):  # no server: the inner run skipped its PostgreSQL half
+        asyncio.run(_drop_database(server, name))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "10 passed" in result.stdout
+
+
+async def _drop_database(server: str, name: str) -> None:
+    connection = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
