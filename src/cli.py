@@ -202,7 +202,8 @@ def add(
     }
     write_all(to_write, ROOT)
     try:
-        migration = _generate_migration(f"create {doc.stem.split('-', 2)[-1]}")
+        verb = "create" if any(text is None for text in before.values()) else "change"
+        migration = _generate_migration(f"{verb} {doc.stem.split('-', 2)[-1]}")
     except MigrationFailed as error:
         write_all({p: t for p, t in before.items() if t is not None}, ROOT)
         for path, text in before.items():

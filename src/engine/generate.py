@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,76 +64,104 @@ def pascal(name: str) -> str:
 
 def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
     """Every file `add` writes for `doc`, path (relative to root) -> full text."""
-    model = _the_model(doc)
-    names = Names.of(model)
-    _check_plan(doc, names)
-    endpoints = _crud_endpoints(doc, names)
+    all_names = [Names.of(model) for model in doc.models]
+    operations = _crud_endpoints(doc, all_names)
+    _check_plan(doc, all_names, with_routes=set(operations))
     header = f"{doc.id} {doc.title}"
-    files = {
-        names.planned()["model"]: _model_file(header, doc, model),
-        names.planned()["schemas"]: _schemas_file(header, doc, model, names),
-        names.planned()["repository"]: _repository_file(names),
-        names.planned()["service"]: _service_file(names),
-        names.planned()["routes"]: _routes_file(header, doc, model, names, endpoints),
-        names.planned()["router"]: _router_file(root, names),
-        "src/models/__init__.py": _models_init_file(root, model, names),
-        f"tests/features/test_{names.resource}.py": _test_file(header, doc, model, names),
-    }
+    router = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
+    registry = (root / "src/models/__init__.py").read_text(encoding="utf-8")
+    files: dict[str, str] = {}
+    for model, names in zip(doc.models, all_names, strict=True):
+        planned = names.planned()
+        files[planned["model"]] = _model_file(header, doc, model)
+        files[planned["schemas"]] = _schemas_file(header, doc, model, names)
+        files[planned["repository"]] = _repository_file(names)
+        files[planned["service"]] = _service_file(names)
+        registry = _register_model(registry, model, names)
+        if model.name in operations:
+            ops = operations[model.name]
+            files[planned["routes"]] = _routes_file(header, doc, model, names, ops)
+            test_module = f"tests/features/test_{names.resource}.py"
+            files[test_module] = _test_file(header, doc, model, names, ops)
+            router = _register_routes(router, names)
+    files["src/api/v1/router.py"] = router
+    files["src/models/__init__.py"] = registry
     return {path: format_python(text, path) for path, text in files.items()}
 
 
-def _the_model(doc: FeatureDoc) -> Model:
-    if len(doc.models) != 1:
-        raise GenerationError(
-            [f"{doc.path}:1: {len(doc.models)} models; expected one model per doc for `add`"]
-        )
-    return doc.models[0]
-
-
-def _check_plan(doc: FeatureDoc, names: Names) -> None:
-    expected = names.planned()
+def _check_plan(doc: FeatureDoc, all_names: list[Names], with_routes: set[str]) -> None:
+    expected: dict[str, str] = {}
+    for names in all_names:
+        for layer, path in names.planned().items():
+            if layer != "routes" or names.model in with_routes:
+                expected[path] = "MODIFY" if layer == "router" else "CREATE"
     planned = {item.path: item for item in doc.file_plan}
+    listing = ", ".join(expected)
     problems = [
-        f"{doc.path}:1: File Plan lacks {path}; expected every file of the layout for"
-        f" {names.model}: {', '.join(expected.values())}"
-        for path in expected.values()
+        f"{doc.path}:1: File Plan lacks {path}; expected every file of the layout: {listing}"
+        for path in expected
         if path not in planned
     ]
     for item in doc.file_plan:
-        if item.path not in expected.values():
+        if item.path not in expected:
             problems.append(
-                f"{doc.path}:{item.line}: File Plan path {item.path} is not generated for"
-                f" {names.model}; expected one of {', '.join(expected.values())}"
+                f"{doc.path}:{item.line}: File Plan path {item.path} is not generated from this"
+                f" doc; expected one of {listing}"
             )
-        action = "MODIFY" if item.path == expected["router"] else "CREATE"
-        if item.path in expected.values() and item.action != action:
+        elif item.action != expected[item.path]:
             problems.append(
-                f"{doc.path}:{item.line}: {item.path} has action {item.action}; expected {action}"
+                f"{doc.path}:{item.line}: {item.path} has action {item.action};"
+                f" expected {expected[item.path]}"
             )
     if problems:
         raise GenerationError(problems)
 
 
-def _crud_endpoints(doc: FeatureDoc, names: Names) -> dict[str, list[int]]:
-    """Operation -> its documented error statuses (other than 401)."""
-    prefix = f"/api/v1/{names.resource}"
-    operations: dict[str, list[int]] = {}
+PUBLIC_READS = ("get", "list")
+
+
+@dataclass(frozen=True)
+class Operation:
+    errors: list[int]
+    """Documented error statuses other than 401."""
+    public: bool
+    statuses: tuple[int, ...]
+    """Every documented status."""
+    query: tuple[str, ...]
+
+
+def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[str, Operation]]:
+    """Model -> each CRUD operation the doc lists for its resource."""
+    operations: dict[str, dict[str, Operation]] = {}
     problems = []
     for endpoint in doc.endpoints:
-        shape = (endpoint.method, endpoint.path.removeprefix(prefix))
-        operation = CRUD_SHAPES.get(shape) if endpoint.path.startswith(prefix) else None
-        if operation is None:
+        found = None
+        for names in all_names:
+            prefix = f"/api/v1/{names.resource}"
+            if endpoint.path == prefix or endpoint.path.startswith(prefix + "/"):
+                shape = (endpoint.method, endpoint.path.removeprefix(prefix))
+                found = (names, CRUD_SHAPES.get(shape))
+        if found is None or found[1] is None:
+            shapes = [f"{m} /api/v1/{n.resource}{p}" for n in all_names for m, p in CRUD_SHAPES]
             problems.append(
-                f"{doc.path}:{endpoint.line}: endpoint {endpoint.key} is not a CRUD operation;"
-                f" expected one of {', '.join(f'{m} {prefix}{p}' for m, p in CRUD_SHAPES)}"
+                f"{doc.path}:{endpoint.line}: endpoint {endpoint.key} is not a CRUD operation"
+                f" of this doc's models; expected one of {', '.join(shapes)}"
             )
             continue
-        if not endpoint.auth:
+        names, operation = found
+        assert operation is not None
+        if not endpoint.auth and operation not in PUBLIC_READS:
             problems.append(
                 f"{doc.path}:{endpoint.line}: {endpoint.key} is public; expected Auth Required"
-                " (rows belong to their owner, so `add` generates authenticated routes only)"
+                " (rows belong to their owner: only GET endpoints may be public)"
             )
-        operations[operation] = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
+        errors = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
+        operations.setdefault(names.model, {})[operation] = Operation(
+            errors,
+            public=not endpoint.auth,
+            statuses=tuple(sorted(endpoint.responses)),
+            query=tuple(param.name for param in endpoint.query),
+        )
     if problems:
         raise GenerationError(problems)
     return operations
@@ -142,13 +171,10 @@ def _input_fields(model: Model) -> list[ModelField]:
     return [item for item in model.fields if item.required != "auto"]
 
 
-def _filters(doc: FeatureDoc, model: Model) -> list[ModelField]:
+def _filters(model: Model, listing: Operation) -> list[ModelField]:
     """Query parameters of the list endpoint that name a model field."""
     fields = {item.name: item for item in _input_fields(model)}
-    for endpoint in doc.endpoints:
-        if endpoint.method == "GET" and "{" not in endpoint.path:
-            return [fields[q.name] for q in endpoint.query if q.name in fields]
-    return []
+    return [fields[name] for name in listing.query if name in fields]
 
 
 # ---------------------------------------------------------------------------- model
@@ -223,7 +249,11 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
         annotation = f"Mapped[{python_type}{' | None' if item.nullable else ''}]"
         value = f" = mapped_column({', '.join(args)})" if args else ""
         columns.append(f"    {item.name}: {annotation}{value}")
-    body = [f'"""{header}: the {model.name} model ({_doc_path(doc)})."""', "", *sorted(imports)]
+    overview = textwrap.fill(doc.overview, width=96) if doc.overview else ""
+    docstring = f"{header}: the {model.name} model ({_doc_path(doc)})."
+    if overview:
+        docstring += f"\n\n{overview}\n"
+    body = [f'"""{docstring}"""', "", *sorted(imports)]
     body += ["", "", *(f"{e}\n\n" for e in enums)]
     body += [
         f"class {model.name}(OwnedEntity):",
@@ -403,13 +433,15 @@ def _service_file(names: Names) -> str:
 
 
 def _routes_file(
-    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, list[int]]
+    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, Operation]
 ) -> str:
     m, r, mod = names.model, names.resource, names.module
+    public = {name for name, operation in operations.items() if operation.public}
+    authenticated = set(operations) - public
     imports = {
         "from typing import Annotated",
         "from fastapi import APIRouter, Depends",
-        "from src.api.deps import CurrentUser, SessionDep",
+        "from src.api.deps import SessionDep",
         "from src.api.problems import problem_responses",
         f"from src.models.{mod} import {m}",
         f"from src.repositories.{mod}_repo import {m}Repository",
@@ -427,15 +459,31 @@ def _routes_file(
             imports.add(f"from src.repositories.{target_module}_repo import {target}Repository")
             entries.append(f'"{item.name}": {target}Repository({scope}),')
         references = f"references={{{' '.join(entries)}}},"
-    blocks = [
-        f'router = APIRouter(prefix="/{r}", tags=["{r}"], responses=problem_responses(401))',
-        f"async def get_service(user: CurrentUser, session: SessionDep) -> {m}Service:\n"
-        f"    return {m}Service({m}Repository({scope}), {references})",
-        f"Service = Annotated[{m}Service, Depends(get_service)]",
-    ]
+    router_401 = ", responses=problem_responses(401)" if not public else ""
+    blocks = [f'router = APIRouter(prefix="/{r}", tags=["{r}"]{router_401})']
+    if authenticated:
+        imports.add("from src.api.deps import CurrentUser")
+        blocks += [
+            f"async def get_service(user: CurrentUser, session: SessionDep) -> {m}Service:\n"
+            f"    return {m}Service({m}Repository({scope}), {references})",
+            f"Service = Annotated[{m}Service, Depends(get_service)]",
+        ]
+    if public:
+        blocks += [
+            f"async def get_public_service(session: SessionDep) -> {m}Service:\n"
+            '    """Public reads: every owner\'s rows, no token."""\n'
+            f"    return {m}Service({m}Repository(session, owner_id=None, unrestricted=True))",
+            f"PublicService = Annotated[{m}Service, Depends(get_public_service)]",
+        ]
+
+    def service(operation: str) -> str:
+        return "PublicService" if operation in public else "Service"
 
     def decorator(method: str, path: str, operation: str, extra: str) -> str:
-        errors = ", ".join(map(str, operations[operation]))
+        statuses = operations[operation].errors
+        if public and operation in authenticated:
+            statuses = sorted([*statuses, 401])
+        errors = ", ".join(map(str, statuses))
         responses = f", responses=problem_responses({errors})" if errors else ""
         return f'@router.{method}("{path}"{extra}{responses})'
 
@@ -450,7 +498,7 @@ def _routes_file(
         imports.add("import uuid")
         blocks.append(
             decorator("get", "/{id}", "get", f", response_model={m}Response")
-            + f"\nasync def get_{mod}(id: uuid.UUID, service: Service) -> {m}:\n"
+            + f"\nasync def get_{mod}(id: uuid.UUID, service: {service('get')}) -> {m}:\n"
             "    return await service.get(id)"
         )
     if "list" in operations:
@@ -461,8 +509,8 @@ def _routes_file(
                 "from src.schemas.base import PaginatedResponse",
             }
         )
-        params, filters = ["page: PageDep", "service: Service"], []
-        for item in _filters(doc, model):
+        params, filters = ["page: PageDep", f"service: {service('list')}"], []
+        for item in _filters(model, operations["list"]):
             python_type = _filter_type(item, model, imports)
             imports.add("from fastapi import Query")
             description = f"Only {r} whose `{item.name}` is this."
@@ -521,12 +569,10 @@ CONTRACTS = {
 }
 
 
-def _test_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> str:
-    prefix = f"/api/v1/{names.resource}"
-    statuses = {
-        CRUD_SHAPES[(e.method, e.path.removeprefix(prefix))]: tuple(sorted(e.responses))
-        for e in doc.endpoints
-    }
+def _test_file(
+    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, Operation]
+) -> str:
+    statuses = {name: operation.statuses for name, operation in operations.items()}
     mixins = [CONTRACTS[operation] for operation in CONTRACTS if operation in statuses]
     valid = {
         item.name: _sample(item)
@@ -580,35 +626,43 @@ def _sample(item: ModelField) -> object:
 # ------------------------------------------------------------------------ registries
 
 
-def _router_file(root: Path, names: Names) -> str:
+def _register_routes(text: str, names: Names) -> str:
     """`src/api/v1/router.py` with the route module imported and included, once."""
-    text = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
     include = f"api_router.include_router({names.resource}.router)"
     if include in text:
         return text
-    match = re.search(r"^from src\.api\.v1\.routes import (.+)$", text, re.MULTILINE)
+    match = re.search(r"^from src\.api\.v1\.routes import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE)
     if match is None:
         raise GenerationError(["src/api/v1/router.py: no 'from src.api.v1.routes import' line"])
-    modules = sorted({*(m.strip() for m in match[1].split(",")), names.resource})
+    listed = (match[2] or match[3]).replace("\n", " ").split(",")
+    modules = sorted({*(m.strip() for m in listed if m.strip()), names.resource})
     text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
     return text.rstrip("\n") + f"\n{include}\n"
 
 
-def _models_init_file(root: Path, model: Model, names: Names) -> str:
+def _register_model(text: str, model: Model, names: Names) -> str:
     """`src/models/__init__.py` with the model (and its enums) imported and exported."""
-    text = (root / "src/models/__init__.py").read_text(encoding="utf-8")
     exported = [model.name] + [
         f"{model.name}{pascal(item.name)}" for item in model.fields if item.type.kind == "enum"
     ]
     line = f"from src.models.{names.module} import {', '.join(exported)}"
-    if line in text:
-        return text
-    match = re.search(r"^__all__ = \[(.*)\]$", text, re.MULTILINE)
+    existing = re.search(
+        rf"^from src\.models\.{names.module} import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE
+    )
+    if existing is not None:  # registered before: keep its names, add new enums
+        listed = (existing[2] or existing[3]).replace("\n", " ").split(",")
+        exported = sorted({*(n.strip() for n in listed if n.strip()), *exported})
+        text = text.replace(
+            existing[0], f"from src.models.{names.module} import {', '.join(exported)}"
+        )
+        line = ""
+    match = re.search(r"^__all__ = \[([^\]]*)\]", text, re.MULTILINE)
     if match is None:
-        raise GenerationError(["src/models/__init__.py: no one-line __all__ list"])
-    names_all = sorted({*(n.strip().strip('"') for n in match[1].split(",")), *exported})
+        raise GenerationError(["src/models/__init__.py: no __all__ list"])
+    listed = match[1].replace("\n", " ").split(",")
+    names_all = sorted({*(n.strip().strip('"') for n in listed if n.strip()), *exported})
     text = text.replace(match[0], f"__all__ = [{', '.join(f'{n!r}' for n in names_all)}]")
-    return text.replace("\n\n__all__", f"\n{line}\n\n__all__", 1)
+    return text.replace("\n\n__all__", f"\n{line}\n\n__all__", 1) if line else text
 
 
 # ------------------------------------------------------------------- format & write
@@ -621,6 +675,8 @@ def _doc_path(doc: FeatureDoc) -> str:
 def format_python(text: str, path: str) -> str:
     """ruff's import sorting and formatting, as `make format` applies them."""
     ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        raise GenerationError([f"{ruff}: not found; `make install` installs ruff, which add needs"])
     for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
         result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
             [str(ruff), *args, "--stdin-filename", path, "-"],

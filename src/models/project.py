@@ -1,4 +1,9 @@
-"""FEAT-001 Projects: the Project model (docs/features/FEAT-001-projects.md)."""
+"""FEAT-001 Projects: the Project model (docs/features/FEAT-001-projects.md).
+
+Authenticated CRUD for projects under `/api/v1/projects`: every project belongs to the user who
+created it (`owner_id`), and a user can only read, list, update or delete their own projects.
+Lists are paginated with `page`/`limit` and ordered by `created_at`, then `id`, ascending.
+"""
 
 import enum
 

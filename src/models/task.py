@@ -1,4 +1,10 @@
-"""FEAT-002 Tasks: the Task model (docs/features/FEAT-002-tasks.md)."""
+"""FEAT-002 Tasks: the Task model (docs/features/FEAT-002-tasks.md).
+
+Authenticated CRUD for tasks under `/api/v1/tasks`: every task belongs to the user who created
+it and to one of that user's projects (`project_id`, checked against the task's owner). The list
+is paginated with `page`/`limit`, can be narrowed to one project with `project_id`, and is
+ordered by `created_at`, then `id`, ascending.
+"""
 
 import uuid
 from datetime import date

@@ -143,10 +143,13 @@ class OwnedRepository(Repository[OwnedT]):
     """
 
     def __init__(
-        self, session: AsyncSession, *, owner_id: uuid.UUID, unrestricted: bool = False
+        self, session: AsyncSession, *, owner_id: uuid.UUID | None, unrestricted: bool = False
     ) -> None:
+        """`owner_id=None` (with `unrestricted=True`) is for public reads: no one's rows."""
+        if owner_id is None and not unrestricted:
+            raise ValueError("an owner-scoped repository needs an owner_id")
         super().__init__(session)
-        self.owner_id: uuid.UUID = owner_id
+        self.owner_id = owner_id
         self.unrestricted = unrestricted
 
     def _scope(self, statement: StatementT) -> StatementT:

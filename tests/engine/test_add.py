@@ -115,7 +115,7 @@ def test_an_invalid_doc_writes_nothing(project: Path) -> None:
     [
         (
             ("### DELETE /api/v1/labels/{id}", "### DELETE /api/v1/labels/{id}/all"),
-            "is not a CRUD operation; expected one of",
+            "is not a CRUD operation of this doc's models; expected one of",
         ),
         (("| Auth | Required (Bearer) |", "| Auth | None |"), "is public; expected Auth Required"),
         (
@@ -292,11 +292,36 @@ def test_a_generated_feature_is_migrated_served_and_checked(
     assert "statuses [200, 201, 204, 400, 401, 404]" in driven.stdout
 
 
-def test_the_generated_test_module_passes(project: Path) -> None:
+HEADER = "| Aspect | Detail |\n|--------|--------|\n"
+PUBLIC_READS = (
+    (f"### GET /api/v1/labels/{{id}}\n{HEADER}| Auth | Required |", "| Auth | None |"),
+    (f"### GET /api/v1/labels?page=1&limit=20\n{HEADER}| Auth | Required |", "| Auth | Public |"),
+    # A public GET answers no 401: its rows go.
+    (
+        "| Response 401 | UnauthorizedError |\n| Response 404 | NotFoundError |\n\n### GET",
+        "| Response 404 | NotFoundError |\n\n### GET",
+    ),
+    ("| Response 401 | UnauthorizedError |\n\n### PUT", "\n### PUT"),
+)
+
+
+@pytest.mark.parametrize("public_reads", [False, True], ids=["authenticated", "public reads"])
+def test_the_generated_test_module_passes(project: Path, public_reads: bool) -> None:
     doc = write_labels_doc(project)
+    if public_reads:
+        text = doc.read_text(encoding="utf-8")
+        for old, new in PUBLIC_READS:
+            heading = old.split("| Auth", 1)[0]
+            text = edited(text, (old, heading + new if new.startswith("| Auth") else new))
+        doc.write_text(text, encoding="utf-8")
     assert featwright(project, "add", str(doc)).returncode == 0
     generated = project / "tests/features/test_labels.py"
     assert "class TestLabels(" in generated.read_text()
+    assert ("PublicService" in (project / "src/api/v1/routes/labels.py").read_text()) is (
+        public_reads
+    )
+    checked = featwright(project, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
     server = postgres_url().rsplit("/", 1)[0]
     name = f"featwright_add_{uuid.uuid4().hex[:8]}"
@@ -322,3 +347,93 @@ async def _drop_database(server: str, name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+def _section(text: str, title: str) -> str:
+    """The body of `## title` (up to the next `## `)."""
+    body = text.split(f"\n## {title}\n", 1)[1]
+    return body.split("\n## ", 1)[0]
+
+
+def test_a_doc_with_two_models_renders_both_features(tmp_path: Path) -> None:
+    from src.engine.newdoc import new_doc
+
+    labels = new_doc("labels", tmp_path).read_text(encoding="utf-8")
+    tags = new_doc("tags", tmp_path).read_text(encoding="utf-8")
+    tag_plan = _section(tags, "File Plan").split("|-------------|\n", 1)[1]
+    tag_plan = "".join(row for row in tag_plan.splitlines(keepends=True) if "router.py" not in row)
+    text = labels.replace(
+        "\n## API Endpoints\n",
+        "\n" + _section(tags, "Data Models").strip() + "\n\n## API Endpoints\n",
+    ).replace(
+        "\n## File Plan\n", "\n" + _section(tags, "API Endpoints").strip() + "\n\n## File Plan\n"
+    )
+    text = text.replace(
+        "| 6 | src/api/v1/router.py | MODIFY | Register route |\n",
+        "| 6 | src/api/v1/router.py | MODIFY | Register route |\n" + tag_plan,
+    )
+    doc_path = tmp_path / "FEAT-009-labels.md"
+    doc_path.write_text(text, encoding="utf-8")
+
+    files = render_feature(parse_doc(doc_path, APP_MODELS), ROOT)
+
+    for module, resource in (("label", "labels"), ("tag", "tags")):
+        for path in (
+            f"src/models/{module}.py",
+            f"src/schemas/{module}.py",
+            f"src/repositories/{module}_repo.py",
+            f"src/services/{module}_service.py",
+            f"src/api/v1/routes/{resource}.py",
+            f"tests/features/test_{resource}.py",
+        ):
+            assert path in files
+    router = files["src/api/v1/router.py"]
+    assert "api_router.include_router(labels.router)" in router
+    assert "api_router.include_router(tags.router)" in router
+    assert "import auth, labels, projects, tags, tasks, users" in router
+    registry = files["src/models/__init__.py"]
+    assert "from src.models.label import Label" in registry
+    assert "from src.models.tag import Tag" in registry
+
+
+def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
+    project: Path,
+) -> None:
+    labels = write_labels_doc(project)
+    assert featwright(project, "add", str(labels)).returncode == 0
+    made = featwright(project, "doc", "new", "tags")
+    assert made.returncode == 0, made.stderr
+    tags = project / "docs/features/FEAT-004-tags.md"
+    tags.write_text(
+        edited(
+            tags.read_text(encoding="utf-8"),
+            (
+                "| name | str(1..200) | yes | - | Display name |\n",
+                "| name | str(1..200) | yes | - | Display name |\n"
+                "| shade | enum(light, dark) | no | light | Shade |\n",
+            ),
+        ),
+        encoding="utf-8",
+    )
+    second = featwright(project, "add", str(tags))
+    assert second.returncode == 0, second.stderr
+    labels.write_text(
+        edited(labels.read_text(encoding="utf-8"), ("| str(1..50) |", "| str(1..80) |")),
+        encoding="utf-8",
+    )
+    changed = featwright(project, "add", str(labels), "--force")
+    assert changed.returncode == 0, changed.stderr
+
+    versions = sorted(p.name for p in (project / "migrations/versions").glob("*.py"))
+    assert [name.split("_", 1)[1] for name in versions] == [
+        "0002_create_labels.py",
+        "0003_create_tags.py",
+        "0004_change_labels.py",
+        "create_users_projects_tasks.py",
+    ]
+    registry = (project / "src/models/__init__.py").read_text()
+    assert "LabelColor" in registry
+    assert "TagShade" in registry
+    checked = featwright(project, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "4 design docs match the app" in checked.stdout
