@@ -437,3 +437,22 @@ def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "4 design docs match the app" in checked.stdout
+
+
+def test_only_the_endpoints_the_doc_lists_are_generated(tmp_path: Path) -> None:
+    from src.engine.newdoc import new_doc
+
+    doc_path = new_doc("labels", tmp_path)
+    text = doc_path.read_text(encoding="utf-8")
+    delete = text[text.index("### DELETE") : text.index("## File Plan")]
+    doc_path.write_text(text.replace(delete, ""), encoding="utf-8")
+
+    files = render_feature(parse_doc(doc_path, APP_MODELS), ROOT)
+
+    routes = files["src/api/v1/routes/labels.py"]
+    assert "async def delete_label" not in routes
+    assert "@router.delete" not in routes
+    assert "async def update_label" in routes
+    contract = files["tests/features/test_labels.py"]
+    assert "DeleteContract" not in contract
+    assert '"delete"' not in contract
