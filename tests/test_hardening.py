@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -106,3 +107,52 @@ def test_processes_starting_together_share_one_generated_secret(tmp_path: Path) 
     assert len(key) >= 32
     assert (tmp_path / "var" / "secret.key").read_text() == key
     assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+async def test_method_not_allowed_lists_every_method_of_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    by_id = await client.options(f"{API}/projects/{uuid.uuid4()}")
+    collection = await client.patch(f"{API}/tasks")
+
+    assert (by_id.status_code, by_id.headers["allow"]) == (405, "DELETE, GET, PUT")
+    assert (collection.status_code, collection.headers["allow"]) == (405, "GET, POST")
+
+
+async def test_an_unparsable_body_is_a_validation_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        f"{API}/auth/token",
+        content=b"username=\xff&password=x",
+        headers={"Content-Type": "multipart/form-data; boundary=nothing"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "body",
+            "location": "body",
+            "rule": "unparsable",
+            "message": "Invalid multipart data.",
+        }
+    ]
+
+
+async def test_a_whole_number_written_as_a_float_is_an_integer(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    project = await client.post(f"{API}/projects", json={"name": "p"}, headers=alice.headers)
+    body = {"project_id": project.json()["id"], "title": "t", "priority": 2.0}
+
+    created = await client.post(f"{API}/tasks", json=body, headers=alice.headers)
+    fraction = await client.post(
+        f"{API}/tasks", json={**body, "priority": 2.5}, headers=alice.headers
+    )
+
+    assert (created.status_code, created.json()["priority"]) == (201, 2)
+    assert fraction.status_code == 400
+
+
+def test_free_text_fields_document_that_nul_is_refused() -> None:
+    from src.schemas.project import ProjectCreate
+
+    assert ProjectCreate.model_json_schema()["properties"]["name"]["pattern"] == "^[^\\u0000]*$"

@@ -1,6 +1,7 @@
 """HTTP mapping of every error, in one place: RFC 9457 `application/problem+json`."""
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -99,9 +100,28 @@ async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     return problem_response(status, exc.detail)
 
 
-async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    extra: dict[str, Any] = {}
+    if exc.status_code == 400:  # a body FastAPI could not parse: still a ValidationError body
+        extra["errors"] = [
+            {"field": "body", "location": "body", "rule": "unparsable", "message": str(exc.detail)}
+        ]
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_of(request)) or headers.get("Allow", "")
+    return problem_response(exc.status_code, str(exc.detail), headers=headers, **extra)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method the requested path answers (Starlette names only the first route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:

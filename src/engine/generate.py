@@ -362,14 +362,21 @@ def _schema_types(
     if kind in ("int", "float", "decimal"):
         base = {"int": "StrictInt", "float": "float", "decimal": "Decimal"}[kind]
         output = {"int": "int", "float": "float", "decimal": "Decimal"}[kind]
-        if kind == "int":
-            imports.add("from pydantic import StrictInt")
         if kind == "decimal":
             imports.add("from decimal import Decimal")
+        if kind == "int" and not bounds:
+            imports.add("from src.schemas.base import JsonInt")
+            return "JsonInt", output
         if not bounds:
             return base, output
         imports.update({"from typing import Annotated", "from pydantic import Field"})
-        aliases.append(f"{alias} = Annotated[{base}, Field({bounds})]")
+        if kind == "int":  # the bounds go inside, so the JSON schema shows them
+            imports.update(
+                {"from pydantic import StrictInt", "from src.schemas.base import WholeNumber"}
+            )
+            aliases.append(f"{alias} = Annotated[StrictInt, Field({bounds}), WholeNumber]")
+        else:
+            aliases.append(f"{alias} = Annotated[{base}, Field({bounds})]")
         return alias, output
     if kind == "bool":
         imports.add("from pydantic import StrictBool")

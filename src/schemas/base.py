@@ -2,9 +2,19 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictInt,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 ItemT = TypeVar("ItemT")
 
@@ -23,10 +33,40 @@ def _iso_date_string(value: object) -> object:
     return value
 
 
-NoNul = AfterValidator(_no_nul)
+class _NoNul:
+    """Refuses U+0000 after the length rules, and says so in the JSON schema."""
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_no_nul, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = "^[^\\u0000]*$"
+        return json_schema
+
+
+NoNul = _NoNul()
 """Goes last in every free-text input field: `Annotated[str, Field(...), NoNul]`."""
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_string)]
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's integer includes 1.0; strings and booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+"""Goes last on a `StrictInt`: `Annotated[StrictInt, Field(ge=1), WholeNumber]`."""
+
+JsonInt = Annotated[StrictInt, WholeNumber]
+"""An integer as JSON Schema defines it: `3` or `3.0`, never `"3"` or `true`."""
 
 
 class InputSchema(BaseModel):

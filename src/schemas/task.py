@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import MISSING, Field, StrictBool, StrictInt
 
-from src.schemas.base import InputSchema, IsoDate, NoNul, ResourceResponse
+from src.schemas.base import InputSchema, IsoDate, NoNul, ResourceResponse, WholeNumber
 
 TaskTitle = Annotated[str, Field(min_length=1, max_length=200), NoNul]
-TaskPriority = Annotated[StrictInt, Field(ge=1, le=5)]
+TaskPriority = Annotated[StrictInt, Field(ge=1, le=5), WholeNumber]
 
 
 class TaskCreate(InputSchema):
