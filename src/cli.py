@@ -20,7 +20,14 @@ from src.core.migrations import ROOT, alembic_config
 from src.core.security import TokenService
 from src.engine.check import check_docs
 from src.engine.doc import InvalidDoc, parse_doc
-from src.engine.generate import GenerationError, plan, render_feature, write_all
+from src.engine.generate import (
+    GenerationError,
+    plan,
+    read_current,
+    render_feature,
+    restore,
+    write_all,
+)
 from src.engine.newdoc import DocNameError, new_doc
 from src.main import create_app
 from src.models import Base
@@ -182,7 +189,7 @@ def add(
         for problem in problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(2) from None
-    changes = plan(files, ROOT, registries=REGISTRIES)
+    changes = plan(files, ROOT)
     if dry_run:
         typer.echo("".join(changes.diff(ROOT, files)) or "nothing to change")
         return
@@ -197,18 +204,13 @@ def add(
     if not to_write:
         Console().print(f"[green]{doc.name}: nothing to change[/green]")
         return
-    before = {
-        path: (ROOT / path).read_text() if (ROOT / path).exists() else None for path in to_write
-    }
+    before = read_current(to_write, ROOT)
     write_all(to_write, ROOT)
     try:
         verb = "create" if any(text is None for text in before.values()) else "change"
         migration = _generate_migration(f"{verb} {doc.stem.split('-', 2)[-1]}")
     except MigrationFailed as error:
-        write_all({p: t for p, t in before.items() if t is not None}, ROOT)
-        for path, text in before.items():
-            if text is None:
-                (ROOT / path).unlink(missing_ok=True)
+        restore(before, ROOT)
         typer.echo(f"the migration could not be generated; nothing written:\n{error}", err=True)
         raise typer.Exit(1) from None
     table = Table("file", "change", title=f"featwright add {doc.name}")
@@ -217,9 +219,6 @@ def add(
     if migration:
         table.add_row(_relative(migration), "created")
     Console().print(table)
-
-
-REGISTRIES = ("src/api/v1/router.py", "src/models/__init__.py")
 
 
 class MigrationFailed(Exception):

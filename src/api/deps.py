@@ -41,8 +41,7 @@ async def get_current_user(
 ) -> Principal:
     if not token:
         raise AuthenticationFailed("Not authenticated")
-    tokens: TokenService = request.app.state.tokens
-    return tokens.read(token)
+    return (await get_token_service(request)).read(token)
 
 
 async def get_page(

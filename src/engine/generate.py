@@ -717,7 +717,11 @@ class Plan:
             )
 
 
-def plan(files: dict[str, str], root: Path, registries: Iterable[str]) -> Plan:
+REGISTRIES = ("src/api/v1/router.py", "src/models/__init__.py")
+"""Files `add` merges into rather than owns."""
+
+
+def plan(files: dict[str, str], root: Path, registries: Iterable[str] = REGISTRIES) -> Plan:
     """What writing `files` would do. A CREATE file that exists with other text is a
     conflict (a hand edit); registries (router, models/__init__) are always merged."""
     created, changed, unchanged, conflicts = [], [], [], []
@@ -761,3 +765,19 @@ def write_all(files: dict[str, str], root: Path) -> None:
     finally:
         for temp, _, _ in staged:
             temp.unlink(missing_ok=True)
+
+
+def read_current(paths: Iterable[str], root: Path) -> dict[str, str | None]:
+    """Each path's text now, None where there is no file: what `restore()` puts back."""
+    return {
+        path: (root / path).read_text(encoding="utf-8") if (root / path).exists() else None
+        for path in paths
+    }
+
+
+def restore(before: dict[str, str | None], root: Path) -> None:
+    """Undo a `write_all()`: old text back, files that did not exist removed."""
+    write_all({path: text for path, text in before.items() if text is not None}, root)
+    for path, text in before.items():
+        if text is None:
+            (root / path).unlink(missing_ok=True)

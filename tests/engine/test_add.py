@@ -456,3 +456,16 @@ def test_only_the_endpoints_the_doc_lists_are_generated(tmp_path: Path) -> None:
     contract = files["tests/features/test_labels.py"]
     assert "DeleteContract" not in contract
     assert '"delete"' not in contract
+
+
+def test_a_failed_migration_puts_every_file_back(project: Path) -> None:
+    doc = write_labels_doc(project)
+    env = project / "migrations/env.py"
+    env.write_text('raise SystemExit("migrations are broken here")\n' + env.read_text())
+    before = snapshot(project)
+
+    result = featwright(project, "add", str(doc))
+
+    assert result.returncode == 1
+    assert "the migration could not be generated; nothing written" in result.stderr
+    assert snapshot(project) == before
