@@ -193,3 +193,13 @@ async def bob(make_user: MakeUser) -> User:
 @pytest.fixture
 def root_dir() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures docs/reliability.md promises, as this run measured them."""
+    from tests.reliability.figures import measured
+
+    if measured:
+        terminalreporter.section("reliability figures (docs/reliability.md)")
+        for key, value in sorted(measured.items()):
+            terminalreporter.write_line(f"{key}: {value}")

@@ -33,7 +33,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def _fix_responses(responses: dict[str, Any]) -> None:
-    responses.pop("422", None)
+    if "HTTPValidationError" in str(responses.get("422")):
+        del responses["422"]
     for status, response in responses.items():
         content = response.get("content", {})
         if int(status) >= 400 and "application/json" in content:

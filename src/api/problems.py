@@ -15,9 +15,16 @@ from starlette.exceptions import HTTPException
 from src.core.errors import (
     AuthenticationFailed,
     DomainError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
     PermissionDenied,
+    PreconditionFailed,
+    PreconditionRequired,
+    RateLimited,
     ResourceConflict,
     ResourceNotFound,
+    ServiceUnavailable,
 )
 from src.schemas import problem
 
@@ -30,6 +37,13 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     PermissionDenied: 403,
     ResourceNotFound: 404,
     ResourceConflict: 409,
+    IdempotencyKeyInFlight: 409,
+    PreconditionFailed: 412,
+    PayloadTooLarge: 413,
+    IdempotencyKeyReused: 422,
+    PreconditionRequired: 428,
+    RateLimited: 429,
+    ServiceUnavailable: 503,
 }
 
 SCHEMA_BY_STATUS: dict[int, type[problem.Problem]] = {
@@ -38,6 +52,12 @@ SCHEMA_BY_STATUS: dict[int, type[problem.Problem]] = {
     403: problem.ForbiddenError,
     404: problem.NotFoundError,
     409: problem.ConflictError,
+    412: problem.PreconditionFailedError,
+    413: problem.PayloadTooLargeError,
+    422: problem.IdempotencyError,
+    428: problem.PreconditionRequiredError,
+    429: problem.TooManyRequestsError,
+    503: problem.ServiceUnavailableError,
 }
 
 
@@ -97,7 +117,9 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
 async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
     status = next(DOMAIN_STATUS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_STATUS)
-    return problem_response(status, exc.detail)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return problem_response(status, exc.detail, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:

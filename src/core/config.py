@@ -5,6 +5,7 @@ import secrets
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +35,24 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_pool_pre_ping: bool = True
+    """Test each pooled connection before use, so the pool recovers after a database restart."""
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"
+    environment: Literal["development", "production"] = "development"
+    require_if_match: bool = False
+    """Refuse (428) a PUT or DELETE that does not say which version it replaces."""
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    redis_url: str | None = None
+    """Shared rate-limit counters for several processes; memory (per process) when unset."""
+    rate_limit_per_client: str = "30/minute"
+    """Login and register attempts per client address (limits' notation)."""
+    rate_limit_per_account: str = "10/minute"
+    """Login and register attempts per email address."""
+    shutdown_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a SIGTERM waits for requests in flight before closing them."""
 
     @field_validator("database_url")
     @classmethod

@@ -22,3 +22,38 @@ class AuthenticationFailed(DomainError):
 
 class PermissionDenied(DomainError):
     pass
+
+
+class PreconditionFailed(DomainError):
+    """The row changed since the client read it (its `If-Match` names an older version)."""
+
+    def __init__(self, resource: str) -> None:
+        super().__init__(f"{resource} has changed since it was read; fetch it again")
+
+
+class PreconditionRequired(DomainError):
+    """Writes must be conditional (REQUIRE_IF_MATCH) and this one is not."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was already used for a request with a different body."""
+
+
+class IdempotencyKeyInFlight(DomainError):
+    """The first request with this key has not finished yet."""
+
+
+class PayloadTooLarge(DomainError):
+    pass
+
+
+class RateLimited(DomainError):
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -35,3 +35,27 @@ class NotFoundError(Problem):
 
 class ConflictError(Problem):
     pass
+
+
+class PreconditionFailedError(Problem):
+    pass
+
+
+class PayloadTooLargeError(Problem):
+    pass
+
+
+class IdempotencyError(Problem):
+    pass
+
+
+class PreconditionRequiredError(Problem):
+    pass
+
+
+class TooManyRequestsError(Problem):
+    pass
+
+
+class ServiceUnavailableError(Problem):
+    pass
