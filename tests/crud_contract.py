@@ -6,10 +6,15 @@ operation; this class turns those into one test per documented status.
 """
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import httpx
+import pytest
 
+from src.core.config import Settings
+from src.core.database import Database
+from src.main import create_app
 from tests.conftest import MakeUser
 
 API = "/api/v1"
@@ -66,6 +71,37 @@ class CrudContract:
     def _documents(self, operation: str, status: int) -> bool:
         return status in self.statuses.get(operation, ())
 
+    async def _changed_body(
+        self, client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The same body with one free-text field altered, or None if it has none."""
+        openapi = (await client.get("/openapi.json")).json()
+        schema = openapi["components"]["schemas"][self._schema("Create")]
+        for name, value in body.items():
+            spec = schema["properties"].get(name, {})
+            if spec.get("type") == "string" and "format" not in spec and isinstance(value, str):
+                return {**body, name: value[:-1] + ("y" if value[-1:] != "y" else "z")}
+        return None
+
+    @pytest.fixture
+    async def strict_client(
+        self, settings: Settings, database: Database
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """A client of the app with REQUIRE_IF_MATCH on (same database and token secret)."""
+        strict = create_app(settings.model_copy(update={"require_if_match": True}), database)
+        transport = httpx.ASGITransport(app=strict)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+    def _schema(self, suffix: str) -> str:
+        return f"{self.resource[:-1].title().replace('_', '')}{suffix}"
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+
 
 class CreateContract(CrudContract):
     async def test_create(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
@@ -86,6 +122,43 @@ class CreateContract(CrudContract):
                 missing = {**body, field: str(uuid.uuid4())}
                 assert (await client.post(url, json=missing, headers=headers)).status_code == 404
 
+    async def test_create_tags_and_locates_the_row(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        created = await client.post(url, json=await self._body(client, headers), headers=headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["version"] == 1
+        assert created.headers["etag"] == '"1"'
+        assert created.headers["location"] == f"{url}/{created.json()['id']}"
+
+    async def test_create_with_idempotency_key_replays(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        body = await self._body(client, headers)
+        url = f"{API}/{self.resource}"
+        keyed = {**headers, "Idempotency-Key": f"contract-{uuid.uuid4()}"}
+        first = await client.post(url, json=body, headers=keyed)
+        again = await client.post(url, json=body, headers=keyed)
+        assert first.status_code == again.status_code == 201, again.text
+        assert again.content == first.content
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.headers["etag"] == first.headers["etag"]
+        assert again.headers["location"] == first.headers["location"]
+        listed = (await client.get(f"{url}?limit=100", headers=headers)).json()["items"]
+        assert [row["id"] for row in listed] == [first.json()["id"]]
+        changed = await self._changed_body(client, body)
+        if changed is not None:
+            reused = await client.post(url, json=changed, headers=keyed)
+            assert_problem(reused, 422)
+            assert "different request body" in reused.json()["detail"]
+        too_long = {**headers, "Idempotency-Key": "k" * 256}
+        refused = await client.post(url, json=body, headers=too_long)
+        assert_problem(refused, 400)
+        assert refused.json()["errors"][0]["field"] == "Idempotency-Key"
+
 
 class GetContract(CrudContract):
     async def test_get(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
@@ -103,6 +176,14 @@ class GetContract(CrudContract):
             assert (await client.get(f"{url}/not-a-uuid", headers=headers)).status_code == 400
         if self._documents("get", 401):
             assert (await client.get(f"{url}/{row['id']}")).status_code == 401
+
+    async def test_get_carries_a_strong_etag(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        row = await self._create(client, headers)
+        fetched = await client.get(f"{API}/{self.resource}/{row['id']}", headers=headers)
+        assert fetched.headers["etag"] == f'"{row["version"]}"'
 
 
 class ListContract(CrudContract):
@@ -136,6 +217,53 @@ class UpdateContract(CrudContract):
         if self._documents("update", 401):
             assert (await client.put(f"{url}/{row['id']}", json={})).status_code == 401
 
+    async def test_update_with_if_match(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        body = await self._body(client, headers)
+        row = await self._create(client, headers)
+        url = f"{API}/{self.resource}/{row['id']}"
+        etag = (await client.get(url, headers=headers)).headers["etag"]
+        changed = await self._changed_body(client, body) or body
+
+        current = await client.put(url, json=changed, headers={**headers, "If-Match": etag})
+        assert current.status_code == 200, current.text
+        assert current.json()["version"] == row["version"] + 1
+        assert current.headers["etag"] == f'"{row["version"] + 1}"'
+
+        stale = await client.put(url, json=body, headers={**headers, "If-Match": etag})
+        assert_problem(stale, 412)
+        assert (await client.get(url, headers=headers)).json() == current.json()
+        weak = await client.put(url, json=body, headers={**headers, "If-Match": f"W/{etag}"})
+        assert_problem(weak, 412)
+        listed = f'"999", {current.headers["etag"]}'
+        one_of = await client.put(url, json=body, headers={**headers, "If-Match": listed})
+        assert one_of.status_code == 200, one_of.text
+        anything = await client.put(url, json={}, headers={**headers, "If-Match": "*"})
+        assert anything.status_code == 200, anything.text
+        malformed = await client.put(url, json={}, headers={**headers, "If-Match": "3"})
+        assert_problem(malformed, 400)
+        assert malformed.json()["errors"][0]["field"] == "If-Match"
+        # 401 and 404 come before 412.
+        missing = f"{API}/{self.resource}/{uuid.uuid4()}"
+        assert_problem(
+            await client.put(missing, json={}, headers={**headers, "If-Match": etag}), 404
+        )
+        assert_problem(await client.put(url, json={}, headers={"If-Match": etag}), 401)
+        other = {**(await self._headers(make_user)), "If-Match": etag}
+        assert_problem(await client.put(url, json={}, headers=other), 404)
+
+    async def test_update_without_if_match_when_required(
+        self, strict_client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        row = await self._create(strict_client, headers)
+        url = f"{API}/{self.resource}/{row['id']}"
+        assert_problem(await strict_client.put(url, json={}, headers=headers), 428)
+        etag = {**headers, "If-Match": f'"{row["version"]}"'}
+        assert (await strict_client.put(url, json={}, headers=etag)).status_code == 200
+
 
 class DeleteContract(CrudContract):
     async def test_delete(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
@@ -151,3 +279,17 @@ class DeleteContract(CrudContract):
         if self._documents("delete", 400):
             bad = await client.delete(f"{API}/{self.resource}/nope", headers=headers)
             assert bad.status_code == 400
+
+    async def test_delete_with_if_match(
+        self, client: httpx.AsyncClient, strict_client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        row = await self._create(client, headers)
+        url = f"{API}/{self.resource}/{row['id']}"
+        stale = {**headers, "If-Match": f'"{row["version"] + 1}"'}
+        assert_problem(await client.delete(url, headers=stale), 412)
+        assert (await client.get(url, headers=headers)).status_code == 200
+        assert_problem(await strict_client.delete(url, headers=headers), 428)
+        current = {**headers, "If-Match": f'"{row["version"]}"'}
+        assert (await client.delete(url, headers=current)).status_code == 204
+        assert_problem(await client.delete(url, headers=current), 404)

@@ -13,11 +13,12 @@ from tests.conftest import User
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
 
-PROJECT_KEYS = {"id", "created_at", "updated_at", "name", "description", "status"}
+PROJECT_KEYS = {"id", "created_at", "updated_at", "version", "name", "description", "status"}
 TASK_KEYS = {
     "id",
     "created_at",
     "updated_at",
+    "version",
     "project_id",
     "title",
     "done",

@@ -42,6 +42,8 @@ class IdempotencyKeyReused(DomainError):
 class IdempotencyKeyInFlight(DomainError):
     """The first request with this key has not finished yet."""
 
+    retry_after = 1
+
 
 class PayloadTooLarge(DomainError):
     pass

@@ -26,6 +26,14 @@ CRUD_SHAPES = {
     ("DELETE", "/{id}"): "delete",
 }
 PAGE_PARAMS = ("page", "limit")
+PLATFORM_STATUSES = {
+    "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
+    "update": (412, 413, 428),  # If-Match stale or required; body too large
+    "delete": (412, 428),
+}
+"""Statuses the generated routes answer whatever the doc says: a doc may list them."""
+ROUTER_STATUSES = (503,)
+"""Statuses every /api/v1 route documents (src/api/v1/router.py): the database is down."""
 
 
 class GenerationError(Exception):
@@ -487,7 +495,7 @@ def _routes_file(
         return "PublicService" if operation in public else "Service"
 
     def decorator(method: str, path: str, operation: str, extra: str) -> str:
-        statuses = operations[operation].errors
+        statuses = sorted({*operations[operation].errors, *PLATFORM_STATUSES.get(operation, ())})
         if public and operation in authenticated:
             statuses = sorted([*statuses, 401])
         errors = ", ".join(map(str, statuses))
@@ -495,18 +503,32 @@ def _routes_file(
         return f'@router.{method}("{path}"{extra}{responses})'
 
     if "create" in operations:
-        imports.add(f"from src.schemas.{mod} import {m}Create")
+        imports.update(
+            {
+                f"from src.schemas.{mod} import {m}Create",
+                "from fastapi import Response",
+                "from src.api.idempotency import Idempotent",
+            }
+        )
         blocks.append(
             decorator("post", "", "create", f", status_code=201, response_model={m}Response")
-            + f"\nasync def create_{mod}(data: {m}Create, service: Service) -> {m}:\n"
-            "    return await service.create(data)"
+            + f"\nasync def create_{mod}(\n    data: {m}Create, service: Service,"
+            " idempotent: Idempotent\n) -> Response:\n"
+            f"    return await idempotent(data, lambda: service.create(data), {m}Response)"
         )
     if "get" in operations:
-        imports.add("import uuid")
+        imports.update(
+            {
+                "import uuid",
+                "from fastapi import Response",
+                "from src.api.conditional import tagged",
+            }
+        )
         blocks.append(
             decorator("get", "/{id}", "get", f", response_model={m}Response")
-            + f"\nasync def get_{mod}(id: uuid.UUID, service: {service('get')}) -> {m}:\n"
-            "    return await service.get(id)"
+            + f"\nasync def get_{mod}(id: uuid.UUID, service: {service('get')},"
+            f" response: Response) -> {m}:\n"
+            "    return tagged(response, await service.get(id))"
         )
     if "list" in operations:
         imports.update(
@@ -533,18 +555,32 @@ def _routes_file(
             f"    return await {call}"
         )
     if "update" in operations:
-        imports.update({"import uuid", f"from src.schemas.{mod} import {m}Update"})
+        imports.update(
+            {
+                "import uuid",
+                f"from src.schemas.{mod} import {m}Update",
+                "from fastapi import Response",
+                "from src.api.conditional import IfMatch, tagged",
+            }
+        )
         blocks.append(
             decorator("put", "/{id}", "update", f", response_model={m}Response")
-            + f"\nasync def update_{mod}(id: uuid.UUID, data: {m}Update, service: Service)"
-            f" -> {m}:\n    return await service.update(id, data)"
+            + f"\nasync def update_{mod}(\n    id: uuid.UUID, data: {m}Update, service: Service,"
+            f" if_match: IfMatch, response: Response\n) -> {m}:\n"
+            "    return tagged(response, await service.update(id, data, if_match))"
         )
     if "delete" in operations:
-        imports.update({"import uuid", "from fastapi import Response"})
+        imports.update(
+            {
+                "import uuid",
+                "from fastapi import Response",
+                "from src.api.conditional import IfMatch",
+            }
+        )
         blocks.append(
             decorator("delete", "/{id}", "delete", ", status_code=204, response_class=Response")
-            + f"\nasync def delete_{mod}(id: uuid.UUID, service: Service) -> None:\n"
-            "    await service.delete(id)"
+            + f"\nasync def delete_{mod}(id: uuid.UUID, service: Service, if_match: IfMatch)"
+            " -> None:\n    await service.delete(id, if_match)"
         )
     head = [f'"""{header}: API endpoints ({_doc_path(doc)})."""', "", *sorted(imports), ""]
     return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"

@@ -1,8 +1,18 @@
 """Every model, imported here so Alembic's autogenerate sees every table."""
 
 from src.models.base import Base, Entity, OwnedEntity
+from src.models.idempotency import IdempotencyRecord
 from src.models.project import Project, ProjectStatus
 from src.models.task import Task
 from src.models.user import User
 
-__all__ = ["Base", "Entity", "OwnedEntity", "Project", "ProjectStatus", "Task", "User"]
+__all__ = [
+    "Base",
+    "Entity",
+    "IdempotencyRecord",
+    "OwnedEntity",
+    "Project",
+    "ProjectStatus",
+    "Task",
+    "User",
+]

@@ -76,6 +76,8 @@ class Entity(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=_created_at_or_now, onupdate=utcnow, sort_order=10
     )
+    version: Mapped[int] = mapped_column(default=1, server_default="1", sort_order=10)
+    """1 on insert, +1 on every change: the ETag, compared in SQL by conditional writes."""
 
 
 class OwnedEntity(Entity):

@@ -7,7 +7,7 @@ a SQLAlchemy statement costs more than running it.
 """
 
 import uuid
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity
@@ -32,6 +32,9 @@ StatementT = TypeVar("StatementT", Select[Any], Update, Delete)
 ExecutableT = TypeVar("ExecutableT", bound=Executable)
 
 _statements: dict[Hashable, Any] = {}
+
+Versions = Collection[int] | None
+"""The versions a conditional write accepts (from `If-Match`); None: any version."""
 
 
 class Repository(Generic[ModelT]):
@@ -63,11 +66,28 @@ class Repository(Generic[ModelT]):
             statement = _statements[cache_key] = build()
         return statement
 
-    async def get(self, id: uuid.UUID) -> ModelT | None:
+    def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
+        """The row a write aims at: this id and, for a conditional write, one of these versions.
+
+        The version is compared by the database in the same statement that writes, so
+        of two writers holding the same version exactly one matches.
+        """
+        conditions = [self.model.id == bindparam("pk")]
+        if versions is not None:
+            conditions.append(self.model.version.in_(bindparam("versions", expanding=True)))
+        return conditions
+
+    def _target_params(self, id: uuid.UUID, versions: Versions) -> dict[str, Any]:
+        if versions is None:
+            return self._params(pk=id)
+        return self._params(pk=id, versions=sorted(versions))
+
+    async def get(self, id: uuid.UUID, versions: Versions = None) -> ModelT | None:
         statement = self._statement(
-            "get", lambda: self._scope(select(self.model).where(self.model.id == bindparam("pk")))
+            ("get", versions is None),
+            lambda: self._scope(select(self.model).where(*self._target(versions))),
         )
-        row: ModelT | None = await self.session.scalar(statement, self._params(pk=id))
+        row: ModelT | None = await self.session.scalar(statement, self._target_params(id, versions))
         return row
 
     async def list(
@@ -112,27 +132,32 @@ class Repository(Generic[ModelT]):
         await self.session.flush()
         return row
 
-    async def update(self, id: uuid.UUID, values: Mapping[str, Any]) -> ModelT | None:
+    async def update(
+        self, id: uuid.UUID, values: Mapping[str, Any], versions: Versions = None
+    ) -> ModelT | None:
+        """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
         if not values:
-            return await self.get(id)
+            return await self.get(id, versions)
         statement = (
-            self._scope(update(self.model).where(self.model.id == bindparam("pk")))
-            .values(values)
+            self._scope(update(self.model).where(*self._target(versions)))
+            .values({**values, "version": self.model.version + 1})
             .returning(self.model)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
-        return (await self.session.scalars(statement, self._params(pk=id))).one_or_none()
+        params = self._target_params(id, versions)
+        return (await self.session.scalars(statement, params)).one_or_none()
 
-    async def delete(self, id: uuid.UUID) -> bool:
+    async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
         statement = self._statement(
-            "delete",
+            ("delete", versions is None),
             lambda: (
-                self._scope(delete(self.model).where(self.model.id == bindparam("pk")))
+                self._scope(delete(self.model).where(*self._target(versions)))
                 .returning(self.model.id)
                 .execution_options(synchronize_session=False)
             ),
         )
-        return await self.session.scalar(statement, self._params(pk=id)) is not None
+        params = self._target_params(id, versions)
+        return await self.session.scalar(statement, params) is not None
 
 
 class OwnedRepository(Repository[OwnedT]):

@@ -83,6 +83,7 @@ class ResourceResponse(BaseModel):
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    version: int = Field(description="1 on create, +1 on every change; also the ETag.")
 
 
 class PaginatedResponse(BaseModel, Generic[ItemT]):

@@ -7,11 +7,11 @@ for that resource, exactly as if the row did not exist.
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from src.core.errors import ResourceNotFound
+from src.core.errors import PreconditionFailed, ResourceNotFound
 from src.core.pagination import Page, PageRequest
-from src.repositories.base import ModelT, OwnedRepository, Repository
+from src.repositories.base import ModelT, OwnedRepository, Repository, Versions
 from src.schemas.base import InputSchema
 
 CreateT = TypeVar("CreateT", bound=InputSchema)
@@ -47,19 +47,26 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             await self._check_references(values, owner_id=self.repository.owner_id)
         return await self.repository.create(values)
 
-    async def update(self, id: uuid.UUID, data: UpdateT) -> ModelT:
+    async def update(self, id: uuid.UUID, data: UpdateT, versions: Versions = None) -> ModelT:
+        """`versions` (from If-Match): change the row only if it still has one of them."""
         values = data.model_dump()
         if any(name in values for name in self.references):
             current = await self.get(id)
             await self._check_references(values, owner_id=getattr(current, "owner_id", None))
-        row = await self.repository.update(id, values)
+        row = await self.repository.update(id, values, versions)
         if row is None:
-            raise ResourceNotFound(self.resource)
+            await self._explain_miss(id, versions)
         return row
 
-    async def delete(self, id: uuid.UUID) -> None:
-        if not await self.repository.delete(id):
-            raise ResourceNotFound(self.resource)
+    async def delete(self, id: uuid.UUID, versions: Versions = None) -> None:
+        if not await self.repository.delete(id, versions):
+            await self._explain_miss(id, versions)
+
+    async def _explain_miss(self, id: uuid.UUID, versions: Versions) -> NoReturn:
+        """A conditional write matched nothing: 404 if the row is not there, else 412."""
+        if versions is not None and await self.repository.get(id) is not None:
+            raise PreconditionFailed(self.resource)
+        raise ResourceNotFound(self.resource)
 
     async def _check_references(self, values: Mapping[str, Any], owner_id: Any) -> None:
         for name, repository in self.references.items():

@@ -19,7 +19,7 @@ from tests.helpers import (
     mint_token,
 )
 
-USER_KEYS = {"id", "email", "is_superuser", "created_at", "updated_at"}
+USER_KEYS = {"id", "email", "is_superuser", "created_at", "updated_at", "version"}
 PASSWORD = "longenough1"
 
 

@@ -5,7 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from src.api.conditional import IfMatch, tagged
 from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.idempotency import Idempotent
 from src.api.problems import problem_responses
 from src.core.pagination import Page
 from src.models.project import Project
@@ -26,14 +28,19 @@ async def get_service(user: CurrentUser, session: SessionDep) -> ProjectService:
 Service = Annotated[ProjectService, Depends(get_service)]
 
 
-@router.post("", status_code=201, response_model=ProjectResponse, responses=problem_responses(400))
-async def create_project(data: ProjectCreate, service: Service) -> Project:
-    return await service.create(data)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProjectResponse,
+    responses=problem_responses(400, 409, 413, 422),
+)
+async def create_project(data: ProjectCreate, service: Service, idempotent: Idempotent) -> Response:
+    return await idempotent(data, lambda: service.create(data), ProjectResponse)
 
 
 @router.get("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))
-async def get_project(id: uuid.UUID, service: Service) -> Project:
-    return await service.get(id)
+async def get_project(id: uuid.UUID, service: Service, response: Response) -> Project:
+    return tagged(response, await service.get(id))
 
 
 @router.get("", response_model=PaginatedResponse[ProjectResponse], responses=problem_responses(400))
@@ -41,13 +48,20 @@ async def list_projects(page: PageDep, service: Service) -> Page[Project]:
     return await service.list(page)
 
 
-@router.put("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))
-async def update_project(id: uuid.UUID, data: ProjectUpdate, service: Service) -> Project:
-    return await service.update(id, data)
+@router.put(
+    "/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404, 412, 413, 428)
+)
+async def update_project(
+    id: uuid.UUID, data: ProjectUpdate, service: Service, if_match: IfMatch, response: Response
+) -> Project:
+    return tagged(response, await service.update(id, data, if_match))
 
 
 @router.delete(
-    "/{id}", status_code=204, response_class=Response, responses=problem_responses(400, 404)
+    "/{id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(400, 404, 412, 428),
 )
-async def delete_project(id: uuid.UUID, service: Service) -> None:
-    await service.delete(id)
+async def delete_project(id: uuid.UUID, service: Service, if_match: IfMatch) -> None:
+    await service.delete(id, if_match)

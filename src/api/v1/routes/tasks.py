@@ -5,7 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from src.api.conditional import IfMatch, tagged
 from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.idempotency import Idempotent
 from src.api.problems import problem_responses
 from src.core.pagination import Page
 from src.models.task import Task
@@ -33,15 +35,18 @@ Service = Annotated[TaskService, Depends(get_service)]
 
 
 @router.post(
-    "", status_code=201, response_model=TaskResponse, responses=problem_responses(400, 404)
+    "",
+    status_code=201,
+    response_model=TaskResponse,
+    responses=problem_responses(400, 404, 409, 413, 422),
 )
-async def create_task(data: TaskCreate, service: Service) -> Task:
-    return await service.create(data)
+async def create_task(data: TaskCreate, service: Service, idempotent: Idempotent) -> Response:
+    return await idempotent(data, lambda: service.create(data), TaskResponse)
 
 
 @router.get("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
-async def get_task(id: uuid.UUID, service: Service) -> Task:
-    return await service.get(id)
+async def get_task(id: uuid.UUID, service: Service, response: Response) -> Task:
+    return tagged(response, await service.get(id))
 
 
 @router.get("", response_model=PaginatedResponse[TaskResponse], responses=problem_responses(400))
@@ -55,13 +60,20 @@ async def list_tasks(
     return await service.list(page, {"project_id": project_id})
 
 
-@router.put("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
-async def update_task(id: uuid.UUID, data: TaskUpdate, service: Service) -> Task:
-    return await service.update(id, data)
+@router.put(
+    "/{id}", response_model=TaskResponse, responses=problem_responses(400, 404, 412, 413, 428)
+)
+async def update_task(
+    id: uuid.UUID, data: TaskUpdate, service: Service, if_match: IfMatch, response: Response
+) -> Task:
+    return tagged(response, await service.update(id, data, if_match))
 
 
 @router.delete(
-    "/{id}", status_code=204, response_class=Response, responses=problem_responses(400, 404)
+    "/{id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(400, 404, 412, 428),
 )
-async def delete_task(id: uuid.UUID, service: Service) -> None:
-    await service.delete(id)
+async def delete_task(id: uuid.UUID, service: Service, if_match: IfMatch) -> None:
+    await service.delete(id, if_match)

@@ -1,0 +1,88 @@
+"""`Idempotency-Key` on creates: the HTTP side of `IdempotencyService`.
+
+A create route hands its work to `IdempotentCreate`, which answers from the stored
+response when the key was seen, and otherwise runs the create and stores the exact
+bytes it sends, in the request's own transaction.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+
+from src.api.conditional import etag
+from src.api.deps import CurrentUser, SessionDep
+from src.models.base import Entity
+from src.repositories.idempotency_repo import IdempotencyRepository
+from src.schemas.base import InputSchema
+from src.services.idempotency_service import IdempotencyService, StoredResponse
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotentCreate:
+    def __init__(self, request: Request, service: IdempotencyService, key: str | None) -> None:
+        self.request = request
+        self.service = service
+        self.key = key
+
+    async def __call__(
+        self,
+        data: InputSchema,
+        create: Callable[[], Awaitable[Entity]],
+        schema: type[BaseModel],
+    ) -> Response:
+        """201 with the new row as `schema`, its ETag and Location; or the stored replay."""
+        if self.key is None:
+            return self._created(await create(), schema)
+        fingerprint = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+        stored = await self.service.replay(self.key, fingerprint)
+        if stored is not None:
+            headers = {**stored.headers, REPLAYED_HEADER: "true"}
+            return Response(stored.body, stored.status_code, headers, "application/json")
+        response = self._created(await create(), schema)
+        headers = {name: response.headers[name] for name in ("ETag", "Location")}
+        await self.service.store(
+            self.key,
+            fingerprint,
+            StoredResponse(response.status_code, bytes(response.body), headers),
+        )
+        return response
+
+    def _created(self, row: Entity, schema: type[BaseModel]) -> Response:
+        body = schema.model_validate(row).model_dump_json().encode()
+        headers = {"ETag": etag(row), "Location": f"{self.request.url.path}/{row.id}"}
+        return Response(body, 201, headers, "application/json")
+
+
+async def get_idempotent_create(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Makes a retried create safe: the same key and body replay the"
+            " first answer (24 h or more); the same key with another body is a 422.",
+        ),
+    ] = None,
+) -> IdempotentCreate:
+    settings = request.app.state.settings
+    route = f"{request.method} {request.scope['route'].path}"
+    repository = IdempotencyRepository(session, owner_id=user.id, route=route)
+    service = IdempotencyService(
+        repository,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        clock=request.app.state.clock,
+    )
+    return IdempotentCreate(request, service, key)
+
+
+Idempotent = Annotated[IdempotentCreate, Depends(get_idempotent_create)]
