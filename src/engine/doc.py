@@ -24,6 +24,10 @@ ERROR_SCHEMAS = (
     "ForbiddenError",
     "NotFoundError",
     "ConflictError",
+    "PreconditionFailedError",
+    "PayloadTooLargeError",
+    "IdempotencyError",
+    "PreconditionRequiredError",
 )
 FILE_PLAN_LAYOUT = (
     r"src/models/[a-z][a-z0-9_]*\.py",

@@ -137,8 +137,8 @@ DRIFTS = {
     ),
     "status added": Drift(
         P,
-        ((CREATED, CREATED + "| Response 409 | ConflictError |\n"),),
-        [(31, POST_P, "doc lists Response 409, the route does not document it")],
+        ((CREATED, CREATED + "| Response 403 | ForbiddenError |\n"),),
+        [(31, POST_P, "doc lists Response 403, the route does not document it")],
     ),
     "status removed": Drift(
         T,
