@@ -118,6 +118,7 @@ def settings(backend: Backend) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=backend.url,
         secret_key="test-secret-that-is-long-enough-for-hs256-0123456789",
+        redis_url=None,  # rate-limit counters per app, whatever the shell exports
     )
 
 

@@ -13,6 +13,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/featwright.db"
 GENERATED_SECRET_FILE = Path("var/secret.key")
 MIN_SECRET_BYTES = 32
+# Fragments of the keys that tutorials, templates and .env examples ship with,
+# compared without case or punctuation: "Change-Me-In-Production" is "changemeinproduction".
+PLACEHOLDER_SECRET_MARKERS = (
+    "changeme",
+    "changethis",
+    "replaceme",
+    "yoursecret",
+    "secretkey",
+    "placeholder",
+    "insecure",
+    "example",
+    "dummy",
+)
+# A random key of 32+ characters has far more; "k" * 32 or "0123456789" * 4 do not.
+MIN_DISTINCT_SECRET_CHARACTERS = 12
+PLACEHOLDER_SECRETS = frozenset({"secret", "password", "test", "dev", "development"})
 # The async driver for each plain scheme people write in a DATABASE_URL.
 ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
@@ -22,12 +38,13 @@ ASYNC_DRIVERS = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An error quotes no input: the environment holds SECRET_KEY and database passwords.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: str = ""
+    secret_key: str = Field(default="", repr=False)
     access_token_expire_minutes: int = Field(default=30, ge=1)
     jwt_issuer: str = "featwright"
     # Connections beyond the pool are opened and closed per request under load,
@@ -63,7 +80,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _ensure_secret_key(self) -> "Settings":
-        """Without SECRET_KEY, keep a random key in var/ so tokens survive restarts."""
+        """Without SECRET_KEY, keep a random key in var/ so tokens survive restarts.
+
+        Not in production: there a key generated on one machine's disk would differ on
+        the next one and vanish with the container, so the key must be given, and a
+        placeholder someone forgot to replace is refused like a missing one."""
+        if self.environment == "production":
+            _check_production_secret(self.secret_key)
         if not self.secret_key:
             self.secret_key = _generated_secret()
         if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
@@ -72,6 +95,28 @@ class Settings(BaseSettings):
                 " than the hash can be brute-forced from any token)"
             )
         return self
+
+
+def _check_production_secret(key: str) -> None:
+    if not key:
+        raise ValueError(
+            "SECRET_KEY must be set when ENVIRONMENT=production (no key is generated there):"
+            ' set it to a random value, e.g. python -c "import secrets;'
+            ' print(secrets.token_urlsafe(48))"'
+        )
+    letters = "".join(character for character in key.lower() if character.isalnum())
+    if letters in PLACEHOLDER_SECRETS or any(
+        marker in letters for marker in PLACEHOLDER_SECRET_MARKERS
+    ):
+        raise ValueError(
+            "SECRET_KEY is a well-known placeholder; ENVIRONMENT=production needs a random"
+            " key of at least 32 bytes"
+        )
+    if len(set(key)) < MIN_DISTINCT_SECRET_CHARACTERS:
+        raise ValueError(
+            f"SECRET_KEY has fewer than {MIN_DISTINCT_SECRET_CHARACTERS} distinct characters:"
+            " ENVIRONMENT=production needs a random key"
+        )
 
 
 def _generated_secret() -> str:

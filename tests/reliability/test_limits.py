@@ -1,0 +1,393 @@
+"""Promise 6: bounded resource use. Request bodies stop at MAX_BODY_BYTES, credential
+attempts at the rate limits, and production refuses to start with a weak SECRET_KEY."""
+
+import asyncio
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from src.core.config import Settings
+from src.core.database import Database
+from src.core.errors import RateLimited
+from src.core.ratelimit import REDIS_KEY_PREFIX, AttemptLimiter
+from src.main import create_app
+from tests.conftest import TEST_PASSWORD, User
+from tests.helpers import API, assert_problem
+from tests.reliability.figures import assert_figure
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+CHUNK = 64 * 1024
+TEBIBYTE = 1024**4
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
+
+
+# --- request bodies ----------------------------------------------------------------
+
+
+def _project_body(size: int) -> bytes:
+    """A valid project of exactly `size` bytes (JSON allows the padding whitespace)."""
+    start = b'{"name": "padded"'
+    return start + b" " * (size - len(start) - 1) + b"}"
+
+
+async def _project_count(client: httpx.AsyncClient, user: User) -> int:
+    listed = await client.get(f"{API}/projects", headers=user.headers)
+    total: int = listed.json()["total"]
+    return total
+
+
+async def test_a_body_at_the_limit_is_accepted_and_one_byte_more_is_413(
+    client: httpx.AsyncClient, settings: Settings, alice: User
+) -> None:
+    limit = settings.max_body_bytes
+    headers = {**alice.headers, "Content-Type": "application/json"}
+
+    at_limit = await client.post(f"{API}/projects", content=_project_body(limit), headers=headers)
+    over = await client.post(f"{API}/projects", content=_project_body(limit + 1), headers=headers)
+
+    assert at_limit.status_code == 201, at_limit.text
+    body = assert_problem(over, 413)
+    assert set(body) == PROBLEM_KEYS
+    assert over.headers["connection"] == "close"
+    assert await _project_count(client, alice) == 1
+    assert_figure("largest request body accepted", limit, "bytes")
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit_and_nothing_is_written(
+    client: httpx.AsyncClient, settings: Settings, alice: User
+) -> None:
+    """No Content-Length to refuse up front: the middleware counts as the body streams."""
+    body = _project_body(2 * settings.max_body_bytes)
+    sent = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for start in range(0, len(body), CHUNK):
+            sent += len(body[start : start + CHUNK])
+            yield body[start : start + CHUNK]
+
+    response = await client.post(
+        f"{API}/projects",
+        content=stream(),
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+
+    assert "content-length" not in response.request.headers
+    assert set(assert_problem(response, 413)) == PROBLEM_KEYS
+    assert sent <= settings.max_body_bytes + CHUNK, "the body was read past the limit"
+    assert await _project_count(client, alice) == 0
+    assert_figure("bytes read of a 2 MiB chunked body before its 413", sent, "bytes")
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[int]:
+    """The app behind a real uvicorn on a free port, in this event loop."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        assert not serving.done(), "uvicorn stopped before it started"
+        await asyncio.sleep(0.01)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
+
+
+async def test_a_declared_huge_body_is_refused_before_any_of_it_arrives(app: FastAPI) -> None:
+    """Headers only, announcing 1 TiB: were the body awaited, this would time out."""
+    async with _serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.perf_counter()
+        writer.write(
+            b"POST /api/v1/projects HTTP/1.1\r\nHost: test\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % TEBIBYTE
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # to EOF: it closes
+        elapsed = time.perf_counter() - started
+        writer.close()
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b'"status":413' in body
+    assert_figure("time to 413 a declared 1 TiB body, none of it sent", elapsed, "s")
+
+
+# --- attempt limits ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _client(
+    settings: Settings, database: Database, address: str = "10.0.0.1", **changes: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client at `address` of an app of its own (own counters), settings changed."""
+    app = create_app(settings.model_copy(update={"redis_url": None, **changes}), database)
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.limiter.aclose()
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post(f"{API}/auth/token", data={"username": email, "password": password})
+
+
+def _assert_rate_limited(response: httpx.Response, window_seconds: int) -> int:
+    assert_problem(response, 429)
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= window_seconds
+    return retry_after
+
+
+async def test_logins_to_one_account_past_its_limit_are_429_even_the_right_password(
+    settings: Settings, database: Database, alice: User, bob: User
+) -> None:
+    async with _client(settings, database, rate_limit_per_account="3/minute") as client:
+        answers = [
+            await _login(client, alice.email, "wrong password"),
+            await _login(client, "ALICE@example.com", "wrong password"),
+            await _login(client, alice.email, TEST_PASSWORD),
+            await _login(client, alice.email, TEST_PASSWORD),
+        ]
+        other_account = await _login(client, bob.email, TEST_PASSWORD)
+
+    assert [answer.status_code for answer in answers] == [401, 401, 200, 429]
+    _assert_rate_limited(answers[-1], 60)
+    assert "access_token" not in answers[-1].text
+    assert other_account.status_code == 200
+
+
+async def test_successful_logins_count_too(
+    settings: Settings, database: Database, alice: User
+) -> None:
+    async with _client(settings, database, rate_limit_per_account="2/minute") as client:
+        statuses = [(await _login(client, alice.email, TEST_PASSWORD)).status_code for _ in "abc"]
+
+    assert statuses == [200, 200, 429]
+
+
+async def test_attempts_from_one_address_past_its_limit_are_429(
+    settings: Settings, database: Database
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"redis_url": None, "rate_limit_per_client": "3/minute"}),
+        database,
+    )
+    answers = []
+    for address in ["10.0.0.1"] * 4 + ["10.0.0.2"]:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers.append(await _login(client, f"{uuid.uuid4().hex}@example.com", "x"))
+
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 401]
+    _assert_rate_limited(answers[3], 60)
+
+
+async def test_registrations_are_limited_per_account(
+    settings: Settings, database: Database
+) -> None:
+    body = {"email": "carol@example.com", "password": "long enough"}
+    async with _client(settings, database, rate_limit_per_account="2/minute") as client:
+        statuses = [
+            (await client.post(f"{API}/auth/register", json=body)).status_code for _ in "abc"
+        ]
+        other = await client.post(
+            f"{API}/auth/register", json={**body, "email": "dave@example.com"}
+        )
+
+    assert statuses == [201, 409, 429]
+    assert other.status_code == 201
+
+
+async def test_retry_after_is_when_the_window_frees(settings: Settings, database: Database) -> None:
+    async with _client(settings, database, rate_limit_per_account="1 per 2 seconds") as client:
+        first = await _login(client, "nobody@example.com", "x")
+        refused = await _login(client, "nobody@example.com", "x")
+        retry_after = _assert_rate_limited(refused, 2)
+        await asyncio.sleep(retry_after)  # exactly as long as the server said
+        after_waiting = await _login(client, "nobody@example.com", "x")
+
+    assert first.status_code == 401
+    assert after_waiting.status_code == 401
+
+
+async def test_default_limit_per_account_answers_429_past_10_a_minute(
+    settings: Settings, database: Database, alice: User
+) -> None:
+    defaults = {
+        name: DEFAULTS[name] for name in ("rate_limit_per_client", "rate_limit_per_account")
+    }
+    async with _client(settings, database, **defaults) as client:
+        statuses = [(await _login(client, alice.email, "wrong")).status_code for _ in range(15)]
+
+    assert statuses == [401] * 10 + [429] * 5
+    assert_figure("429s among 15 logins to one account in a minute", statuses.count(429))
+
+
+async def test_default_limit_per_address_answers_429_past_30_a_minute() -> None:
+    """The limiter alone (no argon2 per attempt): 35 accounts tried from one address."""
+    limiter = AttemptLimiter.from_settings(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            secret_key="rate-limit-test-secret-long-enough-0123456789",
+            **{name: DEFAULTS[name] for name in ("rate_limit_per_client", "redis_url")},
+        )
+    )
+    refused = 0
+    for attempt in range(35):
+        try:
+            await limiter.attempt(client="10.0.0.1", account=f"user-{attempt}@example.com")
+        except RateLimited:
+            refused += 1
+
+    assert_figure("429s among 35 attempts from one address in a minute", refused)
+
+
+# --- shared counters (REDIS_URL) ---------------------------------------------------
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """REDIS_URL of a reachable server (TEST_REDIS_URL, else database 11 on localhost)."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+async def test_apps_sharing_redis_share_the_counters(
+    settings: Settings, database: Database, redis_url: str
+) -> None:
+    """Two apps stand for two processes: the limit holds across them, not per app."""
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    email = f"shared-{uuid.uuid4().hex}@example.com"
+    shared = settings.model_copy(
+        update={"redis_url": redis_url, "rate_limit_per_account": "3/minute"}
+    )
+    apps = [create_app(shared, database) for _ in range(2)]
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url="http://t"
+        )
+        for app in apps
+    ]
+    try:
+        statuses = [(await _login(clients[n % 2], email, "x")).status_code for n in range(5)]
+    finally:
+        for client in clients:
+            await client.aclose()
+        for app in apps:
+            await app.state.limiter.aclose()
+        await _delete_keys(redis_url, address, hashlib.sha256(email.encode()).hexdigest())
+
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+async def _delete_keys(redis_url: str, *markers: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        for marker in markers:
+            async for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:*{marker}*"):
+                await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def test_an_unreachable_redis_is_a_503_not_an_unguarded_login(
+    settings: Settings, database: Database, alice: User
+) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(down, database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await _login(client, alice.email, TEST_PASSWORD)
+    await app.state.limiter.aclose()
+
+    assert_problem(response, 503)
+    assert int(response.headers["retry-after"]) >= 1
+    assert "access_token" not in response.text
+
+
+# --- production settings -----------------------------------------------------------
+
+WEAK_SECRETS = [
+    pytest.param("", id="unset"),
+    pytest.param("x7Gq2mP9", id="shorter than 32 bytes"),
+    pytest.param("changeme", id="changeme"),
+    pytest.param("secret", id="secret"),
+    pytest.param("change-me-in-production", id="change-me-in-production"),
+    pytest.param("CHANGE_ME_IN_PRODUCTION_0123456789abcdef", id="long placeholder"),
+    pytest.param("your-secret-key-goes-here-1234567890", id="your secret key here"),
+    pytest.param("k" * 64, id="one character repeated"),
+]
+
+
+@pytest.mark.parametrize("secret_key", WEAK_SECRETS)
+def test_production_refuses_a_weak_secret_key(secret_key: str) -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY") as refused:
+        Settings(_env_file=None, environment="production", secret_key=secret_key)  # type: ignore[call-arg]
+
+    if secret_key:
+        assert secret_key not in str(refused.value), "the error must not quote the key"
+
+
+def test_production_accepts_a_random_secret_key(tmp_path: Path) -> None:
+    key = "q8Zr3LwT0bYc5NvK1xHf7JmP2sDg9AeU4iWo6ClRyX"
+    settings = Settings(_env_file=None, environment="production", secret_key=key)  # type: ignore[call-arg]
+
+    assert settings.secret_key == key
+    assert key not in repr(settings)
+
+
+def test_every_weak_secret_key_is_refused_in_production() -> None:
+    refused = 0
+    for case in WEAK_SECRETS:
+        (secret_key,) = case.values
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, environment="production", secret_key=secret_key)  # type: ignore[call-arg]
+        refused += 1
+
+    assert_figure("weak SECRET_KEY cases refused in production", refused)
+
+
+def test_serve_in_production_without_a_secret_key_exits_saying_so(tmp_path: Path) -> None:
+    """In an empty directory: no .env, no var/secret.key to fall back on."""
+    env = {name: value for name, value in os.environ.items() if name != "SECRET_KEY"}
+    env.update(ENVIRONMENT="production", PORT="1", NO_COLOR="1", COLUMNS="200")
+    featwright = Path(sys.executable).with_name("featwright")
+
+    result = subprocess.run(
+        [str(featwright), "serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when ENVIRONMENT=production" in output
+    assert not (tmp_path / "var").exists()
