@@ -1,4 +1,9 @@
-"""Alembic environment: async engine from the app's settings, every model's metadata."""
+"""Alembic environment: async engine from the app's settings, every model's metadata.
+
+Concurrent upgrades (several instances starting at once) run one after the other:
+each holds the database's lock for migrations from before it reads the current
+revision until it commits, so the others find the schema already at head.
+"""
 
 import asyncio
 import logging.config
@@ -7,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from src.core.config import get_settings
-from src.core.database import create_engine
+from src.core.database import create_engine, for_writing
 from src.models import Base
 
 config = context.config
@@ -21,8 +26,17 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional too; one transaction holds its write lock throughout.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # A migration, and an upgrade waiting for another's lock, may take as long as
+            # it takes: the app's statement_timeout is for requests.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext('featwright migrations'))"
+            )
         context.run_migrations()
         if connection.dialect.name == "sqlite":
             dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -38,7 +52,8 @@ async def run_async_migrations() -> None:
     engine = create_engine(
         settings.model_copy(update={"database_url": url}), enforce_foreign_keys=False
     )
-    async with engine.connect() as connection:
+    # On SQLite the lock is the write lock, taken by BEGIN IMMEDIATE.
+    async with for_writing(engine).connect() as connection:
         await connection.run_sync(run_migrations)
     await engine.dispose()
 

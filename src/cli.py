@@ -1,10 +1,14 @@
 """The `featwright` command line."""
 
 import asyncio
+import copy
+import math
+import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -12,6 +16,7 @@ from alembic import command
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from uvicorn.config import LOGGING_CONFIG
 
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
@@ -53,8 +58,16 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn.
+
+    On SIGTERM it stops accepting connections, lets requests in flight finish for up to
+    SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0.
+    """
     settings = get_settings()
+    # uvicorn raises the signal it stopped on again once it has shut down, for the
+    # handler it replaced: this one, so a SIGTERM stop exits 0 (not -15, which
+    # supervisors report as a crash). Before uvicorn takes over it simply exits.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "src.main:create_app",
         factory=True,
@@ -65,7 +78,20 @@ def serve(
         http="auto",
         access_log=access_log,
         log_level=settings.log_level,
+        log_config=_log_config(settings.log_level),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )
+
+
+def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with the app's own loggers (`src.*`) on its console handler."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["src"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 @db_app.command("upgrade")

@@ -1,22 +1,33 @@
 """The ASGI application factory: `uvicorn --factory src.main:create_app`."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
 
 from src.api import health
 from src.api.docs import install_docs
+from src.api.middleware import BodySizeLimit
 from src.api.openapi import build_openapi
 from src.api.problems import install_problem_handlers
 from src.api.v1.router import api_router
 from src.core.config import Settings, get_settings
 from src.core.database import Database, create_engine
+from src.core.ratelimit import AttemptLimiter
 from src.core.security import TokenService
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """Build the app; tests pass a `database` bound to a connection they roll back."""
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    *,
+    clock: Callable[[], datetime] = partial(datetime.now, UTC),
+) -> FastAPI:
+    """Build the app; tests pass a `database` bound to a connection they roll back,
+    and a `clock` to move time (idempotency keys expire by it)."""
     settings = settings or get_settings()
     owned_engine = None if database else create_engine(settings)
     database = database or Database(owned_engine)  # type: ignore[arg-type]
@@ -24,8 +35,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.limiter.aclose()
         if owned_engine is not None:
             await owned_engine.dispose()
+            logging.getLogger(__name__).info("Database connections closed (engine disposed)")
 
     app = FastAPI(
         title="featwright",
@@ -39,10 +52,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.clock = clock
     app.state.tokens = TokenService.from_settings(settings)
+    app.state.limiter = AttemptLimiter.from_settings(settings)
     install_problem_handlers(app)
     install_docs(app)
     app.include_router(api_router)
     app.include_router(health.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    # Added last, so outermost: no other middleware reads an oversized body.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

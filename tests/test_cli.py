@@ -114,7 +114,13 @@ def test_help_describes_each_command(
 
 def test_db_upgrade_creates_the_tables(migrated: Migrated) -> None:
     assert migrated.result.returncode == 0, migrated.result.stderr
-    assert tables(migrated.database) == {"alembic_version", "users", "projects", "tasks", "idempotency_keys"}
+    assert tables(migrated.database) == {
+        "alembic_version",
+        "users",
+        "projects",
+        "tasks",
+        "idempotency_keys",
+    }
     assert "Database at head" in migrated.result.stderr
 
 

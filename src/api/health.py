@@ -1,13 +1,19 @@
 """Liveness (the process answers) and readiness (the database answers)."""
 
+import asyncio
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from src.api.problems import problem_response
+from src.api.problems import DATABASE_RETRY_AFTER, problem_response
+from src.core.config import Settings
 from src.core.database import Database
 from src.schemas.health import HealthStatus
 from src.schemas.problem import Problem
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -23,10 +29,15 @@ async def live() -> HealthStatus:
     responses={503: {"model": Problem, "description": "The database does not answer"}},
 )
 async def ready(request: Request) -> HealthStatus | JSONResponse:
+    """200 when the database answers `SELECT 1`; otherwise, or when it has not answered
+    within DB_CONNECT_TIMEOUT seconds, a 503 problem with `Retry-After`."""
     database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
     try:
-        async with database.session(write=False) as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:
-        return problem_response(503, "The database does not answer")
+        async with asyncio.timeout(settings.db_connect_timeout):
+            async with database.session(write=False) as session:
+                await session.execute(text("SELECT 1"))
+    except Exception as error:
+        logger.warning("not ready: %s: %s", type(error).__name__, str(error).partition("\n")[0])
+        return problem_response(503, "The database does not answer", headers=DATABASE_RETRY_AFTER)
     return HealthStatus()

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from src.core.database import is_unavailable
 from src.core.errors import (
     AuthenticationFailed,
     DomainError,
@@ -31,6 +33,9 @@ from src.schemas import problem
 logger = logging.getLogger(__name__)
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# While the database does not answer: long enough not to hammer it, short enough that
+# clients come back soon after it does (a restart takes seconds).
+DATABASE_RETRY_AFTER = {"Retry-After": "5"}
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     AuthenticationFailed: 401,
@@ -161,6 +166,18 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     return await _unexpected_error(request, exc)
 
 
+async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
+    """The database cannot answer now (down, restarting, out of connections): a 503 to
+    retry, logged in one line. Any other database error is a bug, so it is a 500."""
+    if not is_unavailable(exc):
+        return await _unexpected_error(request, exc)
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    logger.warning("database unavailable, answered 503: %s", str(cause).partition("\n")[0])
+    return problem_response(
+        503, "The database is not available; retry shortly", headers=DATABASE_RETRY_AFTER
+    )
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> ProblemResponse:
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(500, "An unexpected error occurred")
@@ -172,4 +189,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error_type, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

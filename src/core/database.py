@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -26,6 +27,13 @@ from src.core.config import Settings
 # up front, so two writers never deadlock while upgrading a read lock.
 _SQLITE_WRITE = "featwright_sqlite_write"
 
+# SQLSTATE classes that say the database cannot answer now, not that the statement is
+# wrong: 08 connection exception, 53 insufficient resources (too many connections),
+# 57 operator intervention (shutting down, starting up, statement_timeout).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+# The SQLSTATE given to a connection the driver could not open (refused, reset, timed out).
+_CANNOT_CONNECT = "08001"
+
 
 def create_engine(settings: Settings, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
     """`enforce_foreign_keys=False` is for migrations on SQLite: rebuilding a table there
@@ -33,13 +41,57 @@ def create_engine(settings: Settings, *, enforce_foreign_keys: bool = True) -> A
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        connect_args={"server_settings": {"application_name": "featwright"}},
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_args={
+            "timeout": settings.db_connect_timeout,
+            "server_settings": {
+                "application_name": "featwright",
+                "statement_timeout": str(round(settings.db_statement_timeout * 1000)),
+            },
+        },
     )
+    event.listen(engine.sync_engine, "do_connect", _connect)
+    return engine
+
+
+def _connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
+    """Open a connection; a refused, reset or timed-out one becomes the driver's
+    OperationalError (SQLSTATE 08001) like any other failure to connect, since the
+    asyncpg adapter lets OSError and TimeoutError through unwrapped."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        failure: Any = dialect.loaded_dbapi.OperationalError(f"cannot connect: {error!r}", error)
+        failure.sqlstate = failure.pgcode = _CANNOT_CONNECT
+        raise failure from error
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot answer now (down, restarting, out of
+    connections, too slow) rather than that the statement or the code is wrong."""
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection freed in time
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    # SQLite: another process held the write lock for longer than busy_timeout.
+    busy = getattr(error.orig, "sqlite_errorname", None) == "SQLITE_BUSY"
+    return busy or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def for_writing(engine: AsyncEngine) -> AsyncEngine:
+    """`engine`, with each transaction taking SQLite's write lock when it begins
+    (`BEGIN IMMEDIATE`); PostgreSQL needs no such thing."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_SQLITE_WRITE: True})
 
 
 def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> AsyncEngine:
@@ -54,9 +106,10 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
         # so SAVEPOINT and transactional DDL behave (SQLAlchemy's pysqlite recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First: switching a new file to WAL takes a lock another process may hold.
+        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
-        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -81,7 +134,7 @@ class Database:
         reader: AsyncEngine | AsyncConnection = bind
         writer: AsyncEngine | AsyncConnection = bind
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
-            writer = bind.execution_options(**{_SQLITE_WRITE: True})
+            writer = for_writing(bind)
         elif isinstance(bind, AsyncEngine):
             reader = bind.execution_options(isolation_level="AUTOCOMMIT")
         options = {"expire_on_commit": False, "autoflush": False, **session_options}

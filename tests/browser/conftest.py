@@ -11,17 +11,11 @@ without internet access.
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.async_api import (
     Browser,
@@ -33,10 +27,9 @@ from playwright.async_api import (
     expect,
 )
 
+from tests.live_server import featwright_env, running_server, upgrade
+
 TIMEOUT_MS = 15_000
-SERVER_START_TIMEOUT = 20.0
-SERVER_STOP_TIMEOUT = 10.0
-SECRET_KEY = "browser-test-secret-that-is-long-enough-for-hs256-0123456789"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests run as root
     "--disable-gpu",
@@ -60,97 +53,14 @@ def chromium_executable() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _featwright_script() -> str:
-    script = Path(sys.executable).with_name("featwright")
-    assert script.exists(), f"no featwright console script next to {sys.executable}"
-    return str(script)
-
-
-def _wait_until_live(process: subprocess.Popen[bytes], url: str, stderr: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"featwright serve exited with {process.returncode} before answering:\n"
-                + stderr.read_text(errors="replace")
-            )
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling a process we do not control, bounded by the deadline
-    pytest.fail(
-        f"featwright serve did not answer {url} within {SERVER_START_TIMEOUT:.0f} s:\n"
-        + stderr.read_text(errors="replace")
-    )
-
-
-def _stop(process: subprocess.Popen[bytes], stderr: Path) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=SERVER_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=SERVER_STOP_TIMEOUT)
-        pytest.fail(
-            f"featwright serve ignored SIGTERM for {SERVER_STOP_TIMEOUT:.0f} s and was killed:\n"
-            + stderr.read_text(errors="replace")
-        )
-    assert process.returncode is not None, "featwright serve is still running"
-    # uvicorn re-raises the signal it shut down on, so a clean stop reads -SIGTERM.
-    assert process.returncode in (0, -signal.SIGTERM), (
-        f"featwright serve exited with {process.returncode} on SIGTERM:\n"
-        + stderr.read_text(errors="replace")
-    )
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`featwright serve` on a free port with its own migrated SQLite file; yields its URL."""
     workdir = tmp_path_factory.mktemp("live-server")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'browser.db'}",
-        "SECRET_KEY": SECRET_KEY,
-    }
-    script = _featwright_script()
-    migrated = subprocess.run(
-        [script, "db", "upgrade"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if migrated.returncode != 0:
-        pytest.fail(
-            f"featwright db upgrade exited with {migrated.returncode}:\n"
-            + migrated.stderr.decode(errors="replace")
-        )
-
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    stdout, stderr = workdir / "serve.stdout", workdir / "serve.stderr"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [script, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
-    try:
-        _wait_until_live(process, f"{base_url}/health/live", stderr)
-        yield base_url
-    finally:
-        _stop(process, stderr)
+    env = featwright_env(f"sqlite+aiosqlite:///{workdir / 'browser.db'}")
+    upgrade(env, workdir)
+    with running_server(workdir, env) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
