@@ -16,6 +16,7 @@ from src.core.config import Settings
 from src.core.database import Database
 from src.main import create_app
 from tests.conftest import MakeUser
+from tests.helpers import assert_problem
 
 API = "/api/v1"
 
@@ -95,12 +96,6 @@ class CrudContract:
 
     def _schema(self, suffix: str) -> str:
         return f"{self.resource[:-1].title().replace('_', '')}{suffix}"
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
 
 
 class CreateContract(CrudContract):

@@ -305,3 +305,13 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+# Redis ----------------------------------------------------------------------------------
+
+
+def redis_unavailable(problem: str) -> None:
+    """Skip without Redis, or fail where it is required (FEATWRIGHT_REQUIRE_REDIS=1, CI)."""
+    if os.environ.get("FEATWRIGHT_REQUIRE_REDIS") == "1":
+        pytest.fail(problem + " (FEATWRIGHT_REQUIRE_REDIS=1)")
+    pytest.skip(problem)

@@ -28,6 +28,7 @@ from src.core.ratelimit import REDIS_KEY_PREFIX, AttemptLimiter
 from src.main import create_app
 from tests.conftest import TEST_PASSWORD, User
 from tests.helpers import API, assert_problem
+from tests.live_server import redis_unavailable
 from tests.reliability.figures import assert_figure
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
@@ -275,7 +276,7 @@ async def redis_url() -> str:
     try:
         await client.ping()
     except redis.RedisError as error:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+        redis_unavailable(f"Redis not reachable at {REDIS_URL}: {error}")
     finally:
         await client.aclose()
     return REDIS_URL

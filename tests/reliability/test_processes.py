@@ -32,6 +32,7 @@ from tests.live_server import (
     LiveServer,
     featwright_env,
     plain_dsn,
+    redis_unavailable,
     require_postgres,
     running_server,
     scratch_database,
@@ -145,7 +146,7 @@ def _redis() -> redis.Redis:
         client.ping()
     except redis.RedisError as error:
         client.close()
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+        redis_unavailable(f"Redis not reachable at {REDIS_URL}: {error}")
     return client
 
 
