@@ -32,9 +32,3 @@ class AuthService:
             raise AuthenticationFailed("Incorrect email or password")
         token = self.tokens.issue(Principal(id=user.id, is_superuser=user.is_superuser))
         return TokenResponse(access_token=token, expires_in=int(self.tokens.ttl.total_seconds()))
-
-    async def me(self, principal: Principal) -> User:
-        user = await self.users.get(principal.id)
-        if user is None:
-            raise AuthenticationFailed("The user of this token no longer exists")
-        return user
