@@ -28,7 +28,8 @@ def assert_figure(key: str, value: float, unit: str = "") -> None:
     assert claim, f"`{key}`: cannot read the claim {claims[key]!r}"
     assert claim["unit"] == unit, f"`{key}`: documented in {claim['unit']!r}, measured in {unit!r}"
     bound = float(claim["number"])
-    measured[key] = f"{value:g} {unit}".strip()
+    shown = f"{int(value)}" if float(value).is_integer() else f"{value:.3g}"
+    measured[key] = f"{shown} {unit}".strip()
     op = claim["op"] or "="
     holds = {"=": value == bound, "≤": value <= bound, "<": value < bound}[op]
-    assert holds, f"`{key}`: measured {value:g} {unit}, docs/reliability.md promises {claims[key]}"
+    assert holds, f"`{key}`: measured {shown} {unit}, docs/reliability.md promises {claims[key]}"
