@@ -1,5 +1,6 @@
 """The ASGI application factory: `uvicorn --factory src.main:create_app`."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,10 @@ from src.core.config import Settings, get_settings
 from src.core.database import Database, create_engine
 from src.core.ratelimit import AttemptLimiter
 from src.core.security import TokenService
+from src.services.idempotency_service import purge_expired_keys
+
+logger = logging.getLogger(__name__)
+IDEMPOTENCY_PURGE_SECONDS = 3600
 
 
 def create_app(
@@ -34,11 +39,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await app.state.limiter.aclose()
-        if owned_engine is not None:
-            await owned_engine.dispose()
-            logging.getLogger(__name__).info("Database connections closed (engine disposed)")
+        purging = asyncio.create_task(_purge_idempotency_keys(database, clock))
+        try:
+            yield
+        finally:
+            purging.cancel()
+            try:
+                await app.state.limiter.aclose()
+            finally:
+                if owned_engine is not None:
+                    await owned_engine.dispose()
+                    logger.info("Database connections closed (engine disposed)")
 
     app = FastAPI(
         title="featwright",
@@ -63,3 +74,14 @@ def create_app(
     # Added last, so outermost: no other middleware reads an oversized body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+async def _purge_idempotency_keys(database: Database, clock: Callable[[], datetime]) -> None:
+    """Hourly, from start-up: expired Idempotency-Key records would otherwise stay forever."""
+    while True:
+        try:
+            purged = await purge_expired_keys(database, clock)
+            logger.info("Purged %d expired Idempotency-Key records", purged)
+        except Exception:
+            logger.warning("Purging expired Idempotency-Key records failed", exc_info=True)
+        await asyncio.sleep(IDEMPOTENCY_PURGE_SECONDS)

@@ -237,6 +237,10 @@ class UpdateContract(CrudContract):
         assert one_of.status_code == 200, one_of.text
         anything = await client.put(url, json={}, headers={**headers, "If-Match": "*"})
         assert anything.status_code == 200, anything.text
+        # Tags that are not a current version, even beyond the column's range: 412, not 500.
+        for foreign in ('"2147483648"', '"99999999999999999999"', '"01"', '"abc"', ""):
+            ignored = await client.put(url, json={}, headers={**headers, "If-Match": foreign})
+            assert_problem(ignored, 412)
         malformed = await client.put(url, json={}, headers={**headers, "If-Match": "3"})
         assert_problem(malformed, 400)
         assert malformed.json()["errors"][0]["field"] == "If-Match"
@@ -256,6 +260,8 @@ class UpdateContract(CrudContract):
         row = await self._create(strict_client, headers)
         url = f"{API}/{self.resource}/{row['id']}"
         assert_problem(await strict_client.put(url, json={}, headers=headers), 428)
+        blind = {**headers, "If-Match": "*"}
+        assert_problem(await strict_client.put(url, json={}, headers=blind), 428)
         etag = {**headers, "If-Match": f'"{row["version"]}"'}
         assert (await strict_client.put(url, json={}, headers=etag)).status_code == 200
 

@@ -21,7 +21,9 @@ IF_MATCH_PATTERN = rf"^(\*|({_TAG}|,([ \t]*{_TAG})?)([ \t]*,([ \t]*{_TAG})?)*)?$
 """RFC 9110's `If-Match`: `*`, or a comma-separated list of entity tags, where empty
 elements are allowed (and ignored). No leading or trailing whitespace: HTTP strips it."""
 _TAGS = re.compile(_TAG)
-_VERSION = re.compile(r"[0-9]{1,18}")
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+MAX_VERSION = 2**31 - 1
+"""`version` is a 32-bit INTEGER; a larger tag names no version (412, not a driver error)."""
 
 
 def etag(row: Entity) -> str:
@@ -44,7 +46,9 @@ def parse_if_match(value: str) -> Versions:
     if value.strip() == "*":
         return None
     return frozenset(
-        int(tag) for weak, tag in _TAGS.findall(value) if not weak and _VERSION.fullmatch(tag)
+        int(tag)
+        for weak, tag in _TAGS.findall(value)
+        if not weak and _VERSION.fullmatch(tag) and int(tag) <= MAX_VERSION
     )
 
 
@@ -60,13 +64,13 @@ async def get_if_match(
         ),
     ] = None,
 ) -> Versions:
-    if if_match is None:
-        if request.app.state.settings.require_if_match:
-            raise PreconditionRequired(
-                "This service requires If-Match on PUT and DELETE: send the ETag of a GET"
-            )
-        return None
-    return parse_if_match(if_match)
+    versions = None if if_match is None else parse_if_match(if_match)
+    if versions is None and request.app.state.settings.require_if_match:
+        # `*` would be a blind overwrite too, which is what the setting exists to refuse.
+        raise PreconditionRequired(
+            "This service requires If-Match on PUT and DELETE naming the ETag of a GET"
+        )
+    return versions
 
 
 IfMatch = Annotated[Versions, Depends(get_if_match)]

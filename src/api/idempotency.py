@@ -5,12 +5,12 @@ response when the key was seen, and otherwise runs the create and stores the exa
 bytes it sends, in the request's own transaction.
 """
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from src.api.conditional import etag
@@ -24,36 +24,37 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class IdempotentCreate:
-    def __init__(self, request: Request, service: IdempotencyService, key: str | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        service: IdempotencyService,
+        key: str | None,
+        schema: type[BaseModel],
+    ) -> None:
         self.request = request
         self.service = service
         self.key = key
+        self.schema = schema
+        """The route's `response_model`: what the 201 body is."""
 
     async def __call__(
-        self,
-        data: InputSchema,
-        create: Callable[[], Awaitable[Entity]],
-        schema: type[BaseModel],
+        self, data: InputSchema, create: Callable[[], Awaitable[Entity]]
     ) -> Response:
-        """201 with the new row as `schema`, its ETag and Location; or the stored replay."""
+        """201 with the new row, its ETag and Location; or the stored replay."""
         if self.key is None:
-            return self._created(await create(), schema)
-        fingerprint = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
-        stored = await self.service.replay(self.key, fingerprint)
+            return self._created(await create())
+        stored = await self.service.replay(self.key, data)
         if stored is not None:
             headers = {**stored.headers, REPLAYED_HEADER: "true"}
             return Response(stored.body, stored.status_code, headers, "application/json")
-        response = self._created(await create(), schema)
+        response = self._created(await create())
         headers = {name: response.headers[name] for name in ("ETag", "Location")}
-        await self.service.store(
-            self.key,
-            fingerprint,
-            StoredResponse(response.status_code, bytes(response.body), headers),
-        )
+        stored = StoredResponse(response.status_code, bytes(response.body), headers)
+        await self.service.store(self.key, data, stored)
         return response
 
-    def _created(self, row: Entity, schema: type[BaseModel]) -> Response:
-        body = schema.model_validate(row).model_dump_json().encode()
+    def _created(self, row: Entity) -> Response:
+        body = self.schema.model_validate(row).model_dump_json().encode()
         headers = {"ETag": etag(row), "Location": f"{self.request.url.path}/{row.id}"}
         return Response(body, 201, headers, "application/json")
 
@@ -75,14 +76,16 @@ async def get_idempotent_create(
     ] = None,
 ) -> IdempotentCreate:
     settings = request.app.state.settings
-    route = f"{request.method} {request.scope['route'].path}"
-    repository = IdempotencyRepository(session, owner_id=user.id, route=route)
+    route: APIRoute = request.scope["route"]
+    repository = IdempotencyRepository(
+        session, owner_id=user.id, route=f"{request.method} {route.path}"
+    )
     service = IdempotencyService(
         repository,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         clock=request.app.state.clock,
     )
-    return IdempotentCreate(request, service, key)
+    return IdempotentCreate(request, service, key, route.response_model)
 
 
 Idempotent = Annotated[IdempotentCreate, Depends(get_idempotent_create)]

@@ -19,7 +19,7 @@ class BodySizeLimit:
     calling `receive`. A body without one (chunked) is counted as it streams, and the
     read that crosses the limit raises instead of returning the chunk.
 
-    The 413 is sent from here, not by raising `PayloadTooLarge` for the exception
+    The 413 is sent from here, not by raising a domain error for the exception
     handlers: FastAPI turns anything raised while it reads a body into a 400 ("There was
     an error parsing the body"), and a route may catch it too. So once the limit is
     crossed, whatever the app answers is dropped and this 413 sent instead, if the
@@ -34,8 +34,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is None and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: nothing to count
+            return
+        declared_size = (
+            int(declared) if declared and declared.isascii() and declared.isdigit() else 0
+        )
+        if declared_size > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
 

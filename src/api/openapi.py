@@ -36,7 +36,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def _fix_responses(responses: dict[str, Any]) -> None:
-    if "HTTPValidationError" in str(responses.get("422")):
+    fastapi_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+    if responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema") == (
+        fastapi_422
+    ):
         del responses["422"]
     for status, response in responses.items():
         content = response.get("content", {})

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # An error quotes no input: the environment holds SECRET_KEY and database passwords.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
-    database_url: str = DEFAULT_SQLITE_URL
+    database_url: str = Field(default=DEFAULT_SQLITE_URL, repr=False)  # may hold a password
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = Field(default="", repr=False)
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     """Refuse (428) a PUT or DELETE that does not say which version it replaces."""
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)
     """Shared rate-limit counters for several processes; memory (per process) when unset."""
     rate_limit_per_client: str = "30/minute"
     """Login and register attempts per client address (limits' notation)."""

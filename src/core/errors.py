@@ -45,10 +45,6 @@ class IdempotencyKeyInFlight(DomainError):
     retry_after = 1
 
 
-class PayloadTooLarge(DomainError):
-    pass
-
-
 class RateLimited(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)

@@ -1,6 +1,7 @@
 """Attempt limits for the credential endpoints: per client address and per account."""
 
 import hashlib
+import logging
 import math
 import time
 from typing import Any
@@ -13,6 +14,8 @@ from redis.asyncio import ConnectionPool
 
 from src.core.config import Settings
 from src.core.errors import RateLimited, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 REDIS_KEY_PREFIX = "featwright"
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -77,6 +80,7 @@ class AttemptLimiter:
                         retry_after=await self._retry_after(limit, identifiers),
                     )
             except StorageError as error:
+                logger.warning("attempt counter unavailable, answered 503: %s", error)
                 raise ServiceUnavailable(
                     "The attempt counter is unavailable; try again later",
                     retry_after=STORE_RETRY_AFTER_SECONDS,

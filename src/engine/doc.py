@@ -28,6 +28,7 @@ ERROR_SCHEMAS = (
     "PayloadTooLargeError",
     "IdempotencyError",
     "PreconditionRequiredError",
+    "ServiceUnavailableError",
 )
 FILE_PLAN_LAYOUT = (
     r"src/models/[a-z][a-z0-9_]*\.py",

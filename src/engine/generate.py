@@ -514,7 +514,7 @@ def _routes_file(
             decorator("post", "", "create", f", status_code=201, response_model={m}Response")
             + f"\nasync def create_{mod}(\n    data: {m}Create, service: Service,"
             " idempotent: Idempotent\n) -> Response:\n"
-            f"    return await idempotent(data, lambda: service.create(data), {m}Response)"
+            "    return await idempotent(data, lambda: service.create(data))"
         )
     if "get" in operations:
         imports.update(

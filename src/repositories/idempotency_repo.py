@@ -1,4 +1,8 @@
-"""Stored create responses, keyed by (owner, route, Idempotency-Key). Never commits."""
+"""Stored create responses, keyed by (owner, route, Idempotency-Key). Never commits.
+
+Records are not resources, so they do not go through `OwnedRepository`; the owner is
+part of the primary key instead, and every statement here names it.
+"""
 
 import uuid
 from datetime import datetime
@@ -34,14 +38,22 @@ class IdempotencyRepository:
     async def find(self, key: str) -> IdempotencyRecord | None:
         return await self.session.get(IdempotencyRecord, (self.owner_id, self.route, key))
 
-    async def replace(self, key: str, now: datetime, **values: Any) -> None:
-        """Store the record, dropping this owner's expired ones (including an old one for key)."""
-        await self.session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.owner_id == self.owner_id, IdempotencyRecord.expires_at <= now
-            )
-        )
+    async def add(self, key: str, **values: Any) -> None:
         self.session.add(
             IdempotencyRecord(owner_id=self.owner_id, route=self.route, key=key, **values)
         )
         await self.session.flush()
+
+    async def remove(self, record: IdempotencyRecord) -> None:
+        await self.session.delete(record)
+        await self.session.flush()
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete every record that has expired (served by the `expires_at` index)."""
+    result = await session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

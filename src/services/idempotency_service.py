@@ -5,12 +5,18 @@ as the row it created and replayed byte for byte while it lives. Failed requests
 store nothing (they wrote nothing), so a retry after a 4xx runs again.
 """
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
+from src.core.database import Database
 from src.core.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from src.repositories.idempotency_repo import IdempotencyRepository
+from src.repositories.idempotency_repo import IdempotencyRepository, purge_expired
+
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -20,19 +26,18 @@ class StoredResponse:
     headers: dict[str, str]
 
 
+def fingerprint(data: BaseModel) -> str:
+    """The validated body, so key order and whitespace do not make a request "different"."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
 class IdempotencyService:
-    def __init__(
-        self,
-        repository: IdempotencyRepository,
-        *,
-        ttl: timedelta,
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, repository: IdempotencyRepository, *, ttl: timedelta, clock: Clock) -> None:
         self.repository = repository
         self.ttl = ttl
         self.clock = clock
 
-    async def replay(self, key: str, fingerprint: str) -> StoredResponse | None:
+    async def replay(self, key: str, data: BaseModel) -> StoredResponse | None:
         """The stored answer for this key, or None when the request must run.
 
         Takes the key's lock first, so of two concurrent requests one runs and the
@@ -43,23 +48,31 @@ class IdempotencyService:
                 "A request with this Idempotency-Key is still in progress; retry shortly"
             )
         record = await self.repository.find(key)
-        if record is None or record.expires_at <= self.clock():
+        if record is None:
             return None
-        if record.fingerprint != fingerprint:
+        if record.expires_at <= self.clock():
+            await self.repository.remove(record)
+            return None
+        if record.fingerprint != fingerprint(data):
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was already used with a different request body"
             )
         return StoredResponse(record.status_code, record.body, dict(record.headers))
 
-    async def store(self, key: str, fingerprint: str, response: StoredResponse) -> None:
+    async def store(self, key: str, data: BaseModel, response: StoredResponse) -> None:
         now = self.clock()
-        await self.repository.replace(
+        await self.repository.add(
             key,
-            now,
-            fingerprint=fingerprint,
+            fingerprint=fingerprint(data),
             status_code=response.status_code,
             body=response.body,
             headers=response.headers,
             created_at=now,
             expires_at=now + self.ttl,
         )
+
+
+async def purge_expired_keys(database: Database, clock: Clock) -> int:
+    """Expired records of every user, in one statement (the service runs it hourly)."""
+    async with database.session() as session:
+        return await purge_expired(session, clock())

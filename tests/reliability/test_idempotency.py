@@ -4,8 +4,10 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from src.core.config import Settings
 from src.models.project import Project
 from src.schemas.problem import Problem
+from src.services.idempotency_service import purge_expired_keys
 from tests.conftest import Backend
 from tests.helpers import API, PROBLEM_JSON
 from tests.reliability.conftest import OpenApp
@@ -50,15 +52,16 @@ async def test_concurrent_creates_with_one_key_make_one_row(
     assert_figure(f"rows per key after {CONCURRENT} concurrent POSTs ({backend.name})", rows)
 
 
-async def test_replay_lives_24_hours_by_the_clock(live_app: OpenApp) -> None:
+async def test_replay_lives_24_hours_by_the_clock(live_app: OpenApp, settings: Settings) -> None:
     clock = Clock()
     live = await live_app(clock=clock)
     user = await live.user()
     keyed = {**user.headers, "Idempotency-Key": "daily-report"}
     first = await live.client.post(f"{API}/projects", json={"name": "a"}, headers=keyed)
     assert first.status_code == 201
+    window = timedelta(hours=settings.idempotency_ttl_hours)
 
-    clock.now += timedelta(hours=24) - timedelta(seconds=1)
+    clock.now += window - timedelta(seconds=1)
     replayed = await live.client.post(f"{API}/projects", json={"name": "a"}, headers=keyed)
     assert replayed.content == first.content
     assert replayed.headers["idempotent-replayed"] == "true"
@@ -69,7 +72,25 @@ async def test_replay_lives_24_hours_by_the_clock(live_app: OpenApp) -> None:
     assert "idempotent-replayed" not in expired.headers
     assert expired.json()["id"] != first.json()["id"]
     assert await live.count(Project, user) == 2
-    assert_figure("idempotency replay window", 24, "h")
+    assert_figure("idempotency replay window", window / timedelta(hours=1), "h")
+
+
+async def test_expired_keys_are_purged(live_app: OpenApp) -> None:
+    clock = Clock()
+    live = await live_app(clock=clock)
+    user = await live.user()
+    for key in ("old-1", "old-2"):
+        keyed = {**user.headers, "Idempotency-Key": key}
+        created = await live.client.post(f"{API}/projects", json={"name": key}, headers=keyed)
+        assert created.status_code == 201
+    clock.now += timedelta(hours=30)
+    fresh = {**user.headers, "Idempotency-Key": "fresh"}
+    assert (await live.client.post(f"{API}/projects", json={"name": "f"}, headers=fresh)).is_success
+
+    assert await purge_expired_keys(live.database, clock) == 2
+    assert await purge_expired_keys(live.database, clock) == 0
+    replayed = await live.client.post(f"{API}/projects", json={"name": "f"}, headers=fresh)
+    assert replayed.headers["idempotent-replayed"] == "true"
 
 
 async def test_keys_are_scoped_to_the_user_and_the_route(live_app: OpenApp) -> None:

@@ -31,14 +31,14 @@ LoginService = Annotated[AuthService, Depends(get_login_service)]
     "/register",
     status_code=201,
     response_model=UserResponse,
-    responses=problem_responses(400, 409, 429),
+    responses=problem_responses(400, 409, 413, 429),
 )
 async def register(data: UserCreate, service: Service, attempt: AttemptDep) -> User:
     await attempt.count(data.email)
     return await service.register(data)
 
 
-@router.post("/token", responses=problem_responses(400, 401, 429))
+@router.post("/token", responses=problem_responses(400, 401, 413, 429))
 async def issue_token(
     form: Annotated[PasswordGrant, Form()], service: LoginService, attempt: AttemptDep
 ) -> TokenResponse:

@@ -35,7 +35,7 @@ Service = Annotated[ProjectService, Depends(get_service)]
     responses=problem_responses(400, 409, 413, 422),
 )
 async def create_project(data: ProjectCreate, service: Service, idempotent: Idempotent) -> Response:
-    return await idempotent(data, lambda: service.create(data), ProjectResponse)
+    return await idempotent(data, lambda: service.create(data))
 
 
 @router.get("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))

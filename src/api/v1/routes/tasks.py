@@ -41,7 +41,7 @@ Service = Annotated[TaskService, Depends(get_service)]
     responses=problem_responses(400, 404, 409, 413, 422),
 )
 async def create_task(data: TaskCreate, service: Service, idempotent: Idempotent) -> Response:
-    return await idempotent(data, lambda: service.create(data), TaskResponse)
+    return await idempotent(data, lambda: service.create(data))
 
 
 @router.get("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
