@@ -3,7 +3,8 @@
 Every statement goes through `_scope()`, so a subclass that narrows it (the owner
 rule in `OwnedRepository`) narrows reads, updates and deletes alike. Statements of a
 fixed shape are built once and reused with bound parameters: building and cache-keying
-a SQLAlchemy statement costs more than running it.
+a SQLAlchemy statement costs more than running it. The repository's own parameters start
+with `_` (`_pk`, `_limit`), so they never clash with a filter named after a column.
 """
 
 import uuid
@@ -72,15 +73,15 @@ class Repository(Generic[ModelT]):
         The version is compared by the database in the same statement that writes, so
         of two writers holding the same version exactly one matches.
         """
-        conditions = [self.model.id == bindparam("pk")]
+        conditions = [self.model.id == bindparam("_pk")]
         if versions is not None:
-            conditions.append(self.model.version.in_(bindparam("versions", expanding=True)))
+            conditions.append(self.model.version.in_(bindparam("_versions", expanding=True)))
         return conditions
 
     def _target_params(self, id: uuid.UUID, versions: Versions) -> dict[str, Any]:
         if versions is None:
-            return self._params(pk=id)
-        return self._params(pk=id, versions=sorted(versions))
+            return self._params(_pk=id)
+        return self._params(_pk=id, _versions=sorted(versions))
 
     async def get(self, id: uuid.UUID, versions: Versions = None) -> ModelT | None:
         statement = self._statement(
@@ -109,13 +110,13 @@ class Repository(Generic[ModelT]):
                 matching()
                 .add_columns(total)
                 .order_by(self.model.created_at, self.model.id)
-                .limit(bindparam("limit"))
-                .offset(bindparam("offset"))
+                .limit(bindparam("_limit"))
+                .offset(bindparam("_offset"))
             )
 
         shape = tuple(sorted(criteria))
         statement = self._statement(("list", shape), page_with_total)
-        params = self._params(**criteria, limit=page.limit, offset=page.offset)
+        params = self._params(**criteria, _limit=page.limit, _offset=page.offset)
         rows = (await self.session.execute(statement, params)).all()
         if rows:
             return [row[0] for row in rows], rows[0][1]
@@ -180,14 +181,14 @@ class OwnedRepository(Repository[OwnedT]):
     def _scope(self, statement: StatementT) -> StatementT:
         if self.unrestricted:
             return statement
-        return statement.where(self.model.owner_id == bindparam("scope_owner_id"))
+        return statement.where(self.model.owner_id == bindparam("_owner_id"))
 
     def _scope_key(self) -> Hashable:
         return self.unrestricted
 
     def _params(self, **params: Any) -> dict[str, Any]:
         if not self.unrestricted:
-            params["scope_owner_id"] = self.owner_id
+            params["_owner_id"] = self.owner_id
         return params
 
     def _row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
