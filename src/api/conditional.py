@@ -6,15 +6,13 @@ DELETE statement (`Repository._target`), never in Python.
 """
 
 import re
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
 from src.core.errors import PreconditionRequired
 from src.models.base import Entity
-from src.repositories.base import Versions
-
-EntityT = TypeVar("EntityT", bound=Entity)
+from src.repositories.base import ModelT, Versions
 
 _TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 IF_MATCH_PATTERN = rf"^(\*|({_TAG}|,([ \t]*{_TAG})?)([ \t]*,([ \t]*{_TAG})?)*)?$"
@@ -30,7 +28,7 @@ def etag(row: Entity) -> str:
     return f'"{row.version}"'
 
 
-def tagged(response: Response, row: EntityT) -> EntityT:
+def tagged(response: Response, row: ModelT) -> ModelT:
     """Sets the row's ETag on the response and hands the row back, for `return tagged(...)`."""
     response.headers["ETag"] = etag(row)
     return row

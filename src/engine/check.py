@@ -16,8 +16,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
+from src.api.v1.router import EVERY_ROUTE_STATUSES
 from src.engine.doc import Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
-from src.engine.generate import CRUD_SHAPES, PLATFORM_STATUSES, ROUTER_STATUSES
+from src.engine.generate import CRUD_SHAPES, PLATFORM_STATUSES
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")
 SYSTEM_COLUMNS = ("version",)
@@ -100,7 +101,7 @@ def _check_operation(
     statuses = {int(status) for status in operation["responses"]}
     for status in sorted(set(endpoint.responses) - statuses):
         yield mismatch(f"doc lists Response {status}, the route does not document it")
-    platform = {*ROUTER_STATUSES, *PLATFORM_STATUSES.get(_operation_of(endpoint) or "", ())}
+    platform = {*EVERY_ROUTE_STATUSES, *PLATFORM_STATUSES.get(_operation_of(endpoint) or "", ())}
     for status in sorted(statuses - set(endpoint.responses) - platform):
         yield mismatch(f"the route documents {status}, the doc does not list it")
     request = _schema_name(operation.get("requestBody", {}).get("content", {}))

@@ -32,8 +32,6 @@ PLATFORM_STATUSES = {
     "delete": (412, 428),
 }
 """Statuses the generated routes answer whatever the doc says: a doc may list them."""
-ROUTER_STATUSES = (503,)
-"""Statuses every /api/v1 route documents (src/api/v1/router.py): the database is down."""
 
 
 class GenerationError(Exception):

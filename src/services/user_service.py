@@ -8,7 +8,7 @@ from src.repositories.user_repo import UserRepository
 
 
 class UserService:
-    def __init__(self, users: UserRepository, caller: Principal) -> None:
+    def __init__(self, users: UserRepository, *, caller: Principal) -> None:
         self.users = users
         self.caller = caller
 

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from src.api.ratelimit import _client_key
 from src.core.config import Settings
 from src.core.database import Database
 from src.core.errors import RateLimited
@@ -392,3 +393,16 @@ def test_serve_in_production_without_a_secret_key_exits_saying_so(tmp_path: Path
     assert result.returncode != 0
     assert "SECRET_KEY must be set when ENVIRONMENT=production" in output
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_ipv6_clients_are_counted_by_their_64(host: str, key: str) -> None:
+    assert _client_key(host) == key
