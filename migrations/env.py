@@ -48,9 +48,12 @@ async def run_async_migrations() -> None:
     settings = get_settings()
     url = config.attributes.get("database_url") or settings.database_url
     # SQLite batch migrations rebuild tables; with foreign keys on, dropping the old
-    # table would cascade-delete every child row. Integrity is checked afterwards.
+    # table would cascade-delete every child row. Integrity is checked afterwards. On
+    # PostgreSQL the driver must not give up while an upgrade waits for another's lock.
     engine = create_engine(
-        settings.model_copy(update={"database_url": url}), enforce_foreign_keys=False
+        settings.model_copy(update={"database_url": url}),
+        enforce_foreign_keys=False,
+        client_timeout=False,
     )
     # On SQLite the lock is the write lock, taken by BEGIN IMMEDIATE.
     async with for_writing(engine).connect() as connection:

@@ -165,12 +165,14 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
-    """The database cannot answer now (down, restarting, out of connections): a 503 to
-    retry, logged in one line. Any other database error is a bug, so it is a 500."""
+    """The database cannot answer now (down, restarting, out of connections, silent): a
+    503 to retry, logged in one line. Any other database error, or a TimeoutError that is
+    not the driver's, is a bug, so it is a 500."""
     if not is_unavailable(exc):
         return await _unexpected_error(request, exc)
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    logger.warning("database unavailable, answered 503: %s", str(cause).partition("\n")[0])
+    message = str(cause).partition("\n")[0] or repr(cause)  # the driver's timeout has none
+    logger.warning("database unavailable, answered 503: %s", message)
     return problem_response(
         503, "The database is not available; retry shortly", headers=DATABASE_RETRY_AFTER
     )
@@ -189,4 +191,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
+    app.add_exception_handler(TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -4,6 +4,7 @@ Commit happens in exactly one place: `Database.session()`. Repositories and
 services never commit or roll back.
 """
 
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,27 +34,40 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 # The SQLSTATE given to a connection the driver could not open (refused, reset, timed out).
 _CANNOT_CONNECT = "08001"
+# How much longer than statement_timeout the client waits for an answer: enough that a
+# server which can still answer reports its own timeout first.
+_CLIENT_TIMEOUT_MARGIN = 2.0
 
 
-def create_engine(settings: Settings, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, enforce_foreign_keys: bool = True, client_timeout: bool = True
+) -> AsyncEngine:
     """`enforce_foreign_keys=False` is for migrations on SQLite: rebuilding a table there
-    drops the old one, which with foreign keys on would cascade-delete its children."""
+    drops the old one, which with foreign keys on would cascade-delete its children.
+    `client_timeout=False` is for migrations on PostgreSQL: an upgrade may wait for
+    another's lock for as long as it takes, so the driver must not give up on it."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": {
+            "application_name": "featwright",
+            "statement_timeout": str(round(settings.db_statement_timeout * 1000)),
+        },
+    }
+    if client_timeout:
+        # A host gone silent (network partition, frozen VM) answers nothing, not even its
+        # statement_timeout: without this a query or a pre-ping on a pooled connection
+        # would wait for the OS to give up on TCP, minutes later.
+        connect_args["command_timeout"] = settings.db_statement_timeout + _CLIENT_TIMEOUT_MARGIN
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
-        connect_args={
-            "timeout": settings.db_connect_timeout,
-            "server_settings": {
-                "application_name": "featwright",
-                "statement_timeout": str(round(settings.db_statement_timeout * 1000)),
-            },
-        },
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
@@ -76,6 +90,8 @@ def is_unavailable(error: BaseException) -> bool:
     connections, too slow) rather than that the statement or the code is wrong."""
     if isinstance(error, sa_exc.TimeoutError):  # no pooled connection freed in time
         return True
+    if isinstance(error, TimeoutError):
+        return _raised_by_driver(error)
     if not isinstance(error, sa_exc.DBAPIError):
         return False
     if error.connection_invalidated:
@@ -84,6 +100,16 @@ def is_unavailable(error: BaseException) -> bool:
     # SQLite: another process held the write lock for longer than busy_timeout.
     busy = getattr(error.orig, "sqlite_errorname", None) == "SQLITE_BUSY"
     return busy or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def _raised_by_driver(error: BaseException) -> bool:
+    """Whether `error` was raised inside asyncpg: its command_timeout, which SQLAlchemy
+    passes on as a bare TimeoutError (from a statement or the pool's pre-ping, after
+    discarding the connection). A TimeoutError of any other origin is not the database's."""
+    return any(
+        frame.f_globals.get("__name__", "").partition(".")[0] == "asyncpg"
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:

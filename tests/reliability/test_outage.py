@@ -3,18 +3,25 @@ and Retry-After, never a 500; once it is back the service recovers by itself and
 acknowledged write is missing.
 
 The database is a PostgreSQL cluster of the test's own (initdb + pg_ctl), stopped and
-started under a live `featwright serve` in the middle of a load of creates and reads.
+started under a live `featwright serve` in the middle of a load of creates and reads;
+then frozen (SIGSTOP) and resumed, as a host that goes silent without closing its sockets.
 """
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -40,6 +47,11 @@ WARM_UP_WRITES = 50
 OUTAGE_SECONDS = 3.0
 RECOVERY_DEADLINE = 30.0
 CONNECT_TIMEOUT = 5
+# The frozen host: small timeouts, so that a request gives up on a pooled connection after
+# STATEMENT_TIMEOUT + 2 s (the client-side margin), on a new one after CONNECT_TIMEOUT.
+FROZEN_STATEMENT_TIMEOUT = 1
+FROZEN_CONNECT_TIMEOUT = 2
+FROZEN_SECONDS = 8.0  # longer than a pooled connection takes to give up, and its close
 
 
 @dataclass
@@ -147,12 +159,32 @@ def cluster() -> Iterator[PostgresCluster]:
         yield cluster
 
 
+@asynccontextmanager
+async def _serving(
+    cluster: PostgresCluster, workdir: Path, **settings: str
+) -> AsyncIterator[LiveServer]:
+    """`featwright serve` on a new, migrated database of the cluster, with SETTINGS."""
+    url = await cluster.create_database(f"outage_{uuid.uuid4().hex[:8]}")
+    env = featwright_env(url, **settings)
+    upgrade(env, workdir)
+    with running_server(workdir, env) as server:
+        yield server
+
+
 @pytest.fixture
 async def server(cluster: PostgresCluster, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    url = await cluster.create_database(f"outage_{uuid.uuid4().hex[:8]}")
-    env = featwright_env(url, db_connect_timeout=str(CONNECT_TIMEOUT))
-    upgrade(env, tmp_path)
-    with running_server(tmp_path, env) as server:
+    async with _serving(cluster, tmp_path, db_connect_timeout=str(CONNECT_TIMEOUT)) as server:
+        yield server
+
+
+@pytest.fixture
+async def frozen_server(cluster: PostgresCluster, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with _serving(
+        cluster,
+        tmp_path,
+        db_statement_timeout=str(FROZEN_STATEMENT_TIMEOUT),
+        db_connect_timeout=str(FROZEN_CONNECT_TIMEOUT),
+    ) as server:
         yield server
 
 
@@ -237,6 +269,109 @@ async def test_outage_is_answered_503_and_recovers_without_losing_writes(
     assert "Traceback" not in log, log[-5000:]
 
 
+@contextmanager
+def _frozen(cluster: PostgresCluster) -> Iterator[None]:
+    """The whole cluster stopped dead (SIGSTOP), resumed (SIGCONT) on leaving, however the
+    block ends: its sockets stay open and the kernel still accepts connections, but
+    nothing answers, as on a host cut off by a partition or a frozen VM."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    stopped: list[int] = []
+    try:
+        os.kill(postmaster, signal.SIGSTOP)  # first, so that it forks nothing meanwhile
+        stopped.append(postmaster)
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for child in map(int, children):
+            with contextlib.suppress(ProcessLookupError):  # a backend that just exited
+                os.kill(child, signal.SIGSTOP)
+                stopped.append(child)
+        assert len(stopped) > 1, "found no PostgreSQL process to freeze besides the postmaster"
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+async def test_frozen_host_is_answered_503_within_a_bound_and_recovers(
+    cluster: PostgresCluster, frozen_server: LiveServer
+) -> None:
+    """A host that stops answering without closing its sockets: requests on pooled
+    connections give up after the client-side command timeout, new connections after
+    DB_CONNECT_TIMEOUT, and nothing hangs until the OS gives up on TCP."""
+    limits = httpx.Limits(max_connections=CLIENTS + 4)
+    async with httpx.AsyncClient(base_url=frozen_server.url, timeout=60, limits=limits) as client:
+        headers = await sign_up(client)
+        load = Load(client, headers)
+        clients = [asyncio.create_task(load.run_client(n)) for n in range(CLIENTS)]
+        probes_stopped = asyncio.Event()
+        frozen = thawed = float("inf")
+        try:
+            async with asyncio.timeout(30):
+                await load.warm.wait()  # the pool holds a connection per client
+
+            with _frozen(cluster):
+                frozen = time.monotonic()
+                probing = asyncio.create_task(_probe_health(client, probes_stopped))
+                await asyncio.sleep(FROZEN_SECONDS)
+                probes_stopped.set()
+                probes = await probing
+                thawed = load.restarted = time.monotonic()
+            async with asyncio.timeout(RECOVERY_DEADLINE):
+                await load.recovered.wait()
+        finally:
+            load.stopped.set()
+            probes_stopped.set()
+            await asyncio.gather(*clients)
+
+    answers = load.answers
+    unanswered = [a for a in answers if a.status is None]
+    errors = [a for a in answers if a.status is not None and a.status >= 500 and a.status != 503]
+    during = [a for a in answers if a.within(frozen, thawed)]
+    touching = [a for a in answers if a.overlaps(frozen, thawed)]
+    slowest = max(a.took for a in touching)
+    recovery = load.first_success_after(thawed) - thawed
+    print(
+        f"\nfrozen host: {len(answers)} requests, {len(touching)} while frozen"
+        f" ({sum(a.method == 'POST' for a in during)} POST and"
+        f" {sum(a.method == 'GET' for a in during)} GET within it),"
+        f" {sum(a.status == 503 for a in touching)} answered 503, {len(errors)} 5xx other than"
+        f" 503, {len(unanswered)} unanswered; slowest answer then {slowest:.3f} s;"
+        f" first success {recovery:.2f} s after SIGCONT"
+    )
+
+    assert not unanswered, f"requests without an answer: {unanswered[:3]}"
+    assert_figure("500s while the database host is frozen", len(errors))
+    assert {a.status for a in answers} <= {200, 201, 503}, {a.status for a in answers}
+    assert {a.method for a in during} == {"GET", "POST"}, "the load did not run while frozen"
+    assert {a.status for a in during} == {503}, "something succeeded without a database"
+    for answer in touching:
+        if answer.status == 503:
+            assert answer.content_type == PROBLEM_JSON, answer
+            assert (answer.retry_after or "").isdigit(), answer
+            assert json.loads(answer.body)["status"] == 503
+    # DB_STATEMENT_TIMEOUT + 2 s (command_timeout) + up to 2 s to close the connection
+    assert_figure("slowest answer while the database host is frozen", round(slowest, 2), "s")
+
+    probed = [p for p in probes if p.within(frozen, thawed)]
+    ready = [p for p in probed if p.path == "/health/ready"]
+    live = [p for p in probed if p.path == "/health/live"]
+    assert ready
+    assert live
+    assert {p.status for p in ready} == {503}, [p.status for p in ready]
+    assert all(p.content_type == PROBLEM_JSON and p.retry_after for p in ready)
+    assert {p.status for p in live} == {200}
+    slowest_ready = round(max(p.took for p in ready), 2)  # DB_CONNECT_TIMEOUT
+    assert_figure("slowest /health/ready while the database host is frozen", slowest_ready, "s")
+
+    assert_figure("time to first success after the host resumes", round(recovery, 2), "s")
+    log = frozen_server.log_text()
+    # the driver's command timeout was met, and answered 503 like any unavailability
+    assert "database unavailable, answered 503: TimeoutError()" in log, log[-5000:]
+    assert "Traceback" not in log, log[-5000:]
+
+
 async def _missing(client: httpx.AsyncClient, headers: dict[str, str], ids: list[str]) -> list[str]:
     """The acknowledged creates the API no longer finds."""
     found = await asyncio.gather(*(client.get(f"{PROJECTS}/{id}", headers=headers) for id in ids))
@@ -270,6 +405,25 @@ class _Orig(Exception):
     ],
 )
 async def test_only_an_unreachable_database_is_a_503(error: Exception, status: int) -> None:
+    response = await _answer_to(error)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert ("retry-after" in response.headers) == (status == 503)
+
+
+async def test_only_a_timeout_raised_in_the_driver_is_a_503() -> None:
+    """asyncpg's timeouts reach the app as bare TimeoutErrors; one raised anywhere else
+    is not the database's, so it stays a 500."""
+    driver = await _driver_timeout()
+    elsewhere = TimeoutError()
+
+    assert (await _answer_to(driver)).status_code == 503
+    assert (await _answer_to(elsewhere)).status_code == 500
+
+
+async def _answer_to(error: BaseException) -> httpx.Response:
+    """What the problem handlers answer to a route that raises `error`."""
     app = FastAPI()
     install_problem_handlers(app)
 
@@ -279,8 +433,23 @@ async def test_only_an_unreachable_database_is_a_503(error: Exception, status: i
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.get("/fail")
+        return await client.get("/fail")
 
-    assert response.status_code == status
-    assert response.headers["content-type"] == PROBLEM_JSON
-    assert ("retry-after" in response.headers) == (status == 503)
+
+async def _driver_timeout() -> TimeoutError:
+    """A TimeoutError raised inside asyncpg, as its command timeout is: here its connect
+    timeout, on a socket that accepts and never answers (no server needed)."""
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(
+        lambda _reader, writer: accepted.append(writer), "127.0.0.1", 0
+    )
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", timeout=0.2)
+    except TimeoutError as error:
+        return error
+    finally:
+        for writer in accepted:
+            writer.close()
+        silent.close()
+    raise AssertionError("asyncpg connected to a socket that never answers")
