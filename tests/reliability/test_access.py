@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +38,9 @@ SYSTEM_FIELDS = {
 }
 # What a response must never carry: hashes, stack traces, SQL, driver names, source paths.
 INTERNALS = re.compile(
-    r"\$argon2|hashed_password|Traceback|File \"|\.py\", line|\.py:\d|site-packages|/work/|"
+    r"\$argon2|hashed_password|Traceback|File \"|\.py\", line|\.py:\d|site-packages|"
+    + re.escape(str(Path(__file__).resolve().parents[2]))
+    + r"|"
     r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b|sqlalchemy|asyncpg|aiosqlite|sqlite3|"
     r"IntegrityError|DBAPIError|psycopg"
 )
