@@ -139,13 +139,22 @@ class Repository(Generic[ModelT]):
         """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
         if not values:
             return await self.get(id, versions)
-        statement = (
-            self._scope(update(self.model).where(*self._target(versions)))
-            .values({**values, "version": self.model.version + 1})
-            .returning(self.model)
-            .execution_options(synchronize_session=False, populate_existing=True)
+        columns = tuple(sorted(values))
+        statement = self._statement(
+            ("update", columns, versions is None),
+            lambda: (
+                self._scope(update(self.model).where(*self._target(versions)))
+                .values(
+                    {
+                        **{name: bindparam(name) for name in columns},
+                        "version": self.model.version + 1,
+                    }
+                )
+                .returning(self.model)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            ),
         )
-        params = self._target_params(id, versions)
+        params = {**values, **self._target_params(id, versions)}
         return (await self.session.scalars(statement, params)).one_or_none()
 
     async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
