@@ -1,37 +1,67 @@
-# The front door. `make run` and `make test` need nothing but Python 3.11+ on PATH.
+# The front door. `make run` and `make test` need nothing but Python 3.11+ and make on PATH.
+#
+# Installs read the hashed lock files and resolve nothing (see README, "Installing"):
+#   requirements-uv.lock   the installer, uv, at one version (installed by the Python's own pip)
+#   requirements.lock      what the service needs at run time (make run)
+#   requirements-dev.lock  that plus the test, lint and browser tools (make test, make lint)
+# `uv pip sync` installs exactly the pinned, hash-checked files and removes anything else.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+stamp = $(VENV)/.installed-$(1)-$(shell cat $(2) pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(call stamp,run,requirements.lock)
+DEV_STAMP := $(call stamp,dev,requirements-dev.lock)
+# uv uses the Python it is given and never downloads one, nor reads a user's uv.toml.
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_CONFIG := 1
 
-.PHONY: install run test lint format bench lock clean
+.PHONY: install install-dev run test lint format bench lock clean
 
-install: $(STAMP)
+# The dev set includes the run-time set at the same versions, so either one serves `make run`.
+install: $(if $(wildcard $(DEV_STAMP)),$(DEV_STAMP),$(RUN_STAMP))
+install-dev: $(DEV_STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(UV): requirements-uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "featwright needs Python 3.11+")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -rf $(TOOLS)/uv
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/python -m pip install --quiet --disable-pip-version-check \
+		--no-deps --require-hashes -r requirements-uv.lock
+	touch $@
+
+$(RUN_STAMP): requirements.lock pyproject.toml | $(UV)
+	$(call sync,requirements.lock)
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(UV)
+	$(call sync,requirements-dev.lock)
+
+define sync
+	test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(UV) pip check --quiet --python $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
+endef
 
 run: install
 	$(BIN)/featwright db upgrade
 	$(BIN)/featwright serve
 
 # pytest exits 5 when it ran no test: that is a failure too, said plainly.
-test: install
+test: install-dev
 	@status=0; $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; fi; exit $$status
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check src tests migrations
 	$(BIN)/ruff format --check src tests migrations
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix src tests migrations
 	$(BIN)/ruff format src tests migrations
 
@@ -39,11 +69,15 @@ format: install
 bench: install
 	bench/run.sh
 
-# Regenerate the lock file after changing dependencies in pyproject.toml.
-lock:
-	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --generate-hashes \
-		--python-version 3.11 --universal -o requirements.lock
+# Re-resolve every lock to today's releases (`make lock UPGRADE=` keeps the pinned versions
+# and only adds what pyproject.toml newly asks for); then `make test` says if it is safe.
+UPGRADE ?= --upgrade
+LOCK = $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --universal $(UPGRADE)
+lock: $(UV)
+	echo 'uv' | $(LOCK) - -o requirements-uv.lock
+	echo 'setuptools>=75' | $(LOCK) pyproject.toml - -o requirements.lock
+	echo 'setuptools>=75' | $(LOCK) pyproject.toml - --extra dev -c requirements.lock \
+		-o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage

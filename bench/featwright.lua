@@ -1,33 +1,61 @@
--- wrk script for featwright's projects endpoints (same modes and RESULT line as the
--- baseline's bench.lua):  wrk ... -s bench/featwright.lua URL -- MODE TOKEN [ARG]
---   post          POST /api/v1/projects with a small JSON body
---   get  IDSFILE  GET /api/v1/projects/<random id from IDSFILE>
---   path PATH     GET PATH
+-- wrk script for featwright's projects endpoints; prints the same RESULT line as the
+-- baseline's bench.lua, so bench/bench.py reads both alike.
+--
+--   wrk ... -s bench/featwright.lua URL -- MODE TOKEN [ARG]
+--
+--   get  IDSFILE  GET  /api/v1/projects/<random id from IDSFILE>
+--   post          POST /api/v1/projects  {"name":"bench-project-N"}
+--   put  IDSFILE  PUT  /api/v1/projects/<random id>  {"name":"bench-put-N"}  (no If-Match)
+--   path PATH     GET  PATH (a list page, by offset or by cursor; PATH is URL-encoded)
+--   mix  IDSFILE  a fixed cycle of 10: 5 x get, 4 x post, 1 x GET page 1 (the memory test)
+--
+-- done() prints one machine-readable line:
+--   RESULT rps=.. p50_ms=.. p90_ms=.. p99_ms=.. requests=.. non2xx=.. sockerr=..
 local mode, arg
 local ids = {}
 local counter = 0
 local prefix = "/api/v1/projects"
+local first_page = prefix .. "?page=1&limit=20"
+
+local function random_id()
+  return ids[math.random(#ids)]
+end
 
 function init(args)
   mode, arg = args[1], args[3]
   wrk.headers["Authorization"] = "Bearer " .. args[2]
-  if mode == "get" then
+  if mode == "get" or mode == "put" or mode == "mix" then
     for line in io.lines(arg) do
       if #line > 0 then ids[#ids + 1] = line end
     end
+    assert(#ids > 0, "no ids in " .. arg)
     local addr = tonumber(string.match(tostring({}), "0x(%x+)") or "0", 16) or 0
     math.randomseed(os.time() + addr % 100000)
-  elseif mode == "post" then
+  elseif mode ~= "post" and mode ~= "path" then
+    error("unknown mode " .. tostring(mode))
+  end
+  if mode == "post" or mode == "put" or mode == "mix" then
     wrk.headers["Content-Type"] = "application/json"
   end
 end
 
 function request()
+  counter = counter + 1
   if mode == "get" then
-    return wrk.format("GET", prefix .. "/" .. ids[math.random(#ids)])
+    return wrk.format("GET", prefix .. "/" .. random_id())
   elseif mode == "post" then
-    counter = counter + 1
     return wrk.format("POST", prefix, nil, '{"name":"bench-project-' .. counter .. '"}')
+  elseif mode == "put" then
+    return wrk.format("PUT", prefix .. "/" .. random_id(), nil,
+      '{"name":"bench-put-' .. counter .. '"}')
+  elseif mode == "mix" then
+    local slot = counter % 10
+    if slot < 5 then
+      return wrk.format("GET", prefix .. "/" .. random_id())
+    elseif slot < 9 then
+      return wrk.format("POST", prefix, nil, '{"name":"bench-mix-' .. counter .. '"}')
+    end
+    return wrk.format("GET", first_page)
   end
   return wrk.format("GET", arg)
 end

@@ -1,13 +1,20 @@
 """Seed a benchmark database with one user owning ROWS projects; print a token for them.
 
-    python bench/prepare.py --rows 100000 --ids-out results/ids.txt
+    DATABASE_URL=postgresql+asyncpg://bench@127.0.0.1:55432/featwright_bench \\
+        .venv/bin/python bench/prepare.py --rows 100000 --ids-out /tmp/ids.txt
 
-Runs against DATABASE_URL (already migrated). Rows get distinct, increasing
-created_at values, as in the baseline's seed, then VACUUM ANALYZE.
+Runs against DATABASE_URL (already migrated: `featwright db upgrade`). Empties the users
+table (and, by cascade, everything they own) first, so it can be run again with another
+row count. Rows get distinct, increasing created_at values, as in the baseline's seed.py,
+then VACUUM ANALYZE. Writes a random sample of project ids (for GET/PUT by id) to
+--ids-out; prints only the bearer token on stdout (progress goes to stderr). The token's
+lifetime is ACCESS_TOKEN_EXPIRE_MINUTES, so set that above the length of the run.
 """
 
 import argparse
 import asyncio
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -22,9 +29,17 @@ INSERT INTO projects (id, owner_id, name, description, status, created_at, updat
 SELECT gen_random_uuid(), $1, 'project-' || g, NULL, 'active', ts, ts
 FROM (
     SELECT g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS ts
-    FROM generate_series(1, $2::bigint) AS g
+    FROM generate_series($2::bigint, $3::bigint) AS g
 ) s
 """
+BATCH = 250_000
+
+# TABLESAMPLE keeps this cheap on big tables; oversample 3x, then shuffle, so the
+# sample is not biased towards the start of the heap (as the baseline's seed.py does).
+SAMPLE_SQL = (
+    "SELECT id FROM (SELECT id FROM projects TABLESAMPLE BERNOULLI ({pct:.6f})) s"
+    " ORDER BY random() LIMIT $1"
+)
 
 
 async def main() -> None:
@@ -37,6 +52,7 @@ async def main() -> None:
     settings = get_settings()
     dsn = make_url(settings.database_url).set(drivername="postgresql")
     connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    started = time.perf_counter()
     try:
         user_id = uuid.uuid4()
         await connection.execute("TRUNCATE users CASCADE")
@@ -45,15 +61,22 @@ async def main() -> None:
             " VALUES ($1, 'bench@example.com', '!', false, now(), now())",
             user_id,
         )
-        await connection.execute(SEED_SQL, user_id, args.rows)
+        for low in range(1, args.rows + 1, BATCH):
+            high = min(low + BATCH - 1, args.rows)
+            await connection.execute(SEED_SQL, user_id, low, high)
         await connection.execute("VACUUM ANALYZE projects")
-        ids = await connection.fetch(
-            "SELECT id FROM projects ORDER BY random() LIMIT $1", args.ids_count
-        )
+        count = min(args.ids_count, args.rows)
+        pct = min(100.0, 100.0 * 3 * count / max(args.rows, 1))
+        ids = await connection.fetch(SAMPLE_SQL.format(pct=pct), count)
     finally:
         await connection.close()
     args.ids_out.parent.mkdir(parents=True, exist_ok=True)
     args.ids_out.write_text("".join(f"{row['id']}\n" for row in ids))
+    print(
+        f"prepare: {args.rows} projects in {time.perf_counter() - started:.1f}s,"
+        f" {len(ids)} sample ids in {args.ids_out}",
+        file=sys.stderr,
+    )
     tokens = TokenService.from_settings(settings)
     print(tokens.issue(Principal(id=user_id)))
 

@@ -126,12 +126,11 @@ async def _create_user(data: UserCreate, superuser: bool) -> str:
     settings = get_settings()
     engine = create_engine(settings)
     try:
-        async with Database(engine).session() as session:
-            tokens = TokenService.from_settings(settings)
-            user = await AuthService(UserRepository(session), tokens).register(
-                data, is_superuser=superuser
-            )
-            return str(user.id)
+        tokens = TokenService.from_settings(settings)
+        user = await AuthService(UserRepository(Database(engine)), tokens).register(
+            data, is_superuser=superuser
+        )
+        return str(user.id)
     finally:
         await engine.dispose()
 

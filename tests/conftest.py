@@ -124,7 +124,7 @@ def settings(backend: Backend) -> Settings:
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings)
+    engine = create_engine(settings, autocommit=False)  # each test rolls back its transaction
     yield engine
     await engine.dispose()
 
@@ -171,10 +171,10 @@ def make_user(app: FastAPI, database: Database, password_hash: str) -> MakeUser:
 
     async def make(email: str | None = None, *, superuser: bool = False) -> User:
         email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
-        async with database.session() as session:
-            row = await UserRepository(session).create(
-                {"email": email, "hashed_password": password_hash, "is_superuser": superuser}
-            )
+        row = await UserRepository(database).create(
+            {"email": email, "hashed_password": password_hash, "is_superuser": superuser}
+        )
+        assert row is not None
         token = app.state.tokens.issue(Principal(id=row.id, is_superuser=superuser))
         return User(row.id, email, {"Authorization": f"Bearer {token}"})
 

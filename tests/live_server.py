@@ -237,7 +237,9 @@ class PostgresCluster:
     user (runuser), in a directory under the system temp dir that it owns.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *settings: str) -> None:
+        """`settings`: extra server settings, as `name=value`."""
+        self.settings = settings
         self.bin = _postgres_bin()
         owner = None
         if os.geteuid() == 0:
@@ -274,6 +276,7 @@ class PostgresCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         data, log = str(self.data), str(self.log)
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", log, "-o", options)
 
@@ -296,9 +299,9 @@ class PostgresCluster:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def postgres_cluster(*settings: str) -> Iterator[PostgresCluster]:
     """A started throwaway cluster, removed afterwards."""
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(*settings)
     try:
         cluster.init()
         cluster.start()

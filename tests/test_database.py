@@ -1,5 +1,6 @@
-"""The unit of work on a real engine (not the rolled-back test connection)."""
+"""Connections and transactions on a real engine (not the rolled-back test connection)."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from src.core.database import Database, create_engine
 from src.core.security import Principal
 from src.main import create_app
 from src.models import Project, User
+from src.repositories.project_repo import ProjectRepository
 
 
 @pytest.fixture
@@ -30,29 +32,79 @@ async def committed_user(engine: AsyncEngine) -> AsyncIterator[User]:
 
 
 async def count_projects(engine: AsyncEngine, owner_id: uuid.UUID) -> int:
-    async with Database(engine).session(write=False) as session:
-        total = await session.scalar(
+    async with Database(engine).connect() as connection:
+        total = await connection.scalar(
             select(func.count()).select_from(Project).where(Project.owner_id == owner_id)
         )
     return total or 0
 
 
-async def test_session_commits_on_success(engine: AsyncEngine, committed_user: User) -> None:
-    async with Database(engine).session() as session:
-        session.add(Project(name="kept", owner_id=committed_user.id))
+async def test_a_statement_outside_a_transaction_is_kept_at_once(
+    engine: AsyncEngine, committed_user: User
+) -> None:
+    """One statement, one transaction of its own: no BEGIN/COMMIT around it, no rollback
+    of it by anything that fails later."""
+    repository = ProjectRepository(Database(engine), owner_id=committed_user.id)
+
+    async def request_failing_after_its_write() -> None:
+        await repository.create({"name": "kept"})
+        raise RuntimeError("a failure later in the request")
+
+    with pytest.raises(RuntimeError, match="later"):
+        await request_failing_after_its_write()
     assert await count_projects(engine, committed_user.id) == 1
 
 
-async def test_session_rolls_back_on_error(engine: AsyncEngine, committed_user: User) -> None:
-    async def failing_unit_of_work() -> None:
-        async with Database(engine).session() as session:
-            session.add(Project(name="lost", owner_id=committed_user.id))
-            await session.flush()
+async def test_a_transaction_commits_on_success(engine: AsyncEngine, committed_user: User) -> None:
+    database = Database(engine)
+    repository = ProjectRepository(database, owner_id=committed_user.id)
+    async with database.transaction():
+        await repository.create({"name": "one"})
+        await repository.create({"name": "two"})
+        async with database.transaction():  # joins the outer one
+            await repository.create({"name": "three"})
+    assert await count_projects(engine, committed_user.id) == 3
+
+
+async def test_a_transaction_rolls_back_every_statement_on_error(
+    engine: AsyncEngine, committed_user: User
+) -> None:
+    database = Database(engine)
+    repository = ProjectRepository(database, owner_id=committed_user.id)
+
+    async def failing_transaction() -> None:
+        async with database.transaction():
+            await repository.create({"name": "lost"})
+            await repository.create({"name": "lost too"})
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        await failing_unit_of_work()
+        await failing_transaction()
     assert await count_projects(engine, committed_user.id) == 0
+
+
+async def test_concurrent_tasks_do_not_share_a_transaction(
+    engine: AsyncEngine, committed_user: User
+) -> None:
+    """The current transaction is per task: a request beside a failing one keeps its write."""
+    database = Database(engine)
+    repository = ProjectRepository(database, owner_id=committed_user.id)
+    started = asyncio.Event()
+
+    async def failing() -> None:
+        async with database.transaction():
+            await repository.create({"name": "lost"})
+            started.set()
+            await asyncio.sleep(0.05)
+            raise RuntimeError("boom")
+
+    async def independent() -> None:
+        await started.wait()
+        await repository.create({"name": "kept"})
+
+    results = await asyncio.gather(failing(), independent(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert await count_projects(engine, committed_user.id) == 1
 
 
 async def test_app_on_its_own_engine_reads_its_writes(

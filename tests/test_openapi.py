@@ -149,6 +149,6 @@ async def test_error_responses_use_problem_json(document: dict[str, Any]) -> Non
 async def test_list_tasks_documents_the_project_id_filter(document: dict[str, Any]) -> None:
     parameters = {p["name"]: p for p in document["paths"]["/api/v1/tasks"]["get"]["parameters"]}
 
-    assert set(parameters) == {"page", "limit", "project_id"}
+    assert set(parameters) == {"page", "limit", "cursor", "prefer", "project_id"}
     assert parameters["project_id"]["in"] == "query"
     assert parameters["project_id"]["required"] is False

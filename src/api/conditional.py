@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 
 from src.core.errors import PreconditionRequired
-from src.models.base import Entity
-from src.repositories.base import ModelT, Versions
+from src.repositories.base import Record, Versions
 
 _TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 IF_MATCH_PATTERN = rf"^(\*|({_TAG}|,([ \t]*{_TAG})?)([ \t]*,([ \t]*{_TAG})?)*)?$"
@@ -24,11 +23,11 @@ MAX_VERSION = 2**31 - 1
 """`version` is a 32-bit INTEGER; a larger tag names no version (412, not a driver error)."""
 
 
-def etag(row: Entity) -> str:
+def etag(row: Record) -> str:
     return f'"{row.version}"'
 
 
-def tagged(response: Response, row: ModelT) -> ModelT:
+def tagged(response: Response, row: Record) -> Record:
     """Sets the row's ETag on the response and hands the row back, for `return tagged(...)`."""
     response.headers["ETag"] = etag(row)
     return row

@@ -1,34 +1,34 @@
 """Dependencies every route uses, as `Annotated` aliases defined once."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import Database
 from src.core.errors import AuthenticationFailed
-from src.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, PageRequest
+from src.core.pagination import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_PAGE,
+    PageRequest,
+    decode_cursor,
+)
 from src.core.security import Principal, TokenService
 
 TOKEN_URL = "/api/v1/auth/token"
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+def database_of(request: Request) -> Database:
+    """The app's database, for a `get_service` that takes `request`: not a dependency of its
+    own (each level costs on every request), and not a yield dependency either, since a
+    repository takes a connection only where its statement runs."""
     database: Database = request.app.state.database
-    async with database.session(write=request.method not in READ_ONLY_METHODS) as session:
-        yield session
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """For a POST that only reads (the token endpoint): no write lock, no transaction."""
-    database: Database = request.app.state.database
-    async with database.session(write=False) as session:
-        yield session
+    return database
 
 
 async def get_token_service(request: Request) -> TokenService:
@@ -45,16 +45,32 @@ async def get_current_user(
 
 
 async def get_page(
+    request: Request,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number.")] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=CURSOR_MAX_LENGTH,
+            pattern=CURSOR_PATTERN,
+            description="The `next_cursor` of the previous page: the page after it, found"
+            " at the same cost at any depth. With a cursor, `page` is not used.",
+        ),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="`count=exact`: count `total` exactly even past the estimate bound.",
+        ),
+    ] = None,
 ) -> PageRequest:
-    return PageRequest(page=page, limit=limit)
+    after = None if cursor is None else decode_cursor(cursor)
+    exact = prefer is not None and "count=exact" in (p.strip() for p in prefer.split(","))
+    count_limit = None if exact else request.app.state.settings.list_exact_total_limit
+    return PageRequest(page=page, limit=limit, after=after, count_limit=count_limit)
 
 
-# "function" scope: commit before the response is sent, so a failed commit is
-# answered as an error instead of a 2xx for a write that never happened.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 Tokens = Annotated[TokenService, Depends(get_token_service)]
 PageDep = Annotated[PageRequest, Depends(get_page)]

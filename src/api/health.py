@@ -53,5 +53,5 @@ async def ready(request: Request) -> HealthStatus | JSONResponse:
 
 
 async def _select_one(database: Database) -> None:
-    async with database.session(write=False) as session:
-        await session.execute(text("SELECT 1"))
+    async with database.connect() as connection:
+        await connection.execute(text("SELECT 1"))

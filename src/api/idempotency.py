@@ -1,8 +1,9 @@
 """`Idempotency-Key` on creates: the HTTP side of `IdempotencyService`.
 
-A create route hands its work to `IdempotentCreate`, which answers from the stored
-response when the key was seen, and otherwise runs the create and stores the exact
-bytes it sends, in the request's own transaction.
+A create route hands its work to `IdempotentCreate`. Without a key the create is its one
+statement. With one, the key's lock, the lookup, the create and the stored answer run in
+one transaction: the stored response is replayed when the key was seen, and otherwise the
+create runs and the exact bytes it sends are stored with the row.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,8 +15,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from src.api.conditional import etag
-from src.api.deps import CurrentUser, SessionDep
-from src.models.base import Entity
+from src.api.deps import CurrentUser, database_of
+from src.core.database import Database
+from src.repositories.base import Record
 from src.repositories.idempotency_repo import IdempotencyRepository
 from src.schemas.base import InputSchema
 from src.services.idempotency_service import IdempotencyService, StoredResponse
@@ -27,33 +29,36 @@ class IdempotentCreate:
     def __init__(
         self,
         request: Request,
+        database: Database,
         service: IdempotencyService,
         key: str | None,
         schema: type[BaseModel],
     ) -> None:
         self.request = request
+        self.database = database
         self.service = service
         self.key = key
         self.schema = schema
         """The route's `response_model`: what the 201 body is."""
 
     async def __call__(
-        self, data: InputSchema, create: Callable[[], Awaitable[Entity]]
+        self, data: InputSchema, create: Callable[[], Awaitable[Record]]
     ) -> Response:
         """201 with the new row, its ETag and Location; or the stored replay."""
         if self.key is None:
             return self._created(await create())
-        stored = await self.service.replay(self.key, data)
-        if stored is not None:
-            headers = {**stored.headers, REPLAYED_HEADER: "true"}
-            return Response(stored.body, stored.status_code, headers, "application/json")
-        response = self._created(await create())
-        headers = {name: response.headers[name] for name in ("ETag", "Location")}
-        stored = StoredResponse(response.status_code, bytes(response.body), headers)
-        await self.service.store(self.key, data, stored)
+        async with self.database.transaction():
+            stored = await self.service.replay(self.key, data)
+            if stored is not None:
+                headers = {**stored.headers, REPLAYED_HEADER: "true"}
+                return Response(stored.body, stored.status_code, headers, "application/json")
+            response = self._created(await create())
+            headers = {name: response.headers[name] for name in ("ETag", "Location")}
+            stored = StoredResponse(response.status_code, bytes(response.body), headers)
+            await self.service.store(self.key, data, stored)
         return response
 
-    def _created(self, row: Entity) -> Response:
+    def _created(self, row: Record) -> Response:
         body = self.schema.model_validate(row).model_dump_json().encode()
         headers = {"ETag": etag(row), "Location": f"{self.request.url.path}/{row.id}"}
         return Response(body, 201, headers, "application/json")
@@ -62,7 +67,6 @@ class IdempotentCreate:
 async def get_idempotent_create(
     request: Request,
     user: CurrentUser,
-    session: SessionDep,
     key: Annotated[
         str | None,
         Header(
@@ -77,15 +81,16 @@ async def get_idempotent_create(
 ) -> IdempotentCreate:
     settings = request.app.state.settings
     route: APIRoute = request.scope["route"]
+    database = database_of(request)
     repository = IdempotencyRepository(
-        session, owner_id=user.id, route=f"{request.method} {route.path}"
+        database, owner_id=user.id, route=f"{request.method} {route.path}"
     )
     service = IdempotencyService(
         repository,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         clock=request.app.state.clock,
     )
-    return IdempotentCreate(request, service, key, route.response_model)
+    return IdempotentCreate(request, database, service, key, route.response_model)
 
 
 Idempotent = Annotated[IdempotentCreate, Depends(get_idempotent_create)]

@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
-    db_pool_pre_ping: bool = True
-    """Test each pooled connection before use, so the pool recovers after a database restart."""
+    db_pool_pre_ping: bool = False
+    """Test each pooled connection before use (one round trip each). Off: after a database
+    restart the first failure empties the pool, reads are retried once, writes answer 503."""
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
     require_if_match: bool = False
     """Refuse (428) a PUT or DELETE that does not say which version it replaces."""
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    list_exact_total_limit: int = Field(default=10_000, ge=0)
+    """A list's total is counted exactly up to this many rows, estimated beyond (PostgreSQL)."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     redis_url: str | None = Field(default=None, repr=False)
     """Shared rate-limit counters for several processes; memory (per process) when unset."""

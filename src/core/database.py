@@ -1,16 +1,18 @@
-"""Engine and the per-request unit of work.
+"""Engine and the connections requests run on.
 
-Commit happens in exactly one place: `Database.session()`. Repositories and
-services never commit or roll back.
+Commit happens in exactly one place: `Database.transaction()` (and `session()`, for
+tools). Repositories and services never commit or roll back.
 """
 
+import time
 import traceback
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Row, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Executable
 
 from src.core.config import Settings
 
@@ -34,18 +37,30 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 # The SQLSTATE given to a connection the driver could not open (refused, reset, timed out).
 _CANNOT_CONNECT = "08001"
+# A read whose pooled connection failed sooner than this is run again on a new one: a
+# connection the server closed (a restart) fails at once, a silent server only after a timeout.
+_RETRY_WITHIN_SECONDS = 0.5
 # How much longer than statement_timeout the client waits for an answer: enough that a
 # server which can still answer reports its own timeout first.
 _CLIENT_TIMEOUT_MARGIN = 2.0
 
 
 def create_engine(
-    settings: Settings, *, enforce_foreign_keys: bool = True, client_timeout: bool = True
+    settings: Settings,
+    *,
+    enforce_foreign_keys: bool = True,
+    client_timeout: bool = True,
+    autocommit: bool = True,
 ) -> AsyncEngine:
     """`enforce_foreign_keys=False` is for migrations on SQLite: rebuilding a table there
     drops the old one, which with foreign keys on would cascade-delete its children.
     `client_timeout=False` is for migrations on PostgreSQL: an upgrade may wait for
-    another's lock for as long as it takes, so the driver must not give up on it."""
+    another's lock for as long as it takes, so the driver must not give up on it.
+
+    On PostgreSQL connections are in autocommit mode (`autocommit=False` for migrations and
+    for tests that roll back): a statement is its own transaction, and a connection goes back
+    to the pool without a ROLLBACK, since none is open (`Database.transaction()` opens one
+    explicitly and always ends it)."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
@@ -68,6 +83,7 @@ def create_engine(
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
         connect_args=connect_args,
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
@@ -148,29 +164,102 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
 
 
 class Database:
-    """Hands out sessions that commit on success and roll back on any error.
+    """Hands out connections; commits in exactly one place, `transaction()`.
 
-    On PostgreSQL read-only requests run in autocommit mode: a read is one
-    statement, so it needs no BEGIN/COMMIT round trips around it. Writes always
-    get a transaction; on SQLite they take the write lock when they begin.
+    A simple request runs one statement, and on PostgreSQL that statement runs on an
+    autocommit connection: it is its own transaction, so no BEGIN/COMMIT round trips.
+    A request of several statements that must stand or fall together (an
+    Idempotency-Key) runs them inside `async with database.transaction():`, and every
+    `connect()` of that task then hands out the transaction's connection. SQLite runs each
+    connection in a local transaction (no round trips there); a `transaction()` there takes
+    the write lock when it begins, so two never deadlock upgrading a read lock.
+
+    Bound to one connection (tests), each unit runs in a savepoint of it, so a failed
+    request rolls back its own statements only.
     """
 
     def __init__(self, bind: AsyncEngine | AsyncConnection, **session_options: Any) -> None:
         self.bind = bind
-        reader: AsyncEngine | AsyncConnection = bind
-        writer: AsyncEngine | AsyncConnection = bind
-        if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
-            writer = for_writing(bind)
-        elif isinstance(bind, AsyncEngine):
-            reader = bind.execution_options(isolation_level="AUTOCOMMIT")
+        self.dialect_name = bind.dialect.name
+        self._current: ContextVar[AsyncConnection | None] = ContextVar("connection", default=None)
+        self._autocommit: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
+        if isinstance(bind, AsyncEngine):
+            self._writer = for_writing(bind)
+            if self.dialect_name != "sqlite":
+                self._autocommit = (
+                    bind
+                    if bind.dialect._on_connect_isolation_level == "AUTOCOMMIT"
+                    else bind.execution_options(isolation_level="AUTOCOMMIT")
+                )
+                self._writer = bind.execution_options(isolation_level="READ COMMITTED")
         options = {"expire_on_commit": False, "autoflush": False, **session_options}
-        self._readers = async_sessionmaker(reader, **options)
-        self._writers = async_sessionmaker(writer, **options)
+        self._sessions = async_sessionmaker(self._writer or bind, **options)
 
     @asynccontextmanager
-    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
-        factory = self._writers if write else self._readers
-        async with factory() as session:
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement, or the current transaction's."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+        elif isinstance(self.bind, AsyncConnection):
+            async with self.bind.begin_nested():
+                yield self.bind
+        elif self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                yield connection
+        else:  # SQLite: one statement takes the write lock itself if it writes
+            async with self.bind.begin() as connection:
+                yield connection
+
+    async def read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        """The rows of a read, tried once more if the pooled connection turned out dead.
+
+        The pool is not pinged before each use (a round trip per request). After a database
+        restart, the first statement on each old connection fails at once; SQLAlchemy then
+        invalidates the whole pool, and a read is simply run again on a new connection. A
+        failure that took long (a silent host, a timeout) is not retried: that would only
+        double the wait before the 503.
+        """
+        started = time.monotonic()
+        try:
+            async with self.connect() as connection:
+                return (await connection.execute(statement, params)).all()
+        except sa_exc.DBAPIError as error:
+            fast = time.monotonic() - started < _RETRY_WITHIN_SECONDS
+            if not (error.connection_invalidated and fast and self._current.get() is None):
+                raise
+        async with self.connect() as connection:
+            return (await connection.execute(statement, params)).all()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Run the statements of the block in one transaction: committed when it ends,
+        rolled back on any error. Inside another transaction it simply joins it."""
+        if self._current.get() is not None:
+            yield
+            return
+        if isinstance(self.bind, AsyncConnection):
+            async with self.bind.begin_nested():
+                with self._joined(self.bind):
+                    yield
+        else:
+            async with self._writer.begin() as connection:  # type: ignore[union-attr]
+                with self._joined(connection):
+                    yield
+
+    @contextmanager
+    def _joined(self, connection: AsyncConnection) -> Iterator[None]:
+        token = self._current.set(connection)
+        try:
+            yield
+        finally:
+            self._current.reset(token)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM unit of work, for tools and tests; requests use `connect()`."""
+        async with self._sessions() as session:
             try:
                 yield session
             except BaseException:

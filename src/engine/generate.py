@@ -32,6 +32,8 @@ PLATFORM_STATUSES = {
     "delete": (412, 428),
 }
 """Statuses the generated routes answer whatever the doc says: a doc may list them."""
+PLATFORM_QUERY_PARAMS = {"list": ("cursor",)}
+"""Query parameters every generated list takes (keyset paging): a doc may list them."""
 
 
 class GenerationError(Exception):
@@ -454,38 +456,31 @@ def _routes_file(
     imports = {
         "from typing import Annotated",
         "from fastapi import APIRouter, Depends",
-        "from src.api.deps import SessionDep",
+        "from fastapi import Request",
+        "from src.api.deps import database_of",
         "from src.api.problems import problem_responses",
-        f"from src.models.{mod} import {m}",
+        "from src.repositories.base import Record",
         f"from src.repositories.{mod}_repo import {m}Repository",
         f"from src.schemas.{mod} import {m}Response",
         f"from src.services.{mod}_service import {m}Service",
     }
-    scope = "session, owner_id=user.id, unrestricted=user.is_superuser"
-    refs = [item for item in _input_fields(model) if item.type.kind == "ref"]
-    references = ""
-    if refs:
-        entries = []
-        for item in refs:
-            target = item.type.ref or ""
-            target_module = Names.of(Model(target, (), 0)).module
-            imports.add(f"from src.repositories.{target_module}_repo import {target}Repository")
-            entries.append(f'"{item.name}": {target}Repository({scope}),')
-        references = f"references={{{' '.join(entries)}}},"
+    scope = "database_of(request), owner_id=user.id, unrestricted=user.is_superuser"
     router_401 = ", responses=problem_responses(401)" if not public else ""
     blocks = [f'router = APIRouter(prefix="/{r}", tags=["{r}"]{router_401})']
     if authenticated:
         imports.add("from src.api.deps import CurrentUser")
         blocks += [
-            f"async def get_service(user: CurrentUser, session: SessionDep) -> {m}Service:\n"
-            f"    return {m}Service({m}Repository({scope}), {references})",
+            f"async def get_service(request: Request, user: CurrentUser) -> {m}Service:\n"
+            f"    return {m}Service({m}Repository({scope}))",
             f"Service = Annotated[{m}Service, Depends(get_service)]",
         ]
     if public:
         blocks += [
-            f"async def get_public_service(session: SessionDep) -> {m}Service:\n"
+            f"async def get_public_service(request: Request) -> {m}Service:\n"
             '    """Public reads: every owner\'s rows, no token."""\n'
-            f"    return {m}Service({m}Repository(session, owner_id=None, unrestricted=True))",
+            f"    return {m}Service(\n"
+            f"        {m}Repository(database_of(request), owner_id=None, unrestricted=True)\n"
+            "    )",
             f"PublicService = Annotated[{m}Service, Depends(get_public_service)]",
         ]
 
@@ -525,7 +520,7 @@ def _routes_file(
         blocks.append(
             decorator("get", "/{id}", "get", f", response_model={m}Response")
             + f"\nasync def get_{mod}(id: uuid.UUID, service: {service('get')},"
-            f" response: Response) -> {m}:\n"
+            " response: Response) -> Record:\n"
             "    return tagged(response, await service.get(id))"
         )
     if "list" in operations:
@@ -549,7 +544,7 @@ def _routes_file(
         call = f"service.list(page, {{{', '.join(filters)}}})" if filters else "service.list(page)"
         blocks.append(
             decorator("get", "", "list", f", response_model=PaginatedResponse[{m}Response]")
-            + f"\nasync def list_{r}({', '.join(params)}) -> Page[{m}]:\n"
+            + f"\nasync def list_{r}({', '.join(params)}) -> Page[Record]:\n"
             f"    return await {call}"
         )
     if "update" in operations:
@@ -564,7 +559,7 @@ def _routes_file(
         blocks.append(
             decorator("put", "/{id}", "update", f", response_model={m}Response")
             + f"\nasync def update_{mod}(\n    id: uuid.UUID, data: {m}Update, service: Service,"
-            f" if_match: IfMatch, response: Response\n) -> {m}:\n"
+            " if_match: IfMatch, response: Response\n) -> Record:\n"
             "    return tagged(response, await service.update(id, data, if_match))"
         )
     if "delete" in operations:
@@ -717,7 +712,9 @@ def format_python(text: str, path: str) -> str:
     """ruff's import sorting and formatting, as `make format` applies them."""
     ruff = Path(sys.executable).with_name("ruff")
     if not ruff.exists():
-        raise GenerationError([f"{ruff}: not found; `make install` installs ruff, which add needs"])
+        raise GenerationError(
+            [f"{ruff}: not found; `make install-dev` installs ruff, which add needs"]
+        )
     for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
         result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
             [str(ruff), *args, "--stdin-filename", path, "-"],

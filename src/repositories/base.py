@@ -1,41 +1,55 @@
 """Generic async data access over one model. Knows no feature and never commits.
 
+A repository runs SQLAlchemy Core statements on a connection: no ORM session, identity
+map or flush per request, one statement per call, and rows go straight to the response
+schemas. Statements are built from the model once, on first use, and reused with bound
+parameters (SQLAlchemy compiles each shape once and caches it).
+
 Every statement goes through `_scope()`, so a subclass that narrows it (the owner
-rule in `OwnedRepository`) narrows reads, updates and deletes alike. Statements of a
-fixed shape are built once and reused with bound parameters: building and cache-keying
-a SQLAlchemy statement costs more than running it. The repository's own parameters start
-with `_` (`_pk`, `_limit`), so they never clash with a filter named after a column.
+rule in `OwnedRepository`) narrows reads, updates and deletes alike. The repository's
+own parameters start with `_` (`_pk`, `_limit`), so they never clash with a column.
 """
 
+import json
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Delete,
+    Insert,
+    Row,
     Select,
     Update,
     bindparam,
     delete,
+    exists,
     func,
+    insert,
+    or_,
     select,
+    tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Executable
 
+from src.core.database import Database
 from src.core.pagination import PageRequest
-from src.models.base import Entity, OwnedEntity
+from src.models.base import Entity, OwnedEntity, utcnow
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=OwnedEntity)
 StatementT = TypeVar("StatementT", Select[Any], Update, Delete)
 ExecutableT = TypeVar("ExecutableT", bound=Executable)
 
-_statements: dict[Hashable, Any] = {}
+Record = Row[Any]
+"""A row as the database returned it; response schemas read it by attribute."""
 
 Versions = Collection[int] | None
 """The versions a conditional write accepts (from `If-Match`); None: any version."""
+
+_statements: dict[Hashable, Any] = {}
 
 
 class Repository(Generic[ModelT]):
@@ -43,8 +57,10 @@ class Repository(Generic[ModelT]):
     owner_id: uuid.UUID | None = None
     """Who new rows belong to; None for tables without owners."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # ------------------------------------------------------------ statement building
 
     def _scope(self, statement: StatementT) -> StatementT:
         return statement
@@ -67,6 +83,10 @@ class Repository(Generic[ModelT]):
             statement = _statements[cache_key] = build()
         return statement
 
+    @cached_property
+    def _columns(self) -> list[Any]:
+        return list(self.model.__table__.columns)
+
     def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
         """The row a write aims at: this id and, for a conditional write, one of these versions.
 
@@ -83,107 +103,190 @@ class Repository(Generic[ModelT]):
             return self._params(_pk=id)
         return self._params(_pk=id, _versions=sorted(versions))
 
-    async def get(self, id: uuid.UUID, versions: Versions = None) -> ModelT | None:
+    def _references_in(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The checked references among `values` (see `OwnedRepository`)."""
+        return ()
+
+    def _references_hold(
+        self, names: Sequence[str], *, updating: bool
+    ) -> list[ColumnElement[bool]]:
+        """Conditions, inside the writing statement, that the references in `names` hold."""
+        return []
+
+    async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
+        """The model a reference in `values` names no usable row of, to explain a miss."""
+        return None
+
+    # ------------------------------------------------------------------- execution
+
+    async def _one(self, statement: Executable, params: Mapping[str, Any]) -> Record | None:
+        async with self.database.connect() as connection:
+            return (await connection.execute(statement, params)).first()
+
+    async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
+        return await self.database.read(statement, params)
+
+    # ------------------------------------------------------------------ operations
+
+    async def get(self, id: uuid.UUID, versions: Versions = None) -> Record | None:
         statement = self._statement(
             ("get", versions is None),
-            lambda: self._scope(select(self.model).where(*self._target(versions))),
+            lambda: self._scope(select(*self._columns).where(*self._target(versions))),
         )
-        row: ModelT | None = await self.session.scalar(statement, self._target_params(id, versions))
-        return row
+        rows = await self._read(statement, self._target_params(id, versions))
+        return rows[0] if rows else None
 
     async def list(
         self, page: PageRequest, filters: Mapping[str, Any] | None = None
-    ) -> tuple[Sequence[ModelT], int]:
-        """One page in creation order and the total, in one round trip while the page has rows.
+    ) -> tuple[Sequence[Record], int, bool]:
+        """One page in creation order (plus one row, to tell if more follow), the total
+        and whether it is exact, in one statement.
 
-        `filters` are equality conditions on columns; a None value means "no filter".
+        On PostgreSQL the total is counted exactly up to `page.count_limit` rows; past it
+        the planner's estimate is taken instead (one more statement), so a page costs
+        about the same on a table of any size. A page after a cursor is found through the
+        (owner_id, created_at, id) index, never by skipping rows. `filters` are equality
+        conditions on columns; a None value means "no filter".
         """
         criteria = {name: value for name, value in (filters or {}).items() if value is not None}
+        keyset = page.after is not None
+        count_limit = page.count_limit if self.database.dialect_name == "postgresql" else None
+        bounded = count_limit is not None
 
         def matching() -> Select[Any]:
             conditions = [getattr(self.model, name) == bindparam(name) for name in criteria]
-            return self._scope(select(self.model).where(*conditions))
+            return self._scope(select(self.model.id).where(*conditions))
+
+        def counted() -> Select[Any]:
+            return matching().limit(bindparam("_count_limit")) if bounded else matching()
 
         def page_with_total() -> Select[Any]:
-            total = select(func.count()).select_from(matching().subquery()).scalar_subquery()
-            return (
-                matching()
-                .add_columns(total)
-                .order_by(self.model.created_at, self.model.id)
-                .limit(bindparam("_limit"))
-                .offset(bindparam("_offset"))
+            total = select(func.count()).select_from(counted().subquery()).scalar_subquery()
+            rows = select(*self._columns, total.label("_total")).where(
+                *[getattr(self.model, name) == bindparam(name) for name in criteria]
             )
+            if keyset:
+                after = tuple_(
+                    bindparam("_after_at", type_=self.model.created_at.type),
+                    bindparam("_after_id", type_=self.model.id.type),
+                )
+                rows = rows.where(tuple_(self.model.created_at, self.model.id) > after)
+            ordered: Select[Any] = self._scope(rows).order_by(self.model.created_at, self.model.id)
+            ordered = ordered.limit(bindparam("_limit"))
+            return ordered if keyset else ordered.offset(bindparam("_offset"))
 
         shape = tuple(sorted(criteria))
-        statement = self._statement(("list", shape), page_with_total)
-        params = self._params(**criteria, _limit=page.limit, _offset=page.offset)
-        rows = (await self.session.execute(statement, params)).all()
-        if rows:
-            return [row[0] for row in rows], rows[0][1]
-        count = self._statement(
-            ("count", shape), lambda: select(func.count()).select_from(matching().subquery())
+        params = self._params(**criteria)
+        if count_limit is not None:
+            params["_count_limit"] = count_limit + 1
+        statement = self._statement(("list", shape, keyset, bounded), page_with_total)
+        position = (
+            {"_after_at": page.after[0], "_after_id": page.after[1]}
+            if page.after is not None
+            else {"_offset": page.offset}
         )
-        total = await self.session.scalar(count, self._params(**criteria))
-        return [], total or 0
+        rows = await self._read(statement, {**params, **position, "_limit": page.limit + 1})
+        if rows:
+            total = rows[0]._total
+        else:  # past the end: the total still counts
+            count = self._statement(
+                ("count", shape, bounded),
+                lambda: select(func.count()).select_from(counted().subquery()),
+            )
+            total = (await self._read(count, params))[0][0]
+        if count_limit is not None and total > count_limit:
+            estimate = await self._estimate(matching(), self._params(**criteria))
+            return rows, max(estimate, total), False
+        return rows, total, True
 
-    async def create(self, values: Mapping[str, Any]) -> ModelT:
-        """Add and flush (one INSERT; defaults are computed in Python, so no RETURNING)."""
-        row = self.model(**self._row_values(values))
-        self.session.add(row)
-        await self.session.flush()
-        return row
+    async def _estimate(self, query: Select[Any], params: Mapping[str, Any]) -> int:
+        """PostgreSQL's planner estimate of the rows `query` returns (EXPLAIN, as
+        PostgREST's `count=planned`): no row is read."""
+        async with self.database.connect() as connection:
+            compiled = query.compile(dialect=connection.dialect)
+            values = {**compiled.params, **params}
+            positional = tuple(values[name] for name in compiled.positiontup or ())
+            plan = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", positional)
+            document = plan.scalar_one()
+        parsed = json.loads(document) if isinstance(document, str) else document
+        return int(parsed[0]["Plan"]["Plan Rows"])
+
+    async def create(self, values: Mapping[str, Any]) -> Record | None:
+        """One INSERT ... RETURNING. None when a reference names a row the owner may not
+        use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`)."""
+        row = self._row_values(values)
+        row.setdefault("id", uuid.uuid4())
+        row.setdefault("updated_at", row.setdefault("created_at", utcnow()))
+        columns = tuple(row)
+        references = self._references_in(values)
+
+        def build() -> Insert:
+            if not references:
+                return insert(self.model).values({name: bindparam(name) for name in columns})
+            types = self.model.__table__.c
+            source = select(
+                *[bindparam(name, type_=types[name].type).label(name) for name in columns]
+            ).where(*self._references_hold(references, updating=False))
+            return insert(self.model).from_select(list(columns), source)
+
+        statement = self._statement(("create", columns), lambda: build().returning(*self._columns))
+        return await self._one(statement, row)
 
     async def update(
         self, id: uuid.UUID, values: Mapping[str, Any], versions: Versions = None
-    ) -> ModelT | None:
+    ) -> Record | None:
         """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
         if not values:
             return await self.get(id, versions)
         columns = tuple(sorted(values))
+        references = self._references_in(values)
         statement = self._statement(
             ("update", columns, versions is None),
             lambda: (
-                self._scope(update(self.model).where(*self._target(versions)))
+                self._scope(
+                    update(self.model).where(
+                        *self._target(versions),
+                        *self._references_hold(references, updating=True),
+                    )
+                )
                 .values(
                     {
                         **{name: bindparam(name) for name in columns},
+                        "updated_at": bindparam("_now"),
                         "version": self.model.version + 1,
                     }
                 )
-                .returning(self.model)
-                .execution_options(synchronize_session=False, populate_existing=True)
+                .returning(*self._columns)
             ),
         )
-        params = {**values, **self._target_params(id, versions)}
-        return (await self.session.scalars(statement, params)).one_or_none()
+        params = {**values, **self._target_params(id, versions), "_now": utcnow()}
+        return await self._one(statement, params)
 
     async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
         statement = self._statement(
             ("delete", versions is None),
-            lambda: (
-                self._scope(delete(self.model).where(*self._target(versions)))
-                .returning(self.model.id)
-                .execution_options(synchronize_session=False)
+            lambda: self._scope(delete(self.model).where(*self._target(versions))).returning(
+                self.model.id
             ),
         )
-        params = self._target_params(id, versions)
-        return await self.session.scalar(statement, params) is not None
+        return await self._one(statement, self._target_params(id, versions)) is not None
 
 
 class OwnedRepository(Repository[OwnedT]):
     """The owner rule, in one place: a user reaches only rows whose `owner_id` is theirs.
 
     `unrestricted` (superusers) lifts the rule for reads, updates and deletes; new
-    rows are always owned by `owner_id`.
+    rows are always owned by `owner_id`. A reference to another owned table (a foreign
+    key, as `tasks.project_id`) must name a row of the same owner as the row written.
     """
 
     def __init__(
-        self, session: AsyncSession, *, owner_id: uuid.UUID | None, unrestricted: bool = False
+        self, database: Database, *, owner_id: uuid.UUID | None, unrestricted: bool = False
     ) -> None:
         """`owner_id=None` (with `unrestricted=True`) is for public reads: no one's rows."""
         if owner_id is None and not unrestricted:
             raise ValueError("an owner-scoped repository needs an owner_id")
-        super().__init__(session)
+        super().__init__(database)
         self.owner_id = owner_id
         self.unrestricted = unrestricted
 
@@ -202,3 +305,55 @@ class OwnedRepository(Repository[OwnedT]):
 
     def _row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {**values, "owner_id": self.owner_id}
+
+    def _references_in(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(name for name in owned_references(self.model) if name in values)
+
+    def _references_hold(
+        self, names: Sequence[str], *, updating: bool
+    ) -> list[ColumnElement[bool]]:
+        """Each reference is NULL (where allowed) or a row of the written row's owner: the
+        row's `owner_id` for an UPDATE, the `owner_id` parameter for an INSERT."""
+        owner = self.model.owner_id if updating else bindparam("owner_id")
+        references = owned_references(self.model)
+        conditions: list[ColumnElement[bool]] = []
+        for name in names:
+            target = references[name]
+            usable: ColumnElement[bool] = exists().where(
+                target.id == bindparam(name), target.owner_id == owner
+            )
+            if self.model.__table__.c[name].nullable:
+                usable = or_(bindparam(name).is_(None), usable)
+            conditions.append(usable)
+        return conditions
+
+    async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
+        for name in self._references_in(values):
+            if values[name] is None:
+                continue
+            target = owned_references(self.model)[name]
+            statement = self._statement(("reference", name), partial(_same_owner, target))
+            if not await self._read(statement, {"_pk": values[name], "_owner": owner_id}):
+                return target.__name__
+        return None
+
+
+def _same_owner(model: type[OwnedEntity]) -> Select[Any]:
+    return select(model.id).where(
+        model.id == bindparam("_pk"), model.owner_id == bindparam("_owner")
+    )
+
+
+@cache
+def owned_references(model: type[Entity]) -> dict[str, type[OwnedEntity]]:
+    """Foreign keys of `model` (other than `owner_id`) to tables whose rows have owners."""
+    classes = {mapper.local_table: mapper.class_ for mapper in Entity.registry.mappers}
+    references: dict[str, type[OwnedEntity]] = {}
+    for column in model.__table__.columns:
+        if column.name == "owner_id":
+            continue
+        for key in column.foreign_keys:
+            target = classes.get(key.column.table)
+            if target is not None and issubclass(target, OwnedEntity):
+                references[column.name] = target
+    return references

@@ -92,7 +92,14 @@ class PaginatedResponse(BaseModel, Generic[ItemT]):
     model_config = ConfigDict(from_attributes=True)
 
     items: list[ItemT]
-    total: int = Field(description="Rows matching the query, across all pages.")
-    page: int
+    total: int = Field(
+        description="Rows matching the query, across all pages: exact when `total_exact`,"
+        " else the database's estimate (send `Prefer: count=exact` for an exact one)."
+    )
+    total_exact: bool = Field(description="Whether `total` was counted or estimated.")
+    page: int | None = Field(description="The page number; null for a page reached by `cursor`.")
     limit: int
     pages: int = Field(description="Number of pages of `limit` rows; 0 when there is none.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the page after this one; null on the last page."
+    )

@@ -1,6 +1,6 @@
 from src.core.errors import AuthenticationFailed, ResourceConflict
 from src.core.security import Principal, TokenService, hash_password, verify_password
-from src.models.user import User
+from src.repositories.base import Record
 from src.repositories.user_repo import UserRepository
 from src.schemas.user import TokenResponse, UserCreate
 
@@ -10,8 +10,7 @@ class AuthService:
         self.users = users
         self.tokens = tokens
 
-    async def register(self, data: UserCreate, *, is_superuser: bool = False) -> User:
-        # Hash before the first statement: on SQLite that statement takes the write lock.
+    async def register(self, data: UserCreate, *, is_superuser: bool = False) -> Record:
         hashed_password = await hash_password(data.password)
         if await self.users.get_by_email(data.email) is not None:
             raise ResourceConflict("A user with this email already exists")
@@ -22,12 +21,13 @@ class AuthService:
         }
         # A concurrent registration that wins the race fails the unique index
         # instead; the error handler answers that IntegrityError with a 409 too.
-        return await self.users.create(values)
+        user = await self.users.create(values)
+        assert user is not None  # users reference nothing that could be missing
+        return user
 
     async def login(self, email: str, password: str) -> TokenResponse:
+        # The connection is back in the pool before the deliberately slow hash check.
         user = await self.users.get_by_email(email)
-        # Give the connection back before the deliberately slow hash check.
-        await self.users.session.close()
         if not await verify_password(password, user.hashed_password if user else None) or not user:
             raise AuthenticationFailed("Incorrect email or password")
         token = self.tokens.issue(Principal(id=user.id, is_superuser=user.is_superuser))

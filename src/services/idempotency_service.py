@@ -51,7 +51,7 @@ class IdempotencyService:
         if record is None:
             return None
         if record.expires_at <= self.clock():
-            await self.repository.remove(record)
+            await self.repository.remove(key)
             return None
         if record.fingerprint != fingerprint(data):
             raise IdempotencyKeyReused(
@@ -74,5 +74,4 @@ class IdempotencyService:
 
 async def purge_expired_keys(database: Database, clock: Clock) -> int:
     """Expired records of every user, in one statement (the service runs it hourly)."""
-    async with database.session() as session:
-        return await purge_expired(session, clock())
+    return await purge_expired(database, clock())

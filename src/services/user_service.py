@@ -3,7 +3,7 @@
 from src.core.errors import AuthenticationFailed, PermissionDenied
 from src.core.pagination import Page, PageRequest
 from src.core.security import Principal
-from src.models.user import User
+from src.repositories.base import Record
 from src.repositories.user_repo import UserRepository
 
 
@@ -12,15 +12,14 @@ class UserService:
         self.users = users
         self.caller = caller
 
-    async def me(self) -> User:
+    async def me(self) -> Record:
         user = await self.users.get(self.caller.id)
         if user is None:
             raise AuthenticationFailed("The user of this token no longer exists")
         return user
 
-    async def list(self, page: PageRequest) -> Page[User]:
+    async def list(self, page: PageRequest) -> Page[Record]:
         """Users are no one's rows, so there is no owner scope to narrow: only a superuser."""
         if not self.caller.is_superuser:
             raise PermissionDenied("Only a superuser can list users")
-        rows, total = await self.users.list(page)
-        return page.of(rows, total)
+        return page.of(*await self.users.list(page))

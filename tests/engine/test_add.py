@@ -425,12 +425,12 @@ def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
     assert changed.returncode == 0, changed.stderr
 
     versions = sorted(p.name for p in (project / "migrations/versions").glob("*.py"))
-    assert [name.split("_", 1)[1] for name in versions] == [
+    assert versions == [
+        "0001_create_users_projects_tasks.py",
         "0002_add_versions_and_idempotency_keys.py",
         "0003_create_labels.py",
         "0004_create_tags.py",
         "0005_change_labels.py",
-        "create_users_projects_tasks.py",
     ]
     registry = (project / "src/models/__init__.py").read_text()
     assert "LabelColor" in registry

@@ -34,17 +34,17 @@ class LiveApp:
 
     async def user(self) -> User:
         email = f"committed-{uuid.uuid4().hex[:12]}@example.com"
-        async with self.database.session() as session:
-            row = await UserRepository(session).create(
-                {"email": email, "hashed_password": self.password_hash}
-            )
+        row = await UserRepository(self.database).create(
+            {"email": email, "hashed_password": self.password_hash}
+        )
+        assert row is not None
         self.user_ids.append(row.id)
         token = self.tokens.issue(Principal(id=row.id))
         return User(row.id, email, {"Authorization": f"Bearer {token}"})
 
     async def count(self, model: type[Entity], owner: User) -> int:
         """Rows of `model` the user owns, read straight from the database."""
-        async with self.database.session(write=False) as session:
+        async with self.database.session() as session:
             owner_id = model.owner_id  # type: ignore[attr-defined]
             total = await session.scalar(
                 select(func.count()).select_from(model).where(owner_id == owner.id)

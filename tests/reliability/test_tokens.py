@@ -163,7 +163,7 @@ async def test_passwords_are_stored_as_argon2id_at_owasp_parameters_or_above(
     )
     assert registered.status_code == 201, registered.text
 
-    async with database.session(write=False) as session:
+    async with database.session() as session:
         stored = await session.scalar(
             text("SELECT hashed_password FROM users WHERE email = :email"), {"email": email}
         )

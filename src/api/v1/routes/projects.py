@@ -3,14 +3,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from src.api.conditional import IfMatch, tagged
-from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.deps import CurrentUser, PageDep, database_of
 from src.api.idempotency import Idempotent
 from src.api.problems import problem_responses
 from src.core.pagination import Page
-from src.models.project import Project
+from src.repositories.base import Record
 from src.repositories.project_repo import ProjectRepository
 from src.schemas.base import PaginatedResponse
 from src.schemas.project import ProjectCreate, ProjectResponse, ProjectUpdate
@@ -19,9 +19,9 @@ from src.services.project_service import ProjectService
 router = APIRouter(prefix="/projects", tags=["projects"], responses=problem_responses(401))
 
 
-async def get_service(user: CurrentUser, session: SessionDep) -> ProjectService:
+async def get_service(request: Request, user: CurrentUser) -> ProjectService:
     return ProjectService(
-        ProjectRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
+        ProjectRepository(database_of(request), owner_id=user.id, unrestricted=user.is_superuser)
     )
 
 
@@ -39,12 +39,12 @@ async def create_project(data: ProjectCreate, service: Service, idempotent: Idem
 
 
 @router.get("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))
-async def get_project(id: uuid.UUID, service: Service, response: Response) -> Project:
+async def get_project(id: uuid.UUID, service: Service, response: Response) -> Record:
     return tagged(response, await service.get(id))
 
 
 @router.get("", response_model=PaginatedResponse[ProjectResponse], responses=problem_responses(400))
-async def list_projects(page: PageDep, service: Service) -> Page[Project]:
+async def list_projects(page: PageDep, service: Service) -> Page[Record]:
     return await service.list(page)
 
 
@@ -53,7 +53,7 @@ async def list_projects(page: PageDep, service: Service) -> Page[Project]:
 )
 async def update_project(
     id: uuid.UUID, data: ProjectUpdate, service: Service, if_match: IfMatch, response: Response
-) -> Project:
+) -> Record:
     return tagged(response, await service.update(id, data, if_match))
 
 

@@ -3,15 +3,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from src.api.conditional import IfMatch, tagged
-from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.deps import CurrentUser, PageDep, database_of
 from src.api.idempotency import Idempotent
 from src.api.problems import problem_responses
 from src.core.pagination import Page
-from src.models.task import Task
-from src.repositories.project_repo import ProjectRepository
+from src.repositories.base import Record
 from src.repositories.task_repo import TaskRepository
 from src.schemas.base import PaginatedResponse
 from src.schemas.task import TaskCreate, TaskResponse, TaskUpdate
@@ -20,14 +19,9 @@ from src.services.task_service import TaskService
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(401))
 
 
-async def get_service(user: CurrentUser, session: SessionDep) -> TaskService:
+async def get_service(request: Request, user: CurrentUser) -> TaskService:
     return TaskService(
-        TaskRepository(session, owner_id=user.id, unrestricted=user.is_superuser),
-        references={
-            "project_id": ProjectRepository(
-                session, owner_id=user.id, unrestricted=user.is_superuser
-            ),
-        },
+        TaskRepository(database_of(request), owner_id=user.id, unrestricted=user.is_superuser)
     )
 
 
@@ -45,7 +39,7 @@ async def create_task(data: TaskCreate, service: Service, idempotent: Idempotent
 
 
 @router.get("/{id}", response_model=TaskResponse, responses=problem_responses(400, 404))
-async def get_task(id: uuid.UUID, service: Service, response: Response) -> Task:
+async def get_task(id: uuid.UUID, service: Service, response: Response) -> Record:
     return tagged(response, await service.get(id))
 
 
@@ -56,7 +50,7 @@ async def list_tasks(
     project_id: Annotated[
         uuid.UUID | None, Query(description="Only tasks whose `project_id` is this.")
     ] = None,
-) -> Page[Task]:
+) -> Page[Record]:
     return await service.list(page, {"project_id": project_id})
 
 
@@ -65,7 +59,7 @@ async def list_tasks(
 )
 async def update_task(
     id: uuid.UUID, data: TaskUpdate, service: Service, if_match: IfMatch, response: Response
-) -> Task:
+) -> Record:
     return tagged(response, await service.update(id, data, if_match))
 
 

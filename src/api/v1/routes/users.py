@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from src.api.deps import CurrentUser, PageDep, SessionDep
+from src.api.deps import CurrentUser, PageDep, database_of
 from src.api.problems import problem_responses
 from src.core.pagination import Page
-from src.models.user import User
+from src.repositories.base import Record
 from src.repositories.user_repo import UserRepository
 from src.schemas.base import PaginatedResponse
 from src.schemas.user import UserResponse
@@ -16,21 +16,21 @@ from src.services.user_service import UserService
 router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(401))
 
 
-async def get_service(user: CurrentUser, session: SessionDep) -> UserService:
-    return UserService(UserRepository(session), caller=user)
+async def get_service(request: Request, user: CurrentUser) -> UserService:
+    return UserService(UserRepository(database_of(request)), caller=user)
 
 
 Service = Annotated[UserService, Depends(get_service)]
 
 
 @router.get("/me", response_model=UserResponse)
-async def read_me(service: Service) -> User:
+async def read_me(service: Service) -> Record:
     return await service.me()
 
 
 @router.get(
     "", response_model=PaginatedResponse[UserResponse], responses=problem_responses(400, 403)
 )
-async def list_users(page: PageDep, service: Service) -> Page[User]:
+async def list_users(page: PageDep, service: Service) -> Page[Record]:
     """Superusers only; anyone else gets a 403."""
     return await service.list(page)
