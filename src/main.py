@@ -35,7 +35,7 @@ def create_app(
     and a `clock` to move time (idempotency keys expire by it)."""
     settings = settings or get_settings()
     owned_engine = None if database else create_engine(settings)
-    database = database or Database(owned_engine)  # type: ignore[arg-type]
+    database = database or Database(owned_engine, settings)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,8 +48,9 @@ def create_app(
                 await app.state.limiter.aclose()
             finally:
                 if owned_engine is not None:
+                    await database.close()
                     await owned_engine.dispose()
-                    logger.info("Database connections closed (engine disposed)")
+                    logger.info("Database connections closed (pools closed)")
 
     app = FastAPI(
         title="featwright",

@@ -1,8 +1,8 @@
 """Real databases for every test: SQLite and PostgreSQL, migrated once per run.
 
-Each test runs inside an outer transaction that is rolled back afterwards; the
-app's own commits only release savepoints inside it (SQLAlchemy's
-`join_transaction_mode="create_savepoint"`).
+Each test runs inside an outer transaction that is rolled back afterwards; every
+statement or transaction of the app runs in a savepoint inside it (`Database` bound
+to one connection).
 
 PostgreSQL comes from TEST_DATABASE_URL, else a server on 127.0.0.1:5432. The
 named database is dropped and recreated. Where no server answers, the PostgreSQL

@@ -31,8 +31,16 @@ async def committed_user(engine: AsyncEngine) -> AsyncIterator[User]:
         await session.execute(delete(User).where(User.id == user.id))
 
 
+@pytest.fixture
+async def real_database(engine: AsyncEngine) -> AsyncIterator[Database]:
+    """The app's statements on the real engine: each commits for real."""
+    database = Database(engine)
+    yield database
+    await database.close()
+
+
 async def count_projects(engine: AsyncEngine, owner_id: uuid.UUID) -> int:
-    async with Database(engine).connect() as connection:
+    async with engine.connect() as connection:
         total = await connection.scalar(
             select(func.count()).select_from(Project).where(Project.owner_id == owner_id)
         )
@@ -40,11 +48,11 @@ async def count_projects(engine: AsyncEngine, owner_id: uuid.UUID) -> int:
 
 
 async def test_a_statement_outside_a_transaction_is_kept_at_once(
-    engine: AsyncEngine, committed_user: User
+    engine: AsyncEngine, real_database: Database, committed_user: User
 ) -> None:
     """One statement, one transaction of its own: no BEGIN/COMMIT around it, no rollback
     of it by anything that fails later."""
-    repository = ProjectRepository(Database(engine), owner_id=committed_user.id)
+    repository = ProjectRepository(real_database, owner_id=committed_user.id)
 
     async def request_failing_after_its_write() -> None:
         await repository.create({"name": "kept"})
@@ -55,8 +63,10 @@ async def test_a_statement_outside_a_transaction_is_kept_at_once(
     assert await count_projects(engine, committed_user.id) == 1
 
 
-async def test_a_transaction_commits_on_success(engine: AsyncEngine, committed_user: User) -> None:
-    database = Database(engine)
+async def test_a_transaction_commits_on_success(
+    engine: AsyncEngine, real_database: Database, committed_user: User
+) -> None:
+    database = real_database
     repository = ProjectRepository(database, owner_id=committed_user.id)
     async with database.transaction():
         await repository.create({"name": "one"})
@@ -67,9 +77,9 @@ async def test_a_transaction_commits_on_success(engine: AsyncEngine, committed_u
 
 
 async def test_a_transaction_rolls_back_every_statement_on_error(
-    engine: AsyncEngine, committed_user: User
+    engine: AsyncEngine, real_database: Database, committed_user: User
 ) -> None:
-    database = Database(engine)
+    database = real_database
     repository = ProjectRepository(database, owner_id=committed_user.id)
 
     async def failing_transaction() -> None:
@@ -84,10 +94,10 @@ async def test_a_transaction_rolls_back_every_statement_on_error(
 
 
 async def test_concurrent_tasks_do_not_share_a_transaction(
-    engine: AsyncEngine, committed_user: User
+    engine: AsyncEngine, real_database: Database, committed_user: User
 ) -> None:
     """The current transaction is per task: a request beside a failing one keeps its write."""
-    database = Database(engine)
+    database = real_database
     repository = ProjectRepository(database, owner_id=committed_user.id)
     started = asyncio.Event()
 
@@ -129,6 +139,7 @@ async def test_app_on_its_own_engine_reads_its_writes(
             missing = await client.get(f"/api/v1/projects/{project_id}", headers=headers)
             assert missing.status_code == 404
     finally:
+        await app.state.database.close()
         await app.state.database.bind.dispose()
 
 

@@ -5,7 +5,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import literal, select
 
 from src.api.problems import DATABASE_RETRY_AFTER, problem_response
 from src.core.config import Settings
@@ -16,6 +16,7 @@ from src.schemas.problem import Problem
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/health", tags=["health"])
+_SELECT_ONE = select(literal(1))
 
 
 @router.get("/live")
@@ -53,5 +54,4 @@ async def ready(request: Request) -> HealthStatus | JSONResponse:
 
 
 async def _select_one(database: Database) -> None:
-    async with database.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+    await database.read(_SELECT_ONE, {})

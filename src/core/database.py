@@ -4,15 +4,17 @@ Commit happens in exactly one place: `Database.transaction()` (and `session()`, 
 tools). Repositories and services never commit or roll back.
 """
 
+import asyncio
 import time
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Row, event
+import asyncpg
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 
+from src.core import postgres
 from src.core.config import Settings
 
 # Execution option read by the SQLite "begin" hook: writers take the write lock
@@ -35,14 +38,9 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 # wrong: 08 connection exception, 53 insufficient resources (too many connections),
 # 57 operator intervention (shutting down, starting up, statement_timeout).
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
-# The SQLSTATE given to a connection the driver could not open (refused, reset, timed out).
-_CANNOT_CONNECT = "08001"
 # A read whose pooled connection failed sooner than this is run again on a new one: a
 # connection the server closed (a restart) fails at once, a silent server only after a timeout.
 _RETRY_WITHIN_SECONDS = 0.5
-# How much longer than statement_timeout the client waits for an answer: enough that a
-# server which can still answer reports its own timeout first.
-_CLIENT_TIMEOUT_MARGIN = 2.0
 
 
 def create_engine(
@@ -64,18 +62,7 @@ def create_engine(
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
-    connect_args: dict[str, Any] = {
-        "timeout": settings.db_connect_timeout,
-        "server_settings": {
-            "application_name": "featwright",
-            "statement_timeout": str(round(settings.db_statement_timeout * 1000)),
-        },
-    }
-    if client_timeout:
-        # A host gone silent (network partition, frozen VM) answers nothing, not even its
-        # statement_timeout: without this a query or a pre-ping on a pooled connection
-        # would wait for the OS to give up on TCP, minutes later.
-        connect_args["command_timeout"] = settings.db_statement_timeout + _CLIENT_TIMEOUT_MARGIN
+    connect_args = postgres.connect_arguments(settings, client_timeout=client_timeout)
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -97,7 +84,7 @@ def _connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams
         return dialect.connect(*cargs, **cparams)
     except OSError as error:
         failure: Any = dialect.loaded_dbapi.OperationalError(f"cannot connect: {error!r}", error)
-        failure.sqlstate = failure.pgcode = _CANNOT_CONNECT
+        failure.sqlstate = failure.pgcode = postgres.CANNOT_CONNECT
         raise failure from error
 
 
@@ -163,74 +150,138 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
     return engine
 
 
+class Record(Protocol):
+    """A row as a statement returned it: columns read by attribute (`row.version`) or index."""
+
+    def __getattr__(self, name: str) -> Any: ...
+
+    def __getitem__(self, key: Any) -> Any: ...
+
+
 class Database:
-    """Hands out connections; commits in exactly one place, `transaction()`.
+    """Runs statements; commits in exactly one place, `transaction()`.
 
-    A simple request runs one statement, and on PostgreSQL that statement runs on an
-    autocommit connection: it is its own transaction, so no BEGIN/COMMIT round trips.
-    A request of several statements that must stand or fall together (an
-    Idempotency-Key) runs them inside `async with database.transaction():`, and every
-    `connect()` of that task then hands out the transaction's connection. SQLite runs each
-    connection in a local transaction (no round trips there); a `transaction()` there takes
-    the write lock when it begins, so two never deadlock upgrading a read lock.
+    A simple request runs one statement, and that statement is its own transaction: on
+    PostgreSQL it runs on an asyncpg connection in autocommit mode (`postgres.py`), so
+    no BEGIN/COMMIT round trips, no reset on release and no ping before use. A request
+    of several statements that must stand or fall together (an Idempotency-Key) runs
+    them inside `async with database.transaction():`, and every statement of that task
+    then runs on the transaction's connection. SQLite runs statements through SQLAlchemy
+    Core, each connection in a local transaction (no round trips there); its
+    `transaction()` takes the write lock when it begins, so two never deadlock upgrading
+    a read lock.
 
-    Bound to one connection (tests), each unit runs in a savepoint of it, so a failed
-    request rolls back its own statements only.
+    Bound to one SQLAlchemy connection (tests), each statement or transaction runs in a
+    savepoint of it, so a failed request rolls back its own statements only.
     """
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection, **session_options: Any) -> None:
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        settings: Settings | None = None,
+        **session_options: Any,
+    ) -> None:
         self.bind = bind
+        self.dialect = bind.dialect
         self.dialect_name = bind.dialect.name
-        self._current: ContextVar[AsyncConnection | None] = ContextVar("connection", default=None)
-        self._autocommit: AsyncEngine | None = None
-        self._writer: AsyncEngine | None = None
+        self._settings = settings or Settings.model_construct()
+        self._current: ContextVar[Any] = ContextVar("connection", default=None)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        writer = bind
         if isinstance(bind, AsyncEngine):
-            self._writer = for_writing(bind)
-            if self.dialect_name != "sqlite":
-                self._autocommit = (
-                    bind
-                    if bind.dialect._on_connect_isolation_level == "AUTOCOMMIT"
-                    else bind.execution_options(isolation_level="AUTOCOMMIT")
-                )
-                self._writer = bind.execution_options(isolation_level="READ COMMITTED")
+            writer = for_writing(bind)
+            if self.dialect_name == "postgresql":
+                writer = bind.execution_options(isolation_level="READ COMMITTED")
         options = {"expire_on_commit": False, "autoflush": False, **session_options}
-        self._sessions = async_sessionmaker(self._writer or bind, **options)
+        self._sessions = async_sessionmaker(writer, **options)
+        self._writer = writer
+
+    # ------------------------------------------------------------------ statements
+
+    async def read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
+        """The rows of a read, tried once more if the pooled connection turned out dead.
+
+        After a database restart the first statement on an old connection fails at once,
+        and the read is simply run again on a new one. A failure that took long (a silent
+        host, a timeout) is not retried: that would only double the wait before the 503.
+        """
+        started = time.monotonic()
+        try:
+            return await self._run(statement, params)
+        except sa_exc.DBAPIError as error:
+            fast = time.monotonic() - started < _RETRY_WITHIN_SECONDS
+            if not (error.connection_invalidated and fast and self._current.get() is None):
+                raise
+        return await self._run(statement, params)
+
+    async def write(self, statement: Executable, params: Mapping[str, Any]) -> Record | None:
+        """The first row a write returned (`RETURNING`); never retried."""
+        rows = await self._run(statement, params)
+        return rows[0] if rows else None
+
+    async def estimate(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """PostgreSQL's planner estimate of the rows `statement` returns (EXPLAIN, as
+        PostgREST's `count=planned`): no row is read."""
+        async with self._driver() as connection:
+            return await postgres.explain_rows(connection, statement, params, self.dialect)
+
+    async def _run(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
+        if self.dialect_name == "postgresql":
+            async with self._driver() as driver:
+                return await postgres.fetch(driver, statement, params, self.dialect)
+        async with self._core() as connection:
+            result = await connection.execute(statement, params)
+            return result.all() if result.returns_rows else []
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one statement, or the current transaction's."""
+    async def _driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL: the transaction's connection, a savepoint of the bound one, or a
+        connection of the pool."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+        elif isinstance(self.bind, AsyncConnection):
+            async with self.bind.begin_nested():
+                yield (await self.bind.get_raw_connection()).driver_connection
+        else:
+            pool = await self._connection_pool()
+            try:
+                connection = await pool.acquire(timeout=self._settings.db_pool_timeout)
+            except postgres.DRIVER_ERRORS as error:
+                raise postgres.translated(error, self.dialect) from error
+            try:
+                yield connection
+            except BaseException as error:
+                if postgres.leaves_connection_unusable(error):
+                    connection.terminate()  # the pool opens a new one in its place
+                raise
+            finally:
+                await pool.release(connection)
+
+    @asynccontextmanager
+    async def _core(self) -> AsyncIterator[AsyncConnection]:
+        """SQLite: the transaction's connection, a savepoint of the bound one, or a new one
+        (one statement takes the write lock itself if it writes)."""
         current = self._current.get()
         if current is not None:
             yield current
         elif isinstance(self.bind, AsyncConnection):
             async with self.bind.begin_nested():
                 yield self.bind
-        elif self._autocommit is not None:
-            async with self._autocommit.connect() as connection:
-                yield connection
-        else:  # SQLite: one statement takes the write lock itself if it writes
+        else:
             async with self.bind.begin() as connection:
                 yield connection
 
-    async def read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
-        """The rows of a read, tried once more if the pooled connection turned out dead.
+    async def _connection_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    assert isinstance(self.bind, AsyncEngine)
+                    self._pool = await postgres.create_pool(self.bind.url, self._settings)
+        return self._pool
 
-        The pool is not pinged before each use (a round trip per request). After a database
-        restart, the first statement on each old connection fails at once; SQLAlchemy then
-        invalidates the whole pool, and a read is simply run again on a new connection. A
-        failure that took long (a silent host, a timeout) is not retried: that would only
-        double the wait before the 503.
-        """
-        started = time.monotonic()
-        try:
-            async with self.connect() as connection:
-                return (await connection.execute(statement, params)).all()
-        except sa_exc.DBAPIError as error:
-            fast = time.monotonic() - started < _RETRY_WITHIN_SECONDS
-            if not (error.connection_invalidated and fast and self._current.get() is None):
-                raise
-        async with self.connect() as connection:
-            return (await connection.execute(statement, params)).all()
+    # ---------------------------------------------------------------- transactions
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -238,27 +289,39 @@ class Database:
         rolled back on any error. Inside another transaction it simply joins it."""
         if self._current.get() is not None:
             yield
-            return
-        if isinstance(self.bind, AsyncConnection):
+        elif isinstance(self.bind, AsyncConnection):
             async with self.bind.begin_nested():
-                with self._joined(self.bind):
-                    yield
-        else:
-            async with self._writer.begin() as connection:  # type: ignore[union-attr]
+                connection: Any = self.bind
+                if self.dialect_name == "postgresql":
+                    connection = (await self.bind.get_raw_connection()).driver_connection
                 with self._joined(connection):
+                    yield
+        elif self.dialect_name == "postgresql":
+            async with self._driver() as driver:
+                try:
+                    async with driver.transaction():
+                        with self._joined(driver):
+                            yield
+                except postgres.DRIVER_ERRORS as error:
+                    raise postgres.translated(error, self.dialect) from error
+        else:
+            async with self._writer.begin() as core:
+                with self._joined(core):
                     yield
 
     @contextmanager
-    def _joined(self, connection: AsyncConnection) -> Iterator[None]:
+    def _joined(self, connection: Any) -> Iterator[None]:
         token = self._current.set(connection)
         try:
             yield
         finally:
             self._current.reset(token)
 
+    # ----------------------------------------------------------------------- tools
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """An ORM unit of work, for tools and tests; requests use `connect()`."""
+        """An ORM unit of work, for tools and tests; requests use the statements above."""
         async with self._sessions() as session:
             try:
                 yield session
@@ -267,3 +330,9 @@ class Database:
                 raise
             if session.in_transaction():
                 await session.commit()
+
+    async def close(self) -> None:
+        """Close asyncpg's pool (whoever made the engine disposes of it)."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

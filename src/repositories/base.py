@@ -10,18 +10,19 @@ rule in `OwnedRepository`) narrows reads, updates and deletes alike. The reposit
 own parameters start with `_` (`_pk`, `_limit`), so they never clash with a column.
 """
 
-import json
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     Delete,
     Insert,
-    Row,
+    Integer,
     Select,
     Update,
+    any_,
     bindparam,
     delete,
     exists,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Executable
 
 from src.core.database import Database
+from src.core.database import Record as Record  # re-exported: what services return
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity, utcnow
 
@@ -42,9 +44,6 @@ ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=OwnedEntity)
 StatementT = TypeVar("StatementT", Select[Any], Update, Delete)
 ExecutableT = TypeVar("ExecutableT", bound=Executable)
-
-Record = Row[Any]
-"""A row as the database returned it; response schemas read it by attribute."""
 
 Versions = Collection[int] | None
 """The versions a conditional write accepts (from `If-Match`); None: any version."""
@@ -77,7 +76,7 @@ class Repository(Generic[ModelT]):
         return dict(values)
 
     def _statement(self, key: Hashable, build: Callable[[], ExecutableT]) -> ExecutableT:
-        cache_key = (type(self), key, self._scope_key())
+        cache_key = (type(self), self.database.dialect_name, key, self._scope_key())
         statement: ExecutableT | None = _statements.get(cache_key)
         if statement is None:
             statement = _statements[cache_key] = build()
@@ -87,6 +86,16 @@ class Repository(Generic[ModelT]):
     def _columns(self) -> list[Any]:
         return list(self.model.__table__.columns)
 
+    @cached_property
+    def _scalar_defaults(self) -> dict[str, Any]:
+        """The model's fixed column defaults (`version` 1, a `status`): a statement run
+        as compiled SQL gets no help from SQLAlchemy to fill them in."""
+        return {
+            column.key: column.default.arg
+            for column in self.model.__table__.columns
+            if column.default is not None and column.default.is_scalar
+        }
+
     def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
         """The row a write aims at: this id and, for a conditional write, one of these versions.
 
@@ -94,7 +103,12 @@ class Repository(Generic[ModelT]):
         of two writers holding the same version exactly one matches.
         """
         conditions = [self.model.id == bindparam("_pk")]
-        if versions is not None:
+        if versions is None:
+            return conditions
+        if self.database.dialect_name == "postgresql":  # one array parameter, one plan
+            accepted = bindparam("_versions", type_=ARRAY(Integer))
+            conditions.append(self.model.version == any_(accepted))
+        else:
             conditions.append(self.model.version.in_(bindparam("_versions", expanding=True)))
         return conditions
 
@@ -119,12 +133,11 @@ class Repository(Generic[ModelT]):
 
     # ------------------------------------------------------------------- execution
 
-    async def _one(self, statement: Executable, params: Mapping[str, Any]) -> Record | None:
-        async with self.database.connect() as connection:
-            return (await connection.execute(statement, params)).first()
-
     async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
         return await self.database.read(statement, params)
+
+    async def _one(self, statement: Executable, params: Mapping[str, Any]) -> Record | None:
+        return await self.database.write(statement, params)
 
     # ------------------------------------------------------------------ operations
 
@@ -195,26 +208,15 @@ class Repository(Generic[ModelT]):
             )
             total = (await self._read(count, params))[0][0]
         if count_limit is not None and total > count_limit:
-            estimate = await self._estimate(matching(), self._params(**criteria))
+            matched = self._statement(("matching", shape), matching)
+            estimate = await self.database.estimate(matched, self._params(**criteria))
             return rows, max(estimate, total), False
         return rows, total, True
-
-    async def _estimate(self, query: Select[Any], params: Mapping[str, Any]) -> int:
-        """PostgreSQL's planner estimate of the rows `query` returns (EXPLAIN, as
-        PostgREST's `count=planned`): no row is read."""
-        async with self.database.connect() as connection:
-            compiled = query.compile(dialect=connection.dialect)
-            values = {**compiled.params, **params}
-            positional = tuple(values[name] for name in compiled.positiontup or ())
-            plan = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", positional)
-            document = plan.scalar_one()
-        parsed = json.loads(document) if isinstance(document, str) else document
-        return int(parsed[0]["Plan"]["Plan Rows"])
 
     async def create(self, values: Mapping[str, Any]) -> Record | None:
         """One INSERT ... RETURNING. None when a reference names a row the owner may not
         use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`)."""
-        row = self._row_values(values)
+        row = {**self._scalar_defaults, **self._row_values(values)}
         row.setdefault("id", uuid.uuid4())
         row.setdefault("updated_at", row.setdefault("created_at", utcnow()))
         columns = tuple(row)

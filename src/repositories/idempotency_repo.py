@@ -11,9 +11,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select
 
-from src.core.database import Database
+from src.core.database import Database, Record
 from src.models.idempotency import IdempotencyRecord
-from src.repositories.base import Record
 
 _table = IdempotencyRecord.__table__
 _KEY = (
@@ -25,7 +24,9 @@ _FIND = select(IdempotencyRecord.__table__).where(_KEY)
 _REMOVE = delete(IdempotencyRecord).where(_KEY)
 _ADD = insert(IdempotencyRecord)
 _LOCK = select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("name"), 0)))
-_PURGE = delete(IdempotencyRecord).where(_table.c.expires_at <= bindparam("now"))
+_PURGE = (
+    delete(IdempotencyRecord).where(_table.c.expires_at <= bindparam("now")).returning(_table.c.key)
+)
 
 
 class IdempotencyRepository:
@@ -47,24 +48,20 @@ class IdempotencyRepository:
         if self.database.dialect_name != "postgresql":
             return True
         name = f"idempotency:{self.owner_id}:{self.route}:{key}"
-        async with self.database.connect() as connection:
-            return bool((await connection.execute(_LOCK, {"name": name})).scalar())
+        rows = await self.database.read(_LOCK, {"name": name})
+        return bool(rows[0][0])
 
     async def find(self, key: str) -> Record | None:
-        async with self.database.connect() as connection:
-            return (await connection.execute(_FIND, self._key(key))).first()
+        rows = await self.database.read(_FIND, self._key(key))
+        return rows[0] if rows else None
 
     async def add(self, key: str, **values: Any) -> None:
-        async with self.database.connect() as connection:
-            await connection.execute(_ADD, {**self._key(key), **values})
+        await self.database.write(_ADD, {**self._key(key), **values})
 
     async def remove(self, key: str) -> None:
-        async with self.database.connect() as connection:
-            await connection.execute(_REMOVE, self._key(key))
+        await self.database.write(_REMOVE, self._key(key))
 
 
 async def purge_expired(database: Database, now: datetime) -> int:
     """Delete every record that has expired (served by the `expires_at` index)."""
-    async with database.connect() as connection:
-        result = await connection.execute(_PURGE, {"now": now})
-    return int(result.rowcount or 0)
+    return len(await database.read(_PURGE, {"now": now}))

@@ -76,7 +76,7 @@ class InputSchema(BaseModel):
 
 
 class ResourceResponse(BaseModel):
-    """Response bodies, read straight from ORM rows."""
+    """Response bodies, read straight from the rows a statement returned (`Record`)."""
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -76,4 +76,5 @@ async def live_app(settings: Settings, password_hash: str) -> AsyncIterator[Open
         if live.user_ids:
             async with database.session() as session:
                 await session.execute(delete(UserRow).where(UserRow.id.in_(live.user_ids)))
+    await database.close()
     await engine.dispose()

@@ -59,10 +59,12 @@ async def served(
     upgrade({"DATABASE_URL": url}, tmp_path_factory.mktemp("trips"))
     settings = Settings(_env_file=None, database_url=url, secret_key="t" * 40)  # type: ignore[call-arg]
     engine = create_engine(settings)
-    app = create_app(settings, Database(engine))
+    database = Database(engine, settings)
+    app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client, Counter(admin, name)
+    await database.close()
     await engine.dispose()
     await admin.close()
 

@@ -32,7 +32,7 @@ from tests.live_server import (
 from tests.reliability.figures import assert_figure
 
 SHUTDOWN_TIMEOUT = 10
-DISPOSED = "Database connections closed (engine disposed)"
+DISPOSED = "Database connections closed (pools closed)"
 
 # Holds a lock on the database at a URL; yields a coroutine that returns once the
 # server's request waits for it; releases it on exit.
