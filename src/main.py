@@ -1,6 +1,7 @@
 """The ASGI application factory: `uvicorn --factory src.main:create_app`."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +40,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What start-up built (routes, schemas, models, the app) lives as long as the process:
+        # frozen, it is no longer walked by every full garbage collection. Measured on GET by
+        # id: p99 95 -> 22 ms, +20% req/s (docs/performance.md).
+        gc.collect()
+        gc.freeze()
         purging = asyncio.create_task(_purge_idempotency_keys(database, clock))
         try:
             yield
@@ -69,7 +75,7 @@ def create_app(
     app.state.limiter = AttemptLimiter.from_settings(settings)
     install_problem_handlers(app)
     install_docs(app)
-    app.include_router(api_router)
+    api_router.include_in(app)  # each route module at the top level: no nested routing per request
     app.include_router(health.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     # Added last, so outermost: no other middleware reads an oversized body.

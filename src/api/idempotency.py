@@ -6,6 +6,7 @@ one transaction: the stored response is replayed when the key was seen, and othe
 create runs and the exact bytes it sends are stored with the row.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -27,16 +28,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 class IdempotentCreate:
     def __init__(
-        self,
-        request: Request,
-        database: Database,
-        service: IdempotencyService,
-        key: str | None,
-        schema: type[BaseModel],
+        self, request: Request, owner_id: uuid.UUID, key: str | None, schema: type[BaseModel]
     ) -> None:
         self.request = request
-        self.database = database
-        self.service = service
+        self.owner_id = owner_id
         self.key = key
         self.schema = schema
         """The route's `response_model`: what the 201 body is."""
@@ -47,16 +42,28 @@ class IdempotentCreate:
         """201 with the new row, its ETag and Location; or the stored replay."""
         if self.key is None:
             return self._created(await create())
-        async with self.database.transaction():
-            stored = await self.service.replay(self.key, data)
+        service, database = self._service()
+        async with database.transaction():
+            stored = await service.replay(self.key, data)
             if stored is not None:
                 headers = {**stored.headers, REPLAYED_HEADER: "true"}
                 return Response(stored.body, stored.status_code, headers, "application/json")
             response = self._created(await create())
             headers = {name: response.headers[name] for name in ("ETag", "Location")}
             stored = StoredResponse(response.status_code, bytes(response.body), headers)
-            await self.service.store(self.key, data, stored)
+            await service.store(self.key, data, stored)
         return response
+
+    def _service(self) -> tuple[IdempotencyService, Database]:
+        """Built only for a request that sends a key: most creates need none of it."""
+        state = self.request.app.state
+        database = database_of(self.request)
+        route: APIRoute = self.request.scope["route"]
+        repository = IdempotencyRepository(
+            database, owner_id=self.owner_id, route=f"{self.request.method} {route.path}"
+        )
+        ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
+        return IdempotencyService(repository, ttl=ttl, clock=state.clock), database
 
     def _created(self, row: Record) -> Response:
         body = self.schema.model_validate(row).model_dump_json().encode()
@@ -79,18 +86,8 @@ async def get_idempotent_create(
         ),
     ] = None,
 ) -> IdempotentCreate:
-    settings = request.app.state.settings
     route: APIRoute = request.scope["route"]
-    database = database_of(request)
-    repository = IdempotencyRepository(
-        database, owner_id=user.id, route=f"{request.method} {route.path}"
-    )
-    service = IdempotencyService(
-        repository,
-        ttl=timedelta(hours=settings.idempotency_ttl_hours),
-        clock=request.app.state.clock,
-    )
-    return IdempotentCreate(request, database, service, key, route.response_model)
+    return IdempotentCreate(request, user.id, key, route.response_model)
 
 
 Idempotent = Annotated[IdempotentCreate, Depends(get_idempotent_create)]

@@ -52,9 +52,6 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
-    db_pool_pre_ping: bool = False
-    """Test each pooled connection before use (one round trip each). Off: after a database
-    restart the first failure empties the pool, reads are retried once, writes answer 503."""
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"

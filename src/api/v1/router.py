@@ -1,14 +1,13 @@
 """Registers every v1 route module; nothing else."""
 
-from fastapi import APIRouter
-
 from src.api.problems import problem_responses
+from src.api.routing import Registry
 from src.api.v1.routes import auth, projects, tasks, users
 
 EVERY_ROUTE_STATUSES = (503,)
 """Any route that reaches the database answers 503 while the database is down."""
 
-api_router = APIRouter(prefix="/api/v1", responses=problem_responses(*EVERY_ROUTE_STATUSES))
+api_router = Registry(prefix="/api/v1", responses=problem_responses(*EVERY_ROUTE_STATUSES))
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(projects.router)
