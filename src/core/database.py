@@ -245,8 +245,11 @@ class Database:
                 yield (await self.bind.get_raw_connection()).driver_connection
         else:
             pool = await self._connection_pool()
+            # A free connection is taken at once; only a wait for one needs the timeout,
+            # whose timer costs on every request (asyncpg's `wait_for`).
+            timeout = None if pool.get_idle_size() else self._settings.db_pool_timeout
             try:
-                connection = await pool.acquire(timeout=self._settings.db_pool_timeout)
+                connection = await pool.acquire(timeout=timeout)
             except postgres.DRIVER_ERRORS as error:
                 raise postgres.translated(error, self.dialect) from error
             try:
