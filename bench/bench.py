@@ -514,6 +514,18 @@ def environment(cfg: Config) -> dict[str, Any]:
     }
 
 
+def finish(cfg: Config, data: dict[str, Any], name: str, kind: str, png: str) -> int:
+    """Write the JSON and its chart; the exit status: 1 if any request failed."""
+    out = cfg.results / name
+    write_json(out, data)
+    drawn = chart(cfg, kind, out, png)
+    if data["errors_total"]:
+        errors = data["errors_total"]
+        say(f"bench: FAILED: {errors} error(s) (non-2xx responses or socket errors), see above")
+        return 1
+    return 0 if drawn else 1
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
@@ -692,13 +704,7 @@ def compare(cfg: Config, servers: Servers) -> int:
         "ratios": {ep: e["ratio"] for ep, e in report.items() if e["ratio"] is not None},
         "errors_total": errors,
     }
-    out = cfg.results / "latest.json"
-    write_json(out, data)
-    drawn = chart(cfg, "ratio", out, "ratio.png")
-    if errors:
-        say(f"bench: FAILED: {errors} error(s) (non-2xx responses or socket errors), see above")
-        return 1
-    return 0 if drawn else 1
+    return finish(cfg, data, "latest.json", "ratio", "ratio.png")
 
 
 def _f(value: float | None, spec: str) -> str:
@@ -868,13 +874,7 @@ def scale(cfg: Config, servers: Servers) -> int:
         "skipped": skipped,
         "errors_total": errors,
     }
-    out = cfg.results / "scale.json"
-    write_json(out, data)
-    drawn = chart(cfg, "scale", out, "list-scaling.png")
-    if errors:
-        say(f"bench: FAILED: {errors} error(s) (non-2xx responses or socket errors), see above")
-        return 1
-    return 0 if drawn else 1
+    return finish(cfg, data, "scale.json", "scale", "list-scaling.png")
 
 
 # --- memory ---------------------------------------------------------------------------------
