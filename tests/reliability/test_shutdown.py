@@ -72,9 +72,11 @@ async def _sqlite_lock(url: str) -> AsyncIterator[Callable[[], Awaitable[None]]]
         connection.execute("BEGIN IMMEDIATE")
 
         async def blocked() -> None:
-            """SQLite shows no waiters: give the request time to reach its BEGIN IMMEDIATE
-            (it then waits up to busy_timeout, 5 s, for the lock)."""
-            await asyncio.sleep(1)
+            """SQLite shows no waiters: give the request time to reach its INSERT (it then
+            waits up to busy_timeout, 5 s, for the lock), also on a machine busy with other
+            work: 1 s was seen too short there, the server closing the connection of a
+            request it had not read yet."""
+            await asyncio.sleep(2.5)
 
         yield blocked
         connection.execute("ROLLBACK")
