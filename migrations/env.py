@@ -54,7 +54,6 @@ async def run_async_migrations() -> None:
         settings.model_copy(update={"database_url": url}),
         enforce_foreign_keys=False,
         client_timeout=False,
-        autocommit=False,
     )
     # On SQLite the lock is the write lock, taken by BEGIN IMMEDIATE.
     async with for_writing(engine).connect() as connection:

@@ -124,7 +124,7 @@ def settings(backend: Backend) -> Settings:
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings, autocommit=False)  # each test rolls back its transaction
+    engine = create_engine(settings)
     yield engine
     await engine.dispose()
 

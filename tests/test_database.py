@@ -120,7 +120,7 @@ async def test_concurrent_tasks_do_not_share_a_transaction(
 async def test_app_on_its_own_engine_reads_its_writes(
     settings: Settings, committed_user: User
 ) -> None:
-    """Reads and writes go through the app's own engine (autocommit reads on PostgreSQL)."""
+    """Reads and writes go through the app's own engine and pools."""
     app = create_app(settings)
     token = app.state.tokens.issue(Principal(id=committed_user.id))
     headers = {"Authorization": f"Bearer {token}"}

@@ -48,17 +48,14 @@ def create_engine(
     *,
     enforce_foreign_keys: bool = True,
     client_timeout: bool = True,
-    autocommit: bool = True,
 ) -> AsyncEngine:
     """`enforce_foreign_keys=False` is for migrations on SQLite: rebuilding a table there
     drops the old one, which with foreign keys on would cascade-delete its children.
     `client_timeout=False` is for migrations on PostgreSQL: an upgrade may wait for
     another's lock for as long as it takes, so the driver must not give up on it.
 
-    On PostgreSQL connections are in autocommit mode (`autocommit=False` for migrations and
-    for tests that roll back): a statement is its own transaction, and a connection goes back
-    to the pool without a ROLLBACK, since none is open (`Database.transaction()` opens one
-    explicitly and always ends it)."""
+    On PostgreSQL this engine serves migrations, tools and tests; requests run on asyncpg's
+    own pool (`Database`, `postgres.py`)."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
@@ -69,7 +66,6 @@ def create_engine(
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         connect_args=connect_args,
-        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
@@ -190,8 +186,6 @@ class Database:
         writer = bind
         if isinstance(bind, AsyncEngine):
             writer = for_writing(bind)
-            if self.dialect_name == "postgresql":
-                writer = bind.execution_options(isolation_level="READ COMMITTED")
         options = {"expire_on_commit": False, "autoflush": False, **session_options}
         self._sessions = async_sessionmaker(writer, **options)
         self._writer = writer
