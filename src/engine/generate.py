@@ -468,11 +468,13 @@ def _routes_file(
     router_401 = ", responses=problem_responses(401)" if not public else ""
     blocks = [f'router = APIRouter(prefix="/{r}", tags=["{r}"]{router_401})']
     if authenticated:
-        imports.add("from src.api.deps import CurrentUser")
+        imports.update(
+            {"from src.api.deps import BearerUser", "from src.core.security import Principal"}
+        )
         blocks += [
-            f"async def get_service(request: Request, user: CurrentUser) -> {m}Service:\n"
+            f"def get_service(request: Request, user: Principal) -> {m}Service:\n"
             f"    return {m}Service({m}Repository({scope}))",
-            f"Service = Annotated[{m}Service, Depends(get_service)]",
+            f"Service = Annotated[{m}Service, Depends(BearerUser(get_service))]",
         ]
     if public:
         blocks += [
@@ -500,14 +502,14 @@ def _routes_file(
             {
                 f"from src.schemas.{mod} import {m}Create",
                 "from fastapi import Response",
-                "from src.api.idempotency import Idempotent",
+                "from src.api.idempotency import IdempotencyKey, created",
             }
         )
         blocks.append(
             decorator("post", "", "create", f", status_code=201, response_model={m}Response")
-            + f"\nasync def create_{mod}(\n    data: {m}Create, service: Service,"
-            " idempotent: Idempotent\n) -> Response:\n"
-            "    return await idempotent(data, lambda: service.create(data))"
+            + f"\nasync def create_{mod}(\n    request: Request, data: {m}Create, service: Service,"
+            " key: IdempotencyKey = None\n) -> Response:\n"
+            "    return await created(request, service, data, key)"
         )
     if "get" in operations:
         imports.update(

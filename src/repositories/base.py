@@ -86,16 +86,6 @@ class Repository(Generic[ModelT]):
     def _columns(self) -> list[Any]:
         return list(self.model.__table__.columns)
 
-    @cached_property
-    def _scalar_defaults(self) -> dict[str, Any]:
-        """The model's fixed column defaults (`version` 1, a `status`): a statement run
-        as compiled SQL gets no help from SQLAlchemy to fill them in."""
-        return {
-            column.key: column.default.arg
-            for column in self.model.__table__.columns
-            if column.default is not None and column.default.is_scalar
-        }
-
     def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
         """The row a write aims at: this id and, for a conditional write, one of these versions.
 
@@ -216,7 +206,7 @@ class Repository(Generic[ModelT]):
     async def create(self, values: Mapping[str, Any]) -> Record | None:
         """One INSERT ... RETURNING. None when a reference names a row the owner may not
         use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`)."""
-        row = {**self._scalar_defaults, **self._row_values(values)}
+        row = {**scalar_defaults(self.model), **self._row_values(values)}
         row.setdefault("id", uuid.uuid4())
         row.setdefault("updated_at", row.setdefault("created_at", utcnow()))
         columns = tuple(row)
@@ -344,6 +334,18 @@ def _same_owner(model: type[OwnedEntity]) -> Select[Any]:
     return select(model.id).where(
         model.id == bindparam("_pk"), model.owner_id == bindparam("_owner")
     )
+
+
+@cache
+def scalar_defaults(model: type[Entity]) -> dict[str, Any]:
+    """The model's fixed column defaults (`version` 1, a `status`): a statement run as
+    compiled SQL gets no help from SQLAlchemy to fill them in. Per model, not per
+    repository: a repository lives for one request."""
+    return {
+        column.key: column.default.arg
+        for column in model.__table__.columns
+        if column.default is not None and column.default.is_scalar
+    }
 
 
 @cache

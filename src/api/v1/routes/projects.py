@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from src.api.conditional import IfMatch, tagged
-from src.api.deps import CurrentUser, PageDep, database_of
-from src.api.idempotency import Idempotent
+from src.api.deps import BearerUser, PageDep, database_of
+from src.api.idempotency import IdempotencyKey, created
 from src.api.problems import problem_responses
 from src.core.pagination import Page
+from src.core.security import Principal
 from src.repositories.base import Record
 from src.repositories.project_repo import ProjectRepository
 from src.schemas.base import PaginatedResponse
@@ -19,13 +20,13 @@ from src.services.project_service import ProjectService
 router = APIRouter(prefix="/projects", tags=["projects"], responses=problem_responses(401))
 
 
-async def get_service(request: Request, user: CurrentUser) -> ProjectService:
+def get_service(request: Request, user: Principal) -> ProjectService:
     return ProjectService(
         ProjectRepository(database_of(request), owner_id=user.id, unrestricted=user.is_superuser)
     )
 
 
-Service = Annotated[ProjectService, Depends(get_service)]
+Service = Annotated[ProjectService, Depends(BearerUser(get_service))]
 
 
 @router.post(
@@ -34,8 +35,10 @@ Service = Annotated[ProjectService, Depends(get_service)]
     response_model=ProjectResponse,
     responses=problem_responses(400, 409, 413, 422),
 )
-async def create_project(data: ProjectCreate, service: Service, idempotent: Idempotent) -> Response:
-    return await idempotent(data, lambda: service.create(data))
+async def create_project(
+    request: Request, data: ProjectCreate, service: Service, key: IdempotencyKey = None
+) -> Response:
+    return await created(request, service, data, key)
 
 
 @router.get("/{id}", response_model=ProjectResponse, responses=problem_responses(400, 404))

@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from src.api.deps import CurrentUser, PageDep, database_of
+from src.api.deps import BearerUser, PageDep, database_of
 from src.api.problems import problem_responses
 from src.core.pagination import Page
+from src.core.security import Principal
 from src.repositories.base import Record
 from src.repositories.user_repo import UserRepository
 from src.schemas.base import PaginatedResponse
@@ -16,11 +17,11 @@ from src.services.user_service import UserService
 router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(401))
 
 
-async def get_service(request: Request, user: CurrentUser) -> UserService:
+def get_service(request: Request, user: Principal) -> UserService:
     return UserService(UserRepository(database_of(request)), caller=user)
 
 
-Service = Annotated[UserService, Depends(get_service)]
+Service = Annotated[UserService, Depends(BearerUser(get_service))]
 
 
 @router.get("/me", response_model=UserResponse)
