@@ -368,10 +368,12 @@ def _schema_types(
         aliases.append(f"{alias} = Annotated[str, {field}NoNul]")
         return alias, "str"
     if kind in ("int", "float", "decimal"):
-        base = {"int": "StrictInt", "float": "float", "decimal": "Decimal"}[kind]
+        base = {"int": "StrictInt", "float": "JsonFloat", "decimal": "Decimal"}[kind]
         output = {"int": "int", "float": "float", "decimal": "Decimal"}[kind]
         if kind == "decimal":
             imports.add("from decimal import Decimal")
+        if kind == "float":
+            imports.add("from src.schemas.base import JsonFloat")
         if kind == "int" and not bounds:
             imports.add("from src.schemas.base import JsonInt")
             return "JsonInt", output
@@ -393,8 +395,10 @@ def _schema_types(
         imports.update({"from datetime import date", "from src.schemas.base import IsoDate"})
         return "IsoDate", "date"
     if kind == "datetime":
-        imports.add("from datetime import datetime")
-        return "datetime", "datetime"
+        imports.update(
+            {"from datetime import datetime", "from src.schemas.base import IsoDateTime"}
+        )
+        return "IsoDateTime", "datetime"
     if kind in ("uuid", "ref"):
         imports.add("import uuid")
         return "uuid.UUID", "uuid.UUID"

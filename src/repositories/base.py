@@ -314,8 +314,9 @@ class OwnedRepository(Repository[OwnedT]):
             usable: ColumnElement[bool] = exists().where(
                 target.id == bindparam(name), target.owner_id == owner
             )
-            if self.model.__table__.c[name].nullable:
-                usable = or_(bindparam(name).is_(None), usable)
+            column = self.model.__table__.c[name]
+            if column.nullable:  # typed: PostgreSQL cannot tell the type of a bare `$n IS NULL`
+                usable = or_(bindparam(name, type_=column.type).is_(None), usable)
             conditions.append(usable)
         return conditions
 

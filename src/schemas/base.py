@@ -5,12 +5,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    StrictFloat,
     StrictInt,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -61,6 +63,20 @@ def _whole_number(value: object) -> object:
         return int(value)
     return value
 
+
+def _rfc3339_string(value: object) -> object:
+    """Timestamps come as RFC 3339 strings only, not as numbers read as Unix time."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string, with its time zone")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
+"""A timestamp with its offset (`Z`, `+05:00`). One without is refused (400), never guessed:
+`2026-11-30T10:15:00` is a different instant in every zone. Stored and answered in UTC."""
+
+JsonFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+"""A JSON number (`4` or `4.5`); never `"4"`, `true`, `NaN` or an overflow such as `1e400`."""
 
 WholeNumber = BeforeValidator(_whole_number)
 """Goes last on a `StrictInt`: `Annotated[StrictInt, Field(ge=1), WholeNumber]`."""

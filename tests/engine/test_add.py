@@ -292,6 +292,179 @@ def test_a_generated_feature_is_migrated_served_and_checked(
     assert "statuses [200, 201, 204, 400, 401, 404]" in driven.stdout
 
 
+EVERY_TYPE_ROWS = (
+    "| name | str(1..50) | yes | - | Display name |\n"
+    "| note | str | no | - | Free text |\n"
+    "| count | int | no | 0 | A count |\n"
+    "| stars | int(1..5) | no | 3 | A rating |\n"
+    "| ratio | float | no | - | Any number |\n"
+    "| score | float(0..5) | no | - | A bounded number |\n"
+    "| amount | Decimal | no | - | Any decimal |\n"
+    "| cap | Decimal(12, 2) | no | - | Money |\n"
+    "| active | bool | no | true | A flag |\n"
+    "| due | date | no | - | A day |\n"
+    "| at | datetime | no | - | An instant |\n"
+    "| kind | enum(low, high) | no | low | A kind |\n"
+    "| other | UUID | no | - | Any id |\n"
+    "| project_id | ref(Project) | no | - | The project |\n"
+)
+
+
+def write_every_type_doc(project: Path) -> Path:
+    """FEAT-003 readings: one field of every type form of the grammar."""
+    made = featwright(project, "doc", "new", "readings")
+    assert made.returncode == 0, made.stderr
+    doc = project / "docs/features/FEAT-003-readings.md"
+    doc.write_text(
+        edited(
+            doc.read_text(encoding="utf-8"),
+            ("| name | str(1..200) | yes | - | Display name |\n", EVERY_TYPE_ROWS),
+            (
+                "| Response 201 | ReadingResponse |\n",
+                "| Response 201 | ReadingResponse |\n"
+                "| Response 404 | NotFoundError (the project) |\n",
+            ),
+        ),
+        encoding="utf-8",
+    )
+    return doc
+
+
+# POST and PUT answer the stored row, as a later GET does, for every type; bad input of
+# any type is a 400 naming the field (a naive datetime was a 500, "4" a valid float).
+DRIVE_EVERY_TYPE = textwrap.dedent(
+    """
+    import asyncio, json, os, uuid
+    import httpx
+    from alembic import command
+    from src.cli import alembic_config
+    from src.main import create_app
+
+    GOOD = {
+        "name": "x", "note": "n", "count": 2, "stars": 4, "ratio": 4, "score": 4.5,
+        "amount": "1", "cap": "1", "active": False, "due": "2026-01-31",
+        "at": "2026-11-30T10:15:00+05:00", "kind": "high", "other": str(uuid.uuid4()),
+    }
+    BAD = [
+        ("at", "2026-11-30T10:15:00"), ("at", 1700000000), ("ratio", "4"), ("ratio", True),
+        ("score", 6), ("cap", "1.005"), ("cap", "12345678901"), ("amount", "NaN"),
+        ("due", 20260131), ("count", "2"), ("active", "true"), ("kind", "HIGH"),
+    ]
+
+    async def main() -> None:
+        config = alembic_config(os.environ["DATABASE_URL"])
+        await asyncio.to_thread(command.upgrade, config, "head")
+        app = create_app()
+        transport = httpx.ASGITransport(app=app)
+        client = httpx.AsyncClient(transport=transport, base_url="http://t")
+        async with app.router.lifespan_context(app), client as c:
+            account = {"email": "types@example.com", "password": "correct horse battery"}
+            assert (await c.post("/api/v1/auth/register", json=account)).status_code == 201
+            form = {"username": account["email"], "password": account["password"]}
+            token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
+            h = {"Authorization": f"Bearer {token}"}
+            project = (await c.post("/api/v1/projects", json={"name": "p"}, headers=h)).json()
+            sent = {**GOOD, "project_id": project["id"]}
+            created = await c.post("/api/v1/readings", json=sent, headers=h)
+            assert created.status_code == 201, created.text
+            body = created.json()
+            url = f"/api/v1/readings/{body['id']}"
+            read = await c.get(url, headers=h)
+            assert read.json() == body, (body, read.json())
+            assert body["at"] == "2026-11-30T05:15:00Z", body
+            assert (body["cap"], body["ratio"]) == ("1.00", 4.0), body
+            same = await c.put(url, json={}, headers=h)
+            assert same.json() == body, same.json()
+            change = {"at": "2026-12-01T00:00:00-08:00", "cap": "7.5", "amount": "2.50"}
+            changed = await c.put(url, json={**change, "score": 0}, headers=h)
+            assert changed.status_code == 200, changed.text
+            again = await c.get(url, headers=h)
+            assert changed.json() == again.json(), (changed.json(), again.json())
+            for field, value in BAD:
+                for method, target in (("POST", "/api/v1/readings"), ("PUT", url)):
+                    payload = {**GOOD, field: value} if method == "POST" else {field: value}
+                    answer = await c.request(method, target, json=payload, headers=h)
+                    assert answer.status_code == 400, (field, value, answer.text)
+                    fields = [e["field"] for e in answer.json()["errors"]]
+                    assert fields == [field], (field, value, answer.json())
+            total = (await c.get("/api/v1/readings", headers=h)).json()["total"]
+            assert total == 1, total
+            print("types ok", json.dumps(again.json()))
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_every_type_form_answers_a_write_as_a_later_read(project: Path, database_url: str) -> None:
+    doc = write_every_type_doc(project)
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+    checked = featwright(project, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    driven = subprocess.run(
+        [sys.executable, "-c", DRIVE_EVERY_TYPE],
+        cwd=project,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": database_url,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert driven.returncode == 0, driven.stderr[-3000:]
+    assert "types ok" in driven.stdout
+
+
+def test_the_generated_tests_of_every_type_form_pass_on_both_backends(project: Path) -> None:
+    doc = write_every_type_doc(project)
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+    database = f"featwright_types_{uuid.uuid4().hex[:8]}"
+    server = postgres_url().rsplit("/", 1)[0]
+    try:
+        tested = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/features/test_readings.py",
+            ],
+            cwd=project,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(project),
+                "TEST_DATABASE_URL": f"{server}/{database}",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+    finally:
+        admin = server.replace("+asyncpg", "") + "/postgres"
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(admin)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+        asyncio.run(drop())
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    assert " passed" in tested.stdout, tested.stdout[-500:]
+    assert "skipped" not in tested.stdout, tested.stdout[-500:]
+
+
 HEADER = "| Aspect | Detail |\n|--------|--------|\n"
 PUBLIC_READS = (
     (f"### GET /api/v1/labels/{{id}}\n{HEADER}| Auth | Required |", "| Auth | None |"),
