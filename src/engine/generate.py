@@ -367,11 +367,21 @@ def _schema_types(
             imports.add("from pydantic import Field")
         aliases.append(f"{alias} = Annotated[str, {field}NoNul]")
         return alias, "str"
-    if kind in ("int", "float", "decimal"):
-        base = {"int": "StrictInt", "float": "JsonFloat", "decimal": "Decimal"}[kind]
-        output = {"int": "int", "float": "float", "decimal": "Decimal"}[kind]
-        if kind == "decimal":
-            imports.add("from decimal import Decimal")
+    if kind == "decimal":
+        imports.update(
+            {
+                "from decimal import Decimal",
+                "from typing import Annotated",
+                "from src.schemas.base import DecimalString",
+            }
+        )
+        precision, scale = item.type.precision, item.type.scale
+        exact = "" if precision is None else f"{precision}, {scale}"
+        aliases.append(f"{alias} = Annotated[Decimal, DecimalString({exact})]")
+        return alias, "Decimal"
+    if kind in ("int", "float"):
+        base = {"int": "StrictInt", "float": "JsonFloat"}[kind]
+        output = {"int": "int", "float": "float"}[kind]
         if kind == "float":
             imports.add("from src.schemas.base import JsonFloat")
         if kind == "int" and not bounds:
@@ -409,15 +419,7 @@ def _schema_types(
 
 def _field_bounds(item: ModelField) -> str:
     low, high = item.type.low, item.type.high
-    if item.type.kind == "str":
-        keys = ("min_length", "max_length")
-    elif item.type.kind == "decimal":
-        parts = []
-        if item.type.precision is not None:
-            parts = [f"max_digits={item.type.precision}", f"decimal_places={item.type.scale}"]
-        return ", ".join(parts)
-    else:
-        keys = ("ge", "le")
+    keys = ("min_length", "max_length") if item.type.kind == "str" else ("ge", "le")
     return ", ".join(
         f"{key}={_num(value)}"
         for key, value in zip(keys, (low, high), strict=True)

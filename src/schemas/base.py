@@ -1,5 +1,6 @@
 """The schema family every resource uses: `XCreate`, `XUpdate`, `XResponse`."""
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -75,14 +76,54 @@ IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
 """A timestamp with its offset (`Z`, `+05:00`). One without is refused (400), never guessed:
 `2026-11-30T10:15:00` is a different instant in every zone. Stored and answered in UTC."""
 
+
+class DecimalString:
+    """A decimal as a JSON string, `"12.50"`: the form the answer gives it in, and exact, where
+    a JSON number would pass through a float first (`0.1` is not 0.1). With a precision and a
+    scale (`DecimalString(12, 2)`), more digits than they allow is refused, never rounded. The
+    JSON schema states the same rule as a pattern, so a client can check before it sends."""
+
+    def __init__(self, precision: int | None = None, scale: int = 0) -> None:
+        example = "12.50"
+        if precision is None:
+            whole, fraction, rule = r"\d+", r"(\.\d+)?", "digits only"
+        else:
+            whole = rf"\d{{1,{precision - scale}}}" if precision > scale else "0"
+            fraction = rf"(\.\d{{1,{scale}}})?" if scale else ""
+            rule = f"at most {precision - scale} digits before the point and {scale} after"
+            example = "12" if scale == 0 else "0.5" if precision == scale else example
+        self.pattern = f"^-?{whole}{fraction}$"
+        self.message = f'must be a decimal string such as "{example}", with {rule}'
+        self._matches = re.compile(self.pattern).fullmatch
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def checked(value: object) -> object:
+            if not isinstance(value, str) or not self._matches(value):
+                raise ValueError(self.message)
+            return value
+
+        return core_schema.no_info_before_validator_function(checked, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "pattern": self.pattern}
+
+
 JsonFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 """A JSON number (`4` or `4.5`); never `"4"`, `true`, `NaN` or an overflow such as `1e400`."""
 
 WholeNumber = BeforeValidator(_whole_number)
 """Goes last on a `StrictInt`: `Annotated[StrictInt, Field(ge=1), WholeNumber]`."""
 
-JsonInt = Annotated[StrictInt, WholeNumber]
-"""An integer as JSON Schema defines it: `3` or `3.0`, never `"3"` or `true`."""
+INT32 = (-(2**31), 2**31 - 1)
+"""What an `INTEGER` column holds on PostgreSQL: a larger number is a 400, not a 500."""
+
+JsonInt = Annotated[StrictInt, Field(ge=INT32[0], le=INT32[1]), WholeNumber]
+"""An integer as JSON Schema defines it, `3` or `3.0`, never `"3"` or `true`, in the range of
+the `INTEGER` column an `int` field gets."""
 
 
 class InputSchema(BaseModel):

@@ -19,6 +19,7 @@ from src.engine.doc import parse_doc
 from src.engine.generate import render_feature
 from tests.conftest import postgres_url
 from tests.engine.conftest import APP_MODELS, PROJECTS_DOC, ROOT, TASKS_DOC, edited
+from tests.reliability.test_schemathesis import fuzz
 
 LABELS_ROWS = (
     "| name | str(1..50) | yes | - | Display name |\n"
@@ -348,7 +349,8 @@ DRIVE_EVERY_TYPE = textwrap.dedent(
     BAD = [
         ("at", "2026-11-30T10:15:00"), ("at", 1700000000), ("ratio", "4"), ("ratio", True),
         ("score", 6), ("cap", "1.005"), ("cap", "12345678901"), ("amount", "NaN"),
-        ("due", 20260131), ("count", "2"), ("active", "true"), ("kind", "HIGH"),
+        ("due", 20260131), ("count", "2"), ("active", "true"), ("kind", "HIGH"), ("cap", 1.5),
+        ("count", 2**31),
     ]
 
     async def main() -> None:
@@ -463,6 +465,21 @@ def test_the_generated_tests_of_every_type_form_pass_on_both_backends(project: P
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert " passed" in tested.stdout, tested.stdout[-500:]
     assert "skipped" not in tested.stdout, tested.stdout[-500:]
+
+
+def test_schemathesis_finds_nothing_in_a_feature_of_every_type_form(
+    project: Path, database_url: str, tmp_path: Path
+) -> None:
+    """No input makes the generated feature answer 500, on either backend."""
+    doc = write_every_type_doc(project)
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+    workdir = tmp_path / "fuzz"
+    workdir.mkdir()
+
+    tested, _ = asyncio.run(fuzz(database_url, workdir, PYTHONPATH=str(project)))
+
+    assert tested == 16 + 5  # the app's operations and the five of readings
 
 
 HEADER = "| Aspect | Detail |\n|--------|--------|\n"
