@@ -80,23 +80,26 @@ def snapshot(project: Path) -> dict[str, str]:
     }
 
 
-def write_labels_doc(project: Path) -> Path:
-    made = featwright(project, "doc", "new", "labels")
+def write_feature_doc(project: Path, resource: str, rows: str) -> Path:
+    """`featwright doc new RESOURCE`, its fields replaced by `rows` (which hold a `ref`, so the
+    create also answers 404)."""
+    made = featwright(project, "doc", "new", resource)
     assert made.returncode == 0, made.stderr
-    doc = project / "docs/features/FEAT-003-labels.md"
+    doc = project / f"docs/features/FEAT-003-{resource}.md"
+    response = f"| Response 201 | {resource[:-1].capitalize()}Response |\n"
     doc.write_text(
         edited(
             doc.read_text(encoding="utf-8"),
-            ("| name | str(1..200) | yes | - | Display name |\n", LABELS_ROWS),
-            (
-                "| Response 201 | LabelResponse |\n",
-                "| Response 201 | LabelResponse |\n"
-                "| Response 404 | NotFoundError (the project) |\n",
-            ),
+            ("| name | str(1..200) | yes | - | Display name |\n", rows),
+            (response, response + "| Response 404 | NotFoundError (the project) |\n"),
         ),
         encoding="utf-8",
     )
     return doc
+
+
+def write_labels_doc(project: Path) -> Path:
+    return write_feature_doc(project, "labels", LABELS_ROWS)
 
 
 def test_an_invalid_doc_writes_nothing(project: Path) -> None:
@@ -255,6 +258,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def drive(project: Path, script: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    """Runs `script` against the copy's app on `database_url`; fails the test if it fails."""
+    driven = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": database_url,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert driven.returncode == 0, driven.stderr[-3000:]
+    return driven
+
+
 def test_a_generated_feature_is_migrated_served_and_checked(
     project: Path, database_url: str
 ) -> None:
@@ -275,21 +298,7 @@ def test_a_generated_feature_is_migrated_served_and_checked(
     )
     assert lint.returncode == 0, lint.stdout
 
-    driven = subprocess.run(
-        [sys.executable, "-c", DRIVE],
-        cwd=project,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(project),
-            "SECRET_KEY": "k" * 40,
-            "DATABASE_URL": database_url,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert driven.returncode == 0, driven.stderr[-3000:]
+    driven = drive(project, DRIVE, database_url)
     assert "statuses [200, 201, 204, 400, 401, 404]" in driven.stdout
 
 
@@ -313,22 +322,7 @@ EVERY_TYPE_ROWS = (
 
 def write_every_type_doc(project: Path) -> Path:
     """FEAT-003 readings: one field of every type form of the grammar."""
-    made = featwright(project, "doc", "new", "readings")
-    assert made.returncode == 0, made.stderr
-    doc = project / "docs/features/FEAT-003-readings.md"
-    doc.write_text(
-        edited(
-            doc.read_text(encoding="utf-8"),
-            ("| name | str(1..200) | yes | - | Display name |\n", EVERY_TYPE_ROWS),
-            (
-                "| Response 201 | ReadingResponse |\n",
-                "| Response 201 | ReadingResponse |\n"
-                "| Response 404 | NotFoundError (the project) |\n",
-            ),
-        ),
-        encoding="utf-8",
-    )
-    return doc
+    return write_feature_doc(project, "readings", EVERY_TYPE_ROWS)
 
 
 # POST and PUT answer the stored row, as a later GET does, for every type; bad input of
@@ -405,21 +399,7 @@ def test_every_type_form_answers_a_write_as_a_later_read(project: Path, database
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    driven = subprocess.run(
-        [sys.executable, "-c", DRIVE_EVERY_TYPE],
-        cwd=project,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(project),
-            "SECRET_KEY": "k" * 40,
-            "DATABASE_URL": database_url,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert driven.returncode == 0, driven.stderr[-3000:]
+    driven = drive(project, DRIVE_EVERY_TYPE, database_url)
     assert "types ok" in driven.stdout
 
 
