@@ -18,7 +18,7 @@ from sqlalchemy.types import DateTime, TypeEngine
 
 from src.api.v1.router import EVERY_ROUTE_STATUSES
 from src.engine.doc import Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
-from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
+from src.engine.generate import CRUD_SHAPES, INT64, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
 from src.schemas.base import INT32
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")
@@ -204,8 +204,8 @@ def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[
         actual = _bound(schema, key)
         if key == "minLength" and expected is None:
             expected = actual if actual in (None, 0) else None
-        if field_type.kind == "int" and expected is None and actual in INT32:
-            expected = actual  # an int without a range still fits its INTEGER column
+        if field_type.kind == "int" and expected is None and actual in (*INT32, *INT64):
+            expected = actual  # an open side of an int is its column's limit
         if actual != expected:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(expected)}"
 

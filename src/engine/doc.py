@@ -60,6 +60,7 @@ _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+_RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ class ModelField:
     @property
     def nullable(self) -> bool:
         return self.required == "no" and self.default in (None, "null")
+
+    @property
+    def renamed_from(self) -> str | None:
+        """The old name a Description gives with `renamed from old_name`: a rename, not a
+        drop and an add, when the built doc has that field and not this one."""
+        match = _RENAMED_FROM.search(self.description)
+        return match["name"] if match else None
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,12 @@ class _Reader:
                     f" '| {name} | {_TYPE_WORDS[kind]} | {required} | {default} |'",
                 )
         for item in model.fields:
+            if item.renamed_from in (item.name, *names):
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} is 'renamed from {item.renamed_from}', a name this"
+                    " model still has; expected the field's old name",
+                )
             if item.type.ref and item.type.ref not in known:
                 self.problem(
                     item.line,
@@ -476,8 +490,13 @@ def _possible(field_type: FieldType, low: str | None, high: str | None) -> bool:
 
 def parse_doc(path: Path, known_models: frozenset[str] = frozenset()) -> FeatureDoc:
     """Parse the doc at `path`; raise `InvalidDoc` listing every problem found."""
+    return parse_doc_text(path.read_text(encoding="utf-8"), path, known_models)
+
+
+def parse_doc_text(text: str, path: Path, known_models: frozenset[str] = frozenset()) -> FeatureDoc:
+    """Parse a doc's `text` (problems are reported against `path`)."""
     reader = _Reader(path, known_models)
-    doc = reader.read(path.read_text(encoding="utf-8"))
+    doc = reader.read(text)
     if reader.problems:
         raise InvalidDoc(sorted(reader.problems, key=lambda p: p.line))
     return doc

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from src.engine.doc import FeatureDoc, Model, ModelField, table_name
+from src.schemas.base import INT32
 
-SMALLINT = (-32768, 32767)
+SMALLINT = (-(2**15), 2**15 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 CRUD_SHAPES = {
     ("POST", ""): "create",
     ("GET", "/{id}"): "get",
@@ -92,6 +94,8 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             test_module = f"tests/features/test_{names.resource}.py"
             files[test_module] = _test_file(header, doc, model, names, ops)
             router = _register_routes(router, names)
+        else:  # a changed doc may drop every endpoint of a model
+            router = _unregister_routes(router, names)
     files["src/api/v1/router.py"] = router
     files["src/models/__init__.py"] = registry
     return {path: format_python(text, path) for path, text in files.items()}
@@ -205,10 +209,9 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
                 imports.add("from sqlalchemy import Text")
         elif kind in ("int", "float"):
             python_type = kind
-            low, high = item.type.low, item.type.high
-            if kind == "int" and _fits_smallint(low, high):
-                args.append("SmallInteger")
-                imports.add("from sqlalchemy import SmallInteger")
+            if kind == "int" and int_column(item)[0] != "Integer":
+                args.append(int_column(item)[0])
+                imports.add(f"from sqlalchemy import {int_column(item)[0]}")
             if kind == "float":
                 args.append("Float")
                 imports.add("from sqlalchemy import Float")
@@ -251,7 +254,7 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
             members = "\n".join(f'    {c.upper()} = "{c}"' for c in item.type.choices)
             enums.append(f"class {python_type}(enum.StrEnum):\n{members}\n")
             args.append(f'string_enum({python_type}, name="{item.name}")')
-        default = _python_default(item, model)
+        default = python_default(item, model)
         if default is not None:
             args.append(f"default={default}")
         annotation = f"Mapped[{python_type}{' | None' if item.nullable else ''}]"
@@ -273,28 +276,44 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
     return "\n".join(body) + "\n"
 
 
-def _fits_smallint(low: float | None, high: float | None) -> bool:
-    return low is not None and high is not None and SMALLINT[0] <= low and high <= SMALLINT[1]
+def int_column(item: ModelField) -> tuple[str, tuple[int, int]]:
+    """The integer column an `int` field gets, and the range it holds: SMALLINT for a range
+    within it, BIGINT for one that INTEGER cannot hold, else INTEGER (an open side too)."""
+    low, high = item.type.low, item.type.high
+    if low is not None and high is not None and SMALLINT[0] <= low and high <= SMALLINT[1]:
+        return "SmallInteger", SMALLINT
+    if all(INT32[0] <= bound <= INT32[1] for bound in (low, high) if bound is not None):
+        return "Integer", INT32
+    return "BigInteger", INT64
+
+
+def range_condition(item: ModelField, column: str | None = None) -> str | None:
+    """The SQL of a numeric field's range CHECK (on `column`, the field's name by default)."""
+    if item.type.kind not in ("int", "float"):
+        return None
+    low, high, column = item.type.low, item.type.high, column or item.name
+    if low is not None and high is not None:
+        return f"{column} BETWEEN {_num(low)} AND {_num(high)}"
+    if low is not None:
+        return f"{column} >= {_num(low)}"
+    if high is not None:
+        return f"{column} <= {_num(high)}"
+    return None
 
 
 def _range_check(item: ModelField) -> str | None:
-    low, high = item.type.low, item.type.high
-    if low is None and high is None:
+    condition = range_condition(item)
+    if condition is None:
         return None
-    if low is not None and high is not None:
-        condition = f"{item.name} BETWEEN {_num(low)} AND {_num(high)}"
-    elif low is not None:
-        condition = f"{item.name} >= {_num(low)}"
-    else:
-        condition = f"{item.name} <= {_num(high)}"
     return f'CheckConstraint("{condition}", name="{item.name}_range")'
 
 
 def _num(value: float | None) -> str:
-    return f"{value:g}"
+    assert value is not None
+    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-def _python_default(item: ModelField, model: Model) -> str | None:
+def python_default(item: ModelField, model: Model) -> str | None:
     if item.default in (None, "null"):
         return None
     kind = item.type.kind
@@ -327,7 +346,7 @@ def _schemas_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> s
         if item.required == "yes":
             create.append(f"    {item.name}: {input_type}")
         else:
-            default = _python_default(item, model) or "None"
+            default = python_default(item, model) or "None"
             create.append(f"    {item.name}: {input_type}{optional} = {default}")
         update.append(f"    {item.name}: {input_type}{optional} | MISSING = MISSING")
         response.append(f"    {item.name}: {output_type}{optional}")
@@ -419,6 +438,9 @@ def _schema_types(
 
 def _field_bounds(item: ModelField) -> str:
     low, high = item.type.low, item.type.high
+    if item.type.kind == "int" and (low is not None or high is not None):
+        limits = int_column(item)[1]  # an open side is its column's limit, not a 500
+        low, high = limits[0] if low is None else low, limits[1] if high is None else high
     keys = ("min_length", "max_length") if item.type.kind == "str" else ("ge", "le")
     return ", ".join(
         f"{key}={_num(value)}"
@@ -682,6 +704,19 @@ def _register_routes(text: str, names: Names) -> str:
     modules = sorted({*(m.strip() for m in listed if m.strip()), names.resource})
     text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
     return text.rstrip("\n") + f"\n{include}\n"
+
+
+def _unregister_routes(text: str, names: Names) -> str:
+    """`src/api/v1/router.py` without the route module, if it is there."""
+    include = f"api_router.include_router({names.resource}.router)\n"
+    if include not in text:
+        return text
+    match = re.search(r"^from src\.api\.v1\.routes import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE)
+    assert match is not None  # _register_routes wrote it
+    listed = (match[2] or match[3]).replace("\n", " ").split(",")
+    modules = sorted({m.strip() for m in listed if m.strip()} - {names.resource})
+    text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
+    return text.replace(include, "")
 
 
 def _register_model(text: str, model: Model, names: Names) -> str:

@@ -1,16 +1,21 @@
-"""Autogenerate the migration for models that are not in the migrations yet.
+"""Autogenerate the migration for models that are not in the migrations yet, or prove that a
+written migration brings the schema to the models.
 
-Run as a subprocess by `featwright add` (`python -m src.engine.migrate MESSAGE`), so
-freshly written model modules are imported by a clean interpreter. It upgrades a
-throwaway SQLite database to head and lets Alembic compare it with the models.
+Run as a subprocess by `featwright add` (`python -m src.engine.migrate MESSAGE`, or
+`--verify`), so freshly written model modules are imported by a clean interpreter. It
+upgrades a throwaway SQLite database to head and lets Alembic compare it with the models.
 """
 
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
@@ -30,18 +35,29 @@ def next_revision_id(script: ScriptDirectory) -> str:
     return f"{max(numbers, default=0) + 1:04d}"
 
 
-def autogenerate(message: str) -> Path | None:
-    """The new migration file, or None when models and migrations already agree."""
+@contextmanager
+def scratch_database() -> Iterator[tuple[Config, Callable[[], list[Any]]]]:
+    """A throwaway SQLite database, and how its schema differs from the models."""
     with tempfile.TemporaryDirectory() as scratch:
         database = Path(scratch) / "scratch.db"
         config = alembic_config(f"sqlite+aiosqlite:///{database}")
         config.attributes["configure_logger"] = False
+
+        def differences() -> list[Any]:
+            engine = create_engine(f"sqlite:///{database}")
+            with engine.connect() as connection:
+                found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            engine.dispose()
+            return list(found)
+
+        yield config, differences
+
+
+def autogenerate(message: str) -> Path | None:
+    """The new migration file, or None when models and migrations already agree."""
+    with scratch_database() as (config, differences):
         command.upgrade(config, "head")
-        engine = create_engine(f"sqlite:///{database}")
-        with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        engine.dispose()
-        if not differences:
+        if not differences():
             return None
         script = ScriptDirectory.from_config(config)
         revision = command.revision(
@@ -57,6 +73,21 @@ def autogenerate(message: str) -> Path | None:
     return path
 
 
+def verify() -> list[Any]:
+    """How the schema differs from the models after the last migration is applied, reverted
+    and applied again: nothing, when it is right both ways."""
+    with scratch_database() as (config, differences):
+        command.upgrade(config, "head")
+        command.downgrade(config, "-1")
+        command.upgrade(config, "head")
+        return differences()
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--verify":
+        found = verify()
+        for difference in found:
+            print(difference, file=sys.stderr)
+        sys.exit(1 if found else 0)
     created = autogenerate(sys.argv[1])
     print(created or "")

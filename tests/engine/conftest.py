@@ -1,11 +1,22 @@
-"""Shared paths and helpers of the design-doc engine tests (no database involved)."""
+"""Shared paths, fixtures and helpers of the design-doc engine tests: docs to write, a copy of
+the project to run `featwright` in, and a database of each backend to drive it against."""
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from src.engine.doc import InvalidDoc, parse_doc
+from tests.conftest import postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ROOT / "docs" / "features"
@@ -45,3 +56,143 @@ def problems_of(path: Path, known_models: frozenset[str] = APP_MODELS) -> list[t
     with pytest.raises(InvalidDoc) as error:
         parse_doc(path, known_models)
     return [(problem.line, problem.message) for problem in error.value.problems]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the repository's tracked files, to run `featwright add` in."""
+    copy = tmp_path / "project"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = copy / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return copy
+
+
+def featwright(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI of the copy (its own `src` package), as a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-c", "from src.cli import app; app()", *args],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "SECRET_KEY": "k" * 40, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def snapshot(project: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and "var" not in path.parts
+    }
+
+
+def write_feature_doc(project: Path, resource: str, rows: str) -> Path:
+    """`featwright doc new RESOURCE`, its fields replaced by `rows` (which hold a `ref`, so the
+    create also answers 404)."""
+    made = featwright(project, "doc", "new", resource)
+    assert made.returncode == 0, made.stderr
+    doc = project / f"docs/features/FEAT-003-{resource}.md"
+    response = f"| Response 201 | {resource[:-1].capitalize()}Response |\n"
+    doc.write_text(
+        edited(
+            doc.read_text(encoding="utf-8"),
+            ("| name | str(1..200) | yes | - | Display name |\n", rows),
+            (response, response + "| Response 404 | NotFoundError (the project) |\n"),
+        ),
+        encoding="utf-8",
+    )
+    return doc
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'generated.db'}"
+        return
+    problem = request.config.postgres_problem  # type: ignore[attr-defined]
+    if problem is not None:
+        message = f"PostgreSQL not reachable: {problem}"
+        if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = postgres_url().rsplit("/", 1)[0]
+    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
+    admin = server.replace("+asyncpg", "") + "/postgres"
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def drive(
+    project: Path, script: str, database_url: str, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """Runs `script` against the copy's app on `database_url`; fails the test if it fails."""
+    driven = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": database_url,
+            **environ,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert driven.returncode == 0, driven.stderr[-3000:]
+    return driven
+
+
+def run_generated_tests(project: Path, module: Path) -> subprocess.CompletedProcess[str]:
+    """A generated test module, run in the copy on both backends (its own PostgreSQL
+    database); fails the test if it fails."""
+    server = postgres_url().rsplit("/", 1)[0]
+    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "TEST_DATABASE_URL": f"{server}/{name}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    with contextlib.suppress(OSError):  # no server: the inner run skipped its PostgreSQL half
+        asyncio.run(_drop_database(server, name))
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result
+
+
+async def _drop_database(server: str, name: str) -> None:
+    connection = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()

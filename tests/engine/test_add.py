@@ -1,24 +1,28 @@
 """`featwright add`: byte-stable output, safety, and a generated feature served end to end."""
 
 import asyncio
-import contextlib
-import hashlib
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from src.engine.doc import parse_doc
+from src.engine.evolve import built_path, built_record
 from src.engine.generate import render_feature
-from tests.conftest import postgres_url
-from tests.engine.conftest import APP_MODELS, PROJECTS_DOC, ROOT, TASKS_DOC, edited
+from tests.engine.conftest import (
+    APP_MODELS,
+    PROJECTS_DOC,
+    ROOT,
+    TASKS_DOC,
+    drive,
+    edited,
+    featwright,
+    run_generated_tests,
+    snapshot,
+    write_feature_doc,
+)
 from tests.reliability.test_schemathesis import fuzz
 
 LABELS_ROWS = (
@@ -36,66 +40,8 @@ def test_reference_features_are_exactly_the_generators_output(doc: Path) -> None
     assert len(files) == 8
     for path, text in files.items():
         assert (ROOT / path).read_text(encoding="utf-8") == text, f"{path} differs"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the repository's tracked files, to run `featwright add` in."""
-    copy = tmp_path / "project"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, listed):
-        source = ROOT / name.decode()
-        if source.is_file():
-            target = copy / name.decode()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return copy
-
-
-def featwright(
-    project: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The CLI of the copy (its own `src` package), as a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-c", "from src.cli import app; app()", *args],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "SECRET_KEY": "k" * 40, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
-def snapshot(project: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(project.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and "var" not in path.parts
-    }
-
-
-def write_feature_doc(project: Path, resource: str, rows: str) -> Path:
-    """`featwright doc new RESOURCE`, its fields replaced by `rows` (which hold a `ref`, so the
-    create also answers 404)."""
-    made = featwright(project, "doc", "new", resource)
-    assert made.returncode == 0, made.stderr
-    doc = project / f"docs/features/FEAT-003-{resource}.md"
-    response = f"| Response 201 | {resource[:-1].capitalize()}Response |\n"
-    doc.write_text(
-        edited(
-            doc.read_text(encoding="utf-8"),
-            ("| name | str(1..200) | yes | - | Display name |\n", rows),
-            (response, response + "| Response 404 | NotFoundError (the project) |\n"),
-        ),
-        encoding="utf-8",
-    )
-    return doc
+    record = (ROOT / built_path(doc)).read_text(encoding="utf-8")
+    assert record == built_record(doc.read_text(encoding="utf-8"), files)
 
 
 def write_labels_doc(project: Path) -> Path:
@@ -143,12 +89,13 @@ def test_what_cannot_be_generated_is_refused_and_nothing_written(
     assert snapshot(project) == before
 
 
-def test_add_is_idempotent_refuses_hand_edits_and_dry_runs(project: Path) -> None:
+def test_add_is_idempotent_keeps_hand_edits_and_force_overwrites(project: Path) -> None:
     doc = write_labels_doc(project)
     first = featwright(project, "add", str(doc))
     assert first.returncode == 0, first.stderr
     migrations = sorted((project / "migrations/versions").glob("*labels*.py"))
     assert len(migrations) == 1
+    assert (project / ".featwright/built/FEAT-003-labels.json").exists()
     after_first = snapshot(project)
 
     again = featwright(project, "add", str(doc))
@@ -158,12 +105,11 @@ def test_add_is_idempotent_refuses_hand_edits_and_dry_runs(project: Path) -> Non
     model = project / "src/models/label.py"
     model.write_text(model.read_text() + "# my note\n")
     edited_tree = snapshot(project)
-    refused = featwright(project, "add", str(doc))
-    assert refused.returncode == 1
-    assert "src/models/label.py: differs" in refused.stderr
-    assert snapshot(project) == edited_tree
+    kept = featwright(project, "add", str(doc))
+    assert (kept.returncode, snapshot(project)) == (0, edited_tree), kept.stderr
+    assert "nothing to change" in kept.stdout
 
-    dry = featwright(project, "add", str(doc), "--dry-run")
+    dry = featwright(project, "add", str(doc), "--dry-run", "--force")
     assert dry.returncode == 0
     assert "-# my note" in dry.stdout
     assert snapshot(project) == edited_tree
@@ -171,6 +117,8 @@ def test_add_is_idempotent_refuses_hand_edits_and_dry_runs(project: Path) -> Non
     forced = featwright(project, "add", str(doc), "--force")
     assert forced.returncode == 0, forced.stderr
     assert "# my note" not in model.read_text()
+    backups = list((project / ".featwright/backup").glob("*/src/models/label.py"))
+    assert [path.read_text() for path in backups] == [model.read_text() + "# my note\n"]
 
 
 DRIVE = textwrap.dedent(
@@ -229,55 +177,6 @@ DRIVE = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'generated.db'}"
-        return
-    problem = request.config.postgres_problem  # type: ignore[attr-defined]
-    if problem is not None:
-        message = f"PostgreSQL not reachable: {problem}"
-        if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    server = postgres_url().rsplit("/", 1)[0]
-    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
-    admin = server.replace("+asyncpg", "") + "/postgres"
-
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{server}/{name}"
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def drive(project: Path, script: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    """Runs `script` against the copy's app on `database_url`; fails the test if it fails."""
-    driven = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=project,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(project),
-            "SECRET_KEY": "k" * 40,
-            "DATABASE_URL": database_url,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert driven.returncode == 0, driven.stderr[-3000:]
-    return driven
-
-
 def test_a_generated_feature_is_migrated_served_and_checked(
     project: Path, database_url: str
 ) -> None:
@@ -307,6 +206,8 @@ EVERY_TYPE_ROWS = (
     "| note | str | no | - | Free text |\n"
     "| count | int | no | 0 | A count |\n"
     "| stars | int(1..5) | no | 3 | A rating |\n"
+    "| big | int(0..10000000000) | no | 0 | A count past INTEGER |\n"
+    "| floor | int(-5..) | no | - | At least -5 |\n"
     "| ratio | float | no | - | Any number |\n"
     "| score | float(0..5) | no | - | A bounded number |\n"
     "| amount | Decimal | no | - | Any decimal |\n"
@@ -339,12 +240,13 @@ DRIVE_EVERY_TYPE = textwrap.dedent(
         "name": "x", "note": "n", "count": 2, "stars": 4, "ratio": 4, "score": 4.5,
         "amount": "1", "cap": "1", "active": False, "due": "2026-01-31",
         "at": "2026-11-30T10:15:00+05:00", "kind": "high", "other": str(uuid.uuid4()),
+        "big": 9999999999, "floor": -5,
     }
     BAD = [
         ("at", "2026-11-30T10:15:00"), ("at", 1700000000), ("ratio", "4"), ("ratio", True),
         ("score", 6), ("cap", "1.005"), ("cap", "12345678901"), ("amount", "NaN"),
         ("due", 20260131), ("count", "2"), ("active", "true"), ("kind", "HIGH"), ("cap", 1.5),
-        ("count", 2**31),
+        ("count", 2**31), ("big", 10000000001), ("floor", -6), ("floor", 2**31),
     ]
 
     async def main() -> None:
@@ -407,42 +309,7 @@ def test_the_generated_tests_of_every_type_form_pass_on_both_backends(project: P
     doc = write_every_type_doc(project)
     added = featwright(project, "add", str(doc))
     assert added.returncode == 0, added.stderr
-    database = f"featwright_types_{uuid.uuid4().hex[:8]}"
-    server = postgres_url().rsplit("/", 1)[0]
-    try:
-        tested = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "tests/features/test_readings.py",
-            ],
-            cwd=project,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(project),
-                "TEST_DATABASE_URL": f"{server}/{database}",
-            },
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-    finally:
-        admin = server.replace("+asyncpg", "") + "/postgres"
-
-        async def drop() -> None:
-            connection = await asyncpg.connect(admin)
-            try:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await connection.close()
-
-        asyncio.run(drop())
-    assert tested.returncode == 0, tested.stdout[-3000:]
+    tested = run_generated_tests(project, project / "tests/features/test_readings.py")
     assert " passed" in tested.stdout, tested.stdout[-500:]
     assert "skipped" not in tested.stdout, tested.stdout[-500:]
 
@@ -493,30 +360,8 @@ def test_the_generated_test_module_passes(project: Path, public_reads: bool) -> 
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    server = postgres_url().rsplit("/", 1)[0]
-    name = f"featwright_add_{uuid.uuid4().hex[:8]}"
-    own_database = f"{server}/{name}"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(generated)],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project), "TEST_DATABASE_URL": own_database},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    with contextlib.suppress(OSError):  # no server: the inner run skipped its PostgreSQL half
-        asyncio.run(_drop_database(server, name))
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = run_generated_tests(project, generated)
     assert "22 passed" in result.stdout
-
-
-async def _drop_database(server: str, name: str) -> None:
-    connection = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def _section(text: str, title: str) -> str:
@@ -565,6 +410,23 @@ def test_a_doc_with_two_models_renders_both_features(tmp_path: Path) -> None:
     assert "from src.models.label import Label" in registry
     assert "from src.models.tag import Tag" in registry
 
+    # Every endpoint of tags dropped from the doc: its routes go, and so does their registration.
+    built = tmp_path / "built"
+    for path in ("src/api/v1/router.py", "src/models/__init__.py"):
+        (built / path).parent.mkdir(parents=True, exist_ok=True)
+        (built / path).write_text(files[path], encoding="utf-8")
+    tag_endpoints = _section(tags, "API Endpoints").strip()
+    tag_routes = "| 5 | src/api/v1/routes/tags.py | CREATE | API endpoints |\n"
+    doc_path.write_text(text.replace(tag_endpoints, "").replace(tag_routes, ""), encoding="utf-8")
+
+    changed = render_feature(parse_doc(doc_path, APP_MODELS), built)
+
+    assert "src/api/v1/routes/tags.py" not in changed
+    assert "tests/features/test_tags.py" not in changed
+    router = changed["src/api/v1/router.py"]
+    assert "tags" not in router
+    assert "import auth, labels, projects, tasks, users" in router
+
 
 def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
     project: Path,
@@ -591,7 +453,7 @@ def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
         edited(labels.read_text(encoding="utf-8"), ("| str(1..50) |", "| str(1..80) |")),
         encoding="utf-8",
     )
-    changed = featwright(project, "add", str(labels), "--force")
+    changed = featwright(project, "add", str(labels))
     assert changed.returncode == 0, changed.stderr
 
     versions = sorted(p.name for p in (project / "migrations/versions").glob("*.py"))

@@ -1,0 +1,474 @@
+"""Update a built feature from its changed design doc: a migration for the schema, a 3-way
+merge for the code.
+
+`featwright add` records, per doc, what it last built: `.featwright/built/<doc>.json` holds
+the doc's text and every file the generator wrote for it. When the doc changes, that record is
+the merge base (ours is the file on disk, theirs the new render), and the schema change is
+read off the two docs, not off a database: a rename is a rename, and every tightened rule is
+counted against the rows before the migration writes anything.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from merge3 import Merge3
+
+from src.engine.doc import FeatureDoc, Model, ModelField, parse_doc_text, table_name
+from src.engine.generate import (
+    REGISTRIES,
+    GenerationError,
+    int_column,
+    python_default,
+    range_condition,
+)
+
+BUILT_DIR = ".featwright/built"
+BACKUP_DIR = ".featwright/backup"
+"""Each file as it was before an update changed it, under the update's UTC time."""
+
+
+# ------------------------------------------------------------------- the built record
+
+
+@dataclass(frozen=True)
+class Built:
+    doc_text: str
+    files: dict[str, str]
+
+
+def built_path(doc_path: Path) -> str:
+    return f"{BUILT_DIR}/{doc_path.stem}.json"
+
+
+def read_built(root: Path, doc_path: Path) -> Built | None:
+    path = root / built_path(doc_path)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return Built(record["doc"], record["files"])
+
+
+def built_record(doc_text: str, files: dict[str, str]) -> str:
+    """The record of a build: the doc and what the generator wrote (registries are merged
+    into, never owned, so they are not part of it)."""
+    owned = {path: text for path, text in files.items() if path not in REGISTRIES}
+    return json.dumps({"doc": doc_text, "files": owned}, indent=1, sort_keys=True) + "\n"
+
+
+def backup_dir(now: datetime | None = None) -> str:
+    return f"{BACKUP_DIR}/{(now or datetime.now(UTC)):%Y%m%dT%H%M%S%fZ}"
+
+
+# ------------------------------------------------------------------------- the merge
+
+
+@dataclass(frozen=True)
+class Merged:
+    text: str | None
+    """The file's new text; None: the file is no longer generated and is removed."""
+    conflicted: bool = False
+
+
+def merge_files(base: dict[str, str], theirs: dict[str, str], root: Path) -> dict[str, Merged]:
+    """Each file's 3-way merge: base (the last build), ours (on disk), theirs (the new build)."""
+    merged = {}
+    for path in sorted(set(base) | set(theirs)):
+        target = root / path
+        ours = target.read_text(encoding="utf-8") if target.exists() else None
+        if path in REGISTRIES:
+            merged[path] = Merged(theirs[path])
+        else:
+            merged[path] = merge_text(base.get(path), ours, theirs.get(path), path)
+    return merged
+
+
+def merge_text(base: str | None, ours: str | None, theirs: str | None, path: str) -> Merged:
+    if ours is None or ours == base:  # not edited by hand (or removed by hand): theirs
+        return Merged(theirs)
+    if theirs is None:  # no longer generated, but edited: kept, for a person to decide
+        return Merged(ours, conflicted=True)
+    if ours == theirs:
+        return Merged(ours)
+    merge = Merge3(
+        (base or "").splitlines(keepends=True),
+        ours.splitlines(keepends=True),
+        theirs.splitlines(keepends=True),
+    )
+    conflicted = any(group[0] == "conflict" for group in merge.merge_groups())
+    lines = merge.merge_lines(name_a=f"{path} (yours)", name_b=f"{path} (the changed doc)")
+    return Merged("".join(lines), conflicted)
+
+
+# ------------------------------------------------------------------ the schema change
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a doc field is in the database: everything a migration may have to change."""
+
+    name: str
+    type: str
+    """The SQLAlchemy type as a migration writes it."""
+    nullable: bool
+    check: str | None
+    """The CHECK condition, on this column's name."""
+    check_name: str | None
+    ref: str | None
+    """The referenced table, for a `ref`."""
+    on_delete: str | None
+    length: int | None
+    """The longest text a `str` or `enum` column holds; None for unbounded text."""
+    digits: tuple[int, int] | None
+    """A `Decimal`'s precision and scale."""
+    rule: str
+    """The doc's words, for messages: `weight int(0..10) not null`."""
+
+    def shape(self) -> tuple[object, ...]:
+        return (self.type, self.nullable, self.check, self.ref, self.on_delete)
+
+
+def column_of(item: ModelField, model: Model, name: str | None = None) -> Column:
+    """The column of `item`, named `name` (its own name by default)."""
+    name = name or item.name
+    kind, high = item.type.kind, item.type.high
+    check = check_name = ref = on_delete = None
+    length: int | None = None
+    digits = None
+    if kind == "str":
+        length = None if high is None else int(high)
+        type_ = "sa.Text()" if length is None else f"sa.String(length={length})"
+    elif kind == "int":
+        type_ = f"sa.{int_column(item)[0]}()"
+    elif kind == "float":
+        type_ = "sa.Float()"
+    elif kind == "decimal":
+        if item.type.precision is None or item.type.scale is None:
+            type_ = "sa.Numeric()"
+        else:
+            digits = (item.type.precision, item.type.scale)
+            type_ = f"sa.Numeric(precision={digits[0]}, scale={digits[1]})"
+    elif kind == "enum":
+        length = max(20, *(len(choice) for choice in item.type.choices))
+        type_ = f"sa.String(length={length})"
+        check, check_name = f"{name} IN ({', '.join(map(_sql_text, item.type.choices))})", name
+    elif kind in ("uuid", "ref"):
+        type_ = "sa.Uuid()"
+    else:
+        type_ = {
+            "bool": "sa.Boolean()",
+            "date": "sa.Date()",
+            "datetime": "src.models.base.UTCDateTime(timezone=True)",
+        }[kind]
+    if kind in ("int", "float"):
+        check = range_condition(item, name)
+        check_name = f"{name}_range" if check else None
+    if kind == "ref":
+        ref = table_name(item.type.ref or "")
+        on_delete = "SET NULL" if item.nullable else "CASCADE"
+    rule = f"{name} {_type_words(item)}{'' if item.nullable else ' not null'}"
+    return Column(
+        name, type_, item.nullable, check, check_name, ref, on_delete, length, digits, rule
+    )
+
+
+def _type_words(item: ModelField) -> str:
+    kind, low, high = item.type.kind, item.type.low, item.type.high
+    if kind == "enum":
+        return f"enum({', '.join(item.type.choices)})"
+    if kind == "decimal" and item.type.precision is not None:
+        return f"Decimal({item.type.precision}, {item.type.scale})"
+    if kind in ("str", "int", "float") and (low is not None or high is not None):
+        bound = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
+        return f"{kind}({bound})"
+    if kind == "ref":
+        return f"ref({item.type.ref})"
+    return {"decimal": "Decimal", "uuid": "UUID"}.get(kind, kind)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class TableChange:
+    model: Model
+    added: list[ModelField] = field(default_factory=list)
+    removed: list[ModelField] = field(default_factory=list)
+    renamed: list[tuple[ModelField, ModelField]] = field(default_factory=list)
+    changed: list[tuple[ModelField, ModelField]] = field(default_factory=list)
+    """(before, after) of fields whose column differs, and of every renamed field."""
+
+    @property
+    def table(self) -> str:
+        return self.model.table
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.renamed or self.changed)
+
+    def summary(self) -> list[str]:
+        lines = [f"{self.table}.{item.name}: added" for item in self.added]
+        lines += [f"{self.table}.{new.name}: renamed from {old.name}" for old, new in self.renamed]
+        for old, new in self.changed:
+            before, after = column_of(old, self.model, new.name), column_of(new, self.model)
+            if before.rule != after.rule:
+                lines.append(f"{self.table}.{new.name}: {before.rule} -> {after.rule}")
+        lines += [f"{self.table}.{item.name}: removed" for item in self.removed]
+        return lines
+
+
+def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
+    """What changed in the columns of each model from the built doc to the changed one."""
+    old_models = {model.name: model for model in old.models}
+    new_models = {model.name: model for model in new.models}
+    problems = [
+        f"{new.path}:1: model {name} is {'gone' if name in old_models else 'new'}; a changed"
+        " doc may add, rename, change and remove fields and endpoints, not models (put a new"
+        " model in a doc of its own)"
+        for name in sorted(set(old_models) ^ set(new_models))
+    ]
+    changes = []
+    for name in sorted(set(old_models) & set(new_models)):
+        before, after = old_models[name], new_models[name]
+        change = TableChange(after)
+        for item in after.fields:
+            previous = before.field(item.name)
+            renamed = previous is None and item.renamed_from is not None
+            if renamed:
+                previous = before.field(item.renamed_from or "")
+            if previous is None:
+                change.added.append(item)
+                continue
+            if (previous.type.kind, previous.type.ref) != (item.type.kind, item.type.ref):
+                problems.append(
+                    f"{new.path}:{item.line}: {name}.{item.name} changes type from"
+                    f" {_type_words(previous)} to {_type_words(item)}; a field keeps its"
+                    " kind (add a new field, copy the data, remove the old one)"
+                )
+            elif renamed:  # changed too: its constraints bear its name
+                change.renamed.append((previous, item))
+                change.changed.append((previous, item))
+            elif column_of(previous, before).shape() != column_of(item, after).shape():
+                change.changed.append((previous, item))
+        kept = {old.name for old, _ in change.renamed} | {item.name for item in after.fields}
+        change.removed = [item for item in before.fields if item.name not in kept]
+        if change:
+            changes.append(change)
+    if problems:
+        raise GenerationError(problems)
+    return changes
+
+
+def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) -> FeatureDoc:
+    """The doc as it was last built (its problems named after `<doc> (as built)`)."""
+    as_built = doc_path.with_name(f"{doc_path.name} (as built)")
+    return parse_doc_text(built.doc_text, as_built, known_models)
+
+
+# ------------------------------------------------------------------ the migration
+
+
+def render_change_migration(
+    changes: list[TableChange],
+    *,
+    revision: str,
+    down_revision: str | None,
+    message: str,
+    doc_path: str,
+) -> str:
+    """One migration holding just the doc's change, both ways, on SQLite and PostgreSQL."""
+    summary = "\n".join(f"- {line}" for change in changes for line in change.summary())
+    upgrade = [line for change in changes for line in _operations(change, reverse=False)]
+    downgrade = [line for change in reversed(changes) for line in _operations(change, True)]
+    created = datetime.now(UTC).isoformat(sep=" ")
+    return f'''"""{message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+Create Date: {created}
+
+Written by `featwright add` from {doc_path}:
+{summary}
+
+Before it writes anything, each direction counts the rows its new rules would break and
+stops, naming the rule, if there are any.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import src.models.base
+from src.core.migrations import refuse_rows
+
+revision: str = "{revision}"
+down_revision: str | None = {down_revision!r}
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+{_body(upgrade)}
+
+def downgrade() -> None:
+{_body(downgrade)}
+'''
+
+
+def _body(lines: list[str]) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in lines) + "\n"
+
+
+def _operations(change: TableChange, reverse: bool) -> list[str]:
+    """The statements that take `change.table` from the built doc's columns to the changed
+    doc's (or back, when `reverse`): counts first, then drops and renames, fills, the rest."""
+    table, model = change.table, change.model
+    added, removed = change.added, change.removed
+    pairs = [(old, new) for old, new in change.changed]
+    renamed = {new.name: old.name for old, new in change.renamed}
+    if reverse:
+        added, removed = removed, added
+        pairs = [(new, old) for old, new in pairs]
+        renamed = {old: new for new, old in renamed.items()}
+    counts: list[str] = []
+    first: list[str] = []
+    fills: list[str] = []
+    last: list[str] = []
+    for old, new in pairs:
+        old_name = renamed.get(new.name, new.name)
+        before, after = column_of(old, model, old_name), column_of(new, model, new.name)
+        counts += _counts(table, before, after)
+        first += _drop_constraints(table, before, keep=after)
+        if old_name != new.name:
+            first.append(f"batch_op.alter_column({old_name!r}, new_column_name={new.name!r})")
+        if before.type != after.type or before.nullable != after.nullable:
+            to_type = f" type_={after.type}," if before.type != after.type else ""
+            last.append(
+                f"batch_op.alter_column({new.name!r}, existing_type={before.type},{to_type}"
+                f" existing_nullable={before.nullable}, nullable={after.nullable})"
+            )
+        last += _create_constraints(table, after, keep=before)
+    for item in added:
+        column = column_of(item, model)
+        first.append(f"batch_op.add_column(sa.Column({item.name!r}, {column.type}, nullable=True))")
+        fill = _fill_value(item, model)
+        if fill is not None:
+            fills.append(
+                # identifiers the doc parser checked; the value is a bound parameter
+                f"op.execute(sa.text('UPDATE {table} SET {item.name} = :value')"  # noqa: S608
+                f".bindparams(sa.bindparam('value', {fill}, type_={column.type})))"
+            )
+        elif not column.nullable:
+            counts.append(
+                f"refuse_rows({table!r}, 'TRUE', 'have no value for the new field"
+                f" {item.name}, which may not be null: give it a Default in the doc')"
+            )
+        if not column.nullable:
+            last.append(
+                f"batch_op.alter_column({item.name!r}, existing_type={column.type}, nullable=False)"
+            )
+        last += _create_constraints(table, column, keep=None)
+    for item in removed:
+        column = column_of(item, model)
+        first += _drop_constraints(table, column, keep=None)
+        last.append(f"batch_op.drop_column({item.name!r})")
+    return [*counts, *_batch(table, first), *fills, *_batch(table, last)]
+
+
+def _batch(table: str, operations: list[str]) -> list[str]:
+    """Operations on one table: ALTERs on PostgreSQL, a copy of the table on SQLite."""
+    if not operations:
+        return []
+    return [f"with op.batch_alter_table({table!r}) as batch_op:", *(f"    {o}" for o in operations)]
+
+
+def _counts(table: str, before: Column, after: Column) -> list[str]:
+    """Rows of `before` that `after`'s rules refuse, each check as a `refuse_rows` line."""
+    column, checks = before.name, []
+    if before.nullable and not after.nullable:
+        checks.append((f"{column} IS NULL", "have no value"))
+    if after.check and after.check != _renamed(before.check, before.name, after.name):
+        condition = after.check.replace(f"{after.name} ", f"{column} ", 1)
+        checks.append((f"NOT ({condition})", "break the new rule"))
+    if after.length is not None and (before.length is None or after.length < before.length):
+        checks.append((f"length({column}) > {after.length}", "break the new rule"))
+    if after.digits and after.digits != before.digits:
+        precision, scale = after.digits
+        checks.append(
+            (
+                f"abs({column}) >= {10 ** (precision - scale)} OR {column} <> round({column},"
+                f" {scale})",
+                "break the new rule",
+            )
+        )
+    return [
+        f"refuse_rows({table!r}, {where!r}, {f'{problem} ({after.rule})'!r})"
+        for where, problem in checks
+    ]
+
+
+def _renamed(condition: str | None, old: str, new: str) -> str | None:
+    return None if condition is None else condition.replace(f"{old} ", f"{new} ", 1)
+
+
+def _drop_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
+    lines = []
+    if column.check_name and (
+        keep is None or (keep.check, keep.check_name) != (column.check, column.check_name)
+    ):
+        lines.append(f"batch_op.drop_constraint(op.f('ck_{table}_{column.check_name}'), 'check')")
+    if column.ref and (
+        keep is None or keep.shape()[3:] != column.shape()[3:] or keep.name != column.name
+    ):
+        lines.append(f"batch_op.drop_index(op.f('ix_{table}_{column.name}_created_at_id'))")
+        lines.append(
+            f"batch_op.drop_constraint(op.f('fk_{table}_{column.name}_{column.ref}'), 'foreignkey')"
+        )
+    return lines
+
+
+def _create_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
+    lines = []
+    if (
+        column.check_name
+        and column.check
+        and (keep is None or (keep.check, keep.check_name) != (column.check, column.check_name))
+    ):
+        lines.append(
+            f"batch_op.create_check_constraint(op.f('ck_{table}_{column.check_name}'),"
+            f" {column.check!r})"
+        )
+    if column.ref and (
+        keep is None or keep.shape()[3:] != column.shape()[3:] or keep.name != column.name
+    ):
+        lines.append(
+            f"batch_op.create_foreign_key(op.f('fk_{table}_{column.name}_{column.ref}'),"
+            f" {column.ref!r}, [{column.name!r}], ['id'], ondelete={column.on_delete!r})"
+        )
+        lines.append(
+            f"batch_op.create_index(op.f('ix_{table}_{column.name}_created_at_id'),"
+            f" [{column.name!r}, 'created_at', 'id'])"
+        )
+    return lines
+
+
+def _fill_value(item: ModelField, model: Model) -> str | None:
+    """What rows that exist before a field is added get: its Default, as a Python literal
+    (`utcnow()` is the upgrade's time); None when there is no such value."""
+    if item.default in (None, "null", "uuid4()", "current user"):
+        return None
+    kind = item.type.kind
+    if item.default == "utcnow()":
+        return "src.models.base.utcnow()" if kind == "datetime" else None
+    if kind == "enum":
+        return repr(item.default)
+    if kind == "date":
+        return f"__import__('datetime').date.fromisoformat({item.default!r})"
+    if kind == "uuid":
+        return f"__import__('uuid').UUID({item.default!r})"
+    value = python_default(item, model)
+    if kind == "decimal" and value is not None:
+        return f"__import__('decimal').{value}"
+    return value
