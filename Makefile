@@ -17,7 +17,7 @@ DEV_STAMP := $(call stamp,dev,requirements-dev.lock)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_CONFIG := 1
 
-.PHONY: install install-dev run test lint format bench lock clean
+.PHONY: install install-dev run test lint format bench lock clean cluster cluster-down
 
 # The dev set includes the run-time set at the same versions, so either one serves `make run`.
 install: $(if $(wildcard $(DEV_STAMP)),$(DEV_STAMP),$(RUN_STAMP))
@@ -54,6 +54,13 @@ run: install
 test: install-dev
 	@status=0; $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; fi; exit $$status
+
+# HAProxy, 3 featwright processes, PgBouncer (transaction pooling), Redis: on 127.0.0.1 only.
+cluster: install
+	deploy/cluster.sh up
+
+cluster-down:
+	deploy/cluster.sh down
 
 lint: install-dev
 	$(BIN)/ruff check src tests migrations

@@ -5,9 +5,10 @@
 
 Runs against DATABASE_URL (already migrated: `featwright db upgrade`). Empties the users
 table (and, by cascade, everything they own) first, so it can be run again with another
-row count. Rows get distinct, increasing created_at values, as in the baseline's seed.py,
-then VACUUM ANALYZE. Writes a random sample of project ids (for GET/PUT by id) to
---ids-out; prints only the bearer token on stdout (progress goes to stderr). The token's
+row count. Rows are made by `featwright db seed`'s SQL (src/repositories/seed_repo.py):
+distinct, increasing created_at values, as in the baseline's seed.py; then VACUUM ANALYZE.
+Writes a random sample of project ids (for GET/PUT by id) to --ids-out; prints only the
+bearer token on stdout (progress goes to stderr). The token's
 lifetime is ACCESS_TOKEN_EXPIRE_MINUTES, so set that above the length of the run.
 """
 
@@ -16,23 +17,19 @@ import asyncio
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from src.core.config import get_settings
+from src.core.database import create_engine
 from src.core.security import Principal, TokenService
+from src.repositories.seed_repo import seed_projects
 
-SEED_SQL = """
-INSERT INTO projects (id, owner_id, name, description, status, created_at, updated_at)
-SELECT gen_random_uuid(), $1, 'project-' || g, NULL, 'active', ts, ts
-FROM (
-    SELECT g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS ts
-    FROM generate_series($2::bigint, $3::bigint) AS g
-) s
-"""
 BATCH = 250_000
+SEEDED_FROM = datetime(2024, 1, 1, tzinfo=UTC)
 
 # TABLESAMPLE keeps this cheap on big tables; oversample 3x, then shuffle, so the
 # sample is not biased towards the start of the heap (as the baseline's seed.py does).
@@ -61,9 +58,13 @@ async def main() -> None:
             " VALUES ($1, 'bench@example.com', '!', false, now(), now())",
             user_id,
         )
-        for low in range(1, args.rows + 1, BATCH):
-            high = min(low + BATCH - 1, args.rows)
-            await connection.execute(SEED_SQL, user_id, low, high)
+        engine = create_engine(settings)
+        try:  # the rows `featwright db seed` makes
+            for low in range(1, args.rows + 1, BATCH):
+                high = min(low + BATCH - 1, args.rows)
+                await seed_projects(engine, user_id, low, high, SEEDED_FROM)
+        finally:
+            await engine.dispose()
         await connection.execute("VACUUM ANALYZE projects")
         count = min(args.ids_count, args.rows)
         pct = min(100.0, 100.0 * 3 * count / max(args.rows, 1))

@@ -1,31 +1,39 @@
 """The `featwright` command line."""
 
 import asyncio
-import copy
+import atexit
 import difflib
 import math
+import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
+import structlog
 import typer
 import uvicorn
 from alembic import command
 from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from uvicorn.config import LOGGING_CONFIG
+from sqlalchemy import make_url
 
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
 from src.core.errors import ResourceConflict
+from src.core.logs import configure_logging
+from src.core.metrics import MULTIPROCESS_DIR
 from src.core.migrations import ROOT, MigrationRefused, alembic_config
 from src.core.security import TokenService
-from src.engine.check import check_docs
 from src.engine.doc import InvalidDoc, parse_doc
 from src.engine.evolve import (
     Built,
@@ -34,6 +42,7 @@ from src.engine.evolve import (
     backup_dir,
     built_path,
     built_record,
+    has_markers,
     merge_files,
     parse_built_doc,
     read_built,
@@ -49,13 +58,10 @@ from src.engine.generate import (
     restore,
     write_all,
 )
-from src.engine.migrate import next_revision_id
 from src.engine.newdoc import DocNameError, new_doc
-from src.main import create_app
-from src.models import Base
-from src.repositories.user_repo import UserRepository
-from src.schemas.user import UserCreate
-from src.services.auth_service import AuthService
+
+if TYPE_CHECKING:
+    from src.schemas.user import UserCreate
 
 app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -66,6 +72,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(doc_app, name="doc")
 console = Console(stderr=True)
 DOCS_DIR = ROOT / "docs" / "features"
+# The app, its models and the engine's checks are imported by the commands that use them: a
+# generated module that does not import (conflict markers left by `add`) must not stop the
+# command line that reports it.
 
 
 @app.command()
@@ -80,7 +89,27 @@ def serve(
     On SIGTERM it stops accepting connections, lets requests in flight finish for up to
     SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0.
     """
+    if not access_log:
+        os.environ["LOG_REQUESTS"] = "false"  # read by every worker's settings
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        # Each worker writes its metrics here; /metrics adds them up.
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="featwright-metrics-")
+        atexit.register(shutil.rmtree, os.environ[MULTIPROCESS_DIR], ignore_errors=True)
+    get_settings.cache_clear()
     settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    host, port = host or settings.host, port or settings.port
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    where = f"http://{host}:{port}"
+    log = structlog.stdlib.get_logger("src.serve")
+    log.info(
+        f"featwright on {where}: docs at {where}/docs, database {database}, "
+        f"{workers} worker{'s' if workers > 1 else ''}",
+        url=where,
+        docs=f"{where}/docs",
+        database=database,
+        workers=workers,
+    )
     # uvicorn raises the signal it stopped on again once it has shut down, for the
     # handler it replaced: this one, so a SIGTERM stop exits 0 (not -15, which
     # supervisors report as a crash). Before uvicorn takes over it simply exits.
@@ -88,27 +117,20 @@ def serve(
     uvicorn.run(
         "src.main:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
         loop="auto",  # uvloop and httptools where installed
         http="auto",
-        access_log=access_log,
+        access_log=False,  # the app logs each request, with its route and request id
         log_level=settings.log_level,
-        log_config=_log_config(settings.log_level),
+        log_config=None,  # the app's logging (src/core/logs.py), in every worker
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )
 
 
 def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
-
-
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with the app's own loggers (`src.*`) on its console handler."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["src"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    return config
 
 
 @db_app.command("upgrade")
@@ -122,6 +144,59 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     console.print(f"[green]Database at {revision}[/green]")
 
 
+@db_app.command("seed")
+def db_seed(
+    rows: Annotated[int, typer.Option(min=1, max=10_000_000, help="Projects to create.")],
+    owner: Annotated[str, typer.Option(help="The user who owns them (created if new).")] = (
+        "demo@example.com"
+    ),
+) -> None:
+    """Fill the database with demo projects, fast: set-based SQL in batches."""
+    from src.schemas.user import UserCreate
+
+    try:
+        email = UserCreate(email=owner, password="x" * 12).email
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] --owner: {error.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    asyncio.run(_seed(rows, email))
+
+
+async def _seed(rows: int, email: str) -> None:
+    from src.repositories.seed_repo import seed_projects
+    from src.repositories.user_repo import UserRepository
+    from src.schemas.user import UserCreate
+    from src.services.auth_service import AuthService
+
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        database = Database(engine, settings)
+        users = UserRepository(database)
+        user = await users.get_by_email(email)
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            tokens = TokenService.from_settings(settings)
+            user = await AuthService(users, tokens).register(
+                UserCreate(email=email, password=password)
+            )
+            console.print(f"Created user {email} with password {password}")
+        start = datetime.now(UTC) - timedelta(milliseconds=rows)
+        columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            seeding = progress.add_task(f"projects of {email}", total=rows)
+            for low in range(1, rows + 1, SEED_BATCH):
+                high = min(low + SEED_BATCH - 1, rows)
+                await seed_projects(engine, user.id, low, high, start)
+                progress.update(seeding, completed=high)
+        console.print(f"[green]Seeded {rows} projects for {email}[/green]")
+    finally:
+        await engine.dispose()
+
+
+SEED_BATCH = 50_000
+
+
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Login email.")],
@@ -129,6 +204,8 @@ def users_create(
     superuser: Annotated[bool, typer.Option("--superuser", help="Sees every user's rows.")] = False,
 ) -> None:
     """Create a user account."""
+    from src.schemas.user import UserCreate
+
     try:
         data = UserCreate(email=email, password=password)
     except ValidationError as error:
@@ -143,7 +220,10 @@ def users_create(
     console.print(f"[green]Created user {data.email}[/green] ({user_id})")
 
 
-async def _create_user(data: UserCreate, superuser: bool) -> str:
+async def _create_user(data: "UserCreate", superuser: bool) -> str:
+    from src.repositories.user_repo import UserRepository
+    from src.services.auth_service import AuthService
+
     settings = get_settings()
     engine = create_engine(settings)
     try:
@@ -163,6 +243,10 @@ def check(
     ] = None,
 ) -> None:
     """Compare design docs with the running app; exit 1 on any drift."""
+    from src.engine.check import check_docs
+    from src.main import create_app
+    from src.models import Base
+
     paths = docs or sorted(DOCS_DIR.glob("FEAT-*.md"))
     if not paths:
         console.print(f"[red]error:[/red] no design docs in {DOCS_DIR}")
@@ -236,11 +320,19 @@ def add(
     with markers, listed, and exit 1; every changed file's old text is kept in
     .featwright/backup/.
     """
+    built = read_built(ROOT, doc) if doc.exists() else None
+    marked = [path for path in sorted(built.files if built else ()) if has_markers(ROOT / path)]
+    if marked and not force:
+        for path in marked:
+            typer.echo(f"{path}: unresolved conflict markers (<<<<<<< ... >>>>>>>)", err=True)
+        typer.echo("nothing written; resolve them, then run add again", err=True)
+        raise typer.Exit(1)
+    from src.models import Base
+
     known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
     try:
         parsed = parse_doc(doc, known)
         files = render_feature(parsed, ROOT)
-        built = read_built(ROOT, doc)
         tables = [] if built is None else schema_changes(parse_built_doc(built, doc, known), parsed)
     except FileNotFoundError:
         typer.echo(f"{doc}: no such file", err=True)
@@ -249,11 +341,11 @@ def add(
         for problem in error.problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(2) from None
-    record = {built_path(doc): built_record(doc.read_text(encoding="utf-8"), files)}
     if built is None:
+        record = {built_path(doc): built_record(doc.read_text(encoding="utf-8"), files)}
         _add_new(doc, files, record, dry_run=dry_run, force=force)
     else:
-        _update(doc, built, files, record, tables, dry_run, force, allow_data_loss)
+        _update(doc, built, files, tables, dry_run, force, allow_data_loss)
 
 
 def _add_new(
@@ -272,8 +364,12 @@ def _add_new(
         )
         raise typer.Exit(1)
     to_write = {path: files[path] for path in changes.created + changes.changed + changes.conflicts}
-    before = read_current([*to_write, *record], ROOT)
-    write_all({**to_write, **record}, ROOT)
+    backup = backup_dir()
+    kept = {
+        f"{backup}/{path}": (ROOT / path).read_text(encoding="utf-8") for path in changes.conflicts
+    }
+    before = read_current([*to_write, *record, *kept], ROOT)
+    write_all({**to_write, **record, **kept}, ROOT)
     try:
         verb = "create" if any(before[path] is None for path in to_write) else "change"
         migration = _generate_migration(f"{verb} {doc.stem.split('-', 2)[-1]}")
@@ -290,25 +386,20 @@ def _add_new(
     if migration:
         table.add_row(_relative(migration), "created")
     Console().print(table)
+    if kept:
+        Console().print(f"the files as they were: {backup}/")
 
 
 def _update(
     doc: Path,
     built: Built,
     files: dict[str, str],
-    record: dict[str, str],
     tables: list[TableChange],
     dry_run: bool,
     force: bool,
     allow_data_loss: bool,
 ) -> None:
     """A built doc that changed: merge the code, migrate the schema, keep what was there."""
-    merged = merge_files(built.files, files, ROOT)
-    if force:
-        merged = {path: Merged(files.get(path)) for path in merged}
-    current = read_current([*merged, *record], ROOT)
-    writes = {path: m.text for path, m in merged.items() if m.text != current[path]}
-    conflicts = [path for path, m in merged.items() if m.conflicted]
     dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
     if dropped and not allow_data_loss:
         for column in dropped:
@@ -319,12 +410,26 @@ def _update(
             )
         typer.echo("nothing written; pass --allow-data-loss to drop them", err=True)
         raise typer.Exit(1)
+    merged = merge_files(built.files, files, ROOT)
+    if force:
+        merged = {path: Merged(files.get(path)) for path in merged}
+    conflicts = [path for path, m in merged.items() if m.conflicted]
     migration = _change_migration(doc, tables) if tables else None
+    # A migration written beside conflicts is checked once they are resolved.
+    unverified = bool(migration or built.unverified)
+    record_path = built_path(doc)
+    doc_text = doc.read_text(encoding="utf-8")
+    record = {record_path: built_record(doc_text, files, unverified and bool(conflicts))}
+    current = read_current([*merged, *record], ROOT)
+    writes = {path: m.text for path, m in merged.items() if m.text != current[path]}
     if dry_run:
         _print_update(doc, writes, current, migration, conflicts)
         return
+    if unverified and not conflicts and not migration and (problem := _verify_migration()):
+        typer.echo(f"the last migration does not match the models:\n{problem}", err=True)
+        raise typer.Exit(1)
     if migration is None and not writes:
-        if record != {path: current[path] for path in record}:
+        if record[record_path] != current[record_path]:
             write_all(record, ROOT)
         Console().print(f"[green]{doc.name}: nothing to change[/green]")
         return
@@ -333,39 +438,42 @@ def _update(
     written = {**{path: text for path, text in writes.items() if text is not None}, **record}
     if migration:
         written[migration[0]] = migration[1]
-    before = read_current([*written, *writes], ROOT)
+    before = read_current([*written, *writes, *kept], ROOT)
     write_all({**written, **kept}, ROOT)
     for path in (path for path, text in writes.items() if text is None):
         (ROOT / path).unlink()
-    if migration and not conflicts:
-        problem = _verify_migration()
-        if problem:
-            restore(before, ROOT)
-            typer.echo(
-                f"the migration does not match the models; nothing written:\n{problem}", err=True
-            )
-            raise typer.Exit(1)
+    if migration and not conflicts and (problem := _verify_migration()):
+        restore(before, ROOT)
+        typer.echo(
+            f"the migration does not match the models; nothing written:\n{problem}", err=True
+        )
+        raise typer.Exit(1)
     table = Table("file", "change", title=f"featwright add {doc.name}")
     for path, text in writes.items():
         change = "removed" if text is None else "created" if current[path] is None else "merged"
         table.add_row(path, "CONFLICT" if path in conflicts else change)
     if migration:
-        table.add_row(
-            migration[0],
-            "created: " + "; ".join(line for change in tables for line in change.summary()),
-        )
+        summary = "; ".join(line for change in tables for line in change.summary())
+        table.add_row(migration[0], f"created: {summary}")
     Console().print(table)
     if kept:
         Console().print(f"the files as they were: {backup}/")
     if conflicts:
         for path in conflicts:
-            typer.echo(f"{path}: conflict; resolve the <<<<<<< ======= >>>>>>> blocks", err=True)
-        typer.echo("then run featwright check (and add again, which changes nothing)", err=True)
+            if has_markers(ROOT / path):
+                typer.echo(
+                    f"{path}: conflict; resolve the <<<<<<< ======= >>>>>>> blocks", err=True
+                )
+            else:
+                typer.echo(f"{path}: no longer generated, but edited by hand: kept", err=True)
+        typer.echo("then run featwright check, and add again", err=True)
         raise typer.Exit(1)
 
 
 def _change_migration(doc: Path, tables: list[TableChange]) -> tuple[str, str]:
     """(path, text) of the migration holding just the doc's change."""
+    from src.engine.migrate import next_revision_id
+
     script = ScriptDirectory.from_config(alembic_config())
     revision = next_revision_id(script)
     resource = doc.stem.split("-", 2)[-1]

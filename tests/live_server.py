@@ -106,11 +106,15 @@ class LiveServer:
         assert status == 0, f"featwright serve exited with {status} on SIGTERM:\n{self.log_text()}"
 
 
-def start_server(workdir: Path, env: Mapping[str, str]) -> LiveServer:
-    """`featwright serve` on a free port, once it answers /health/live."""
-    port = free_port()
+def start_server(
+    workdir: Path, env: Mapping[str, str], *options: str, port: int | None = None
+) -> LiveServer:
+    """`featwright serve OPTIONS` (`--no-access-log` by default) on a free port, once it
+    answers /health/live."""
+    port = port or free_port()
     log = workdir / f"serve-{port}.log"
-    command = ["serve", "--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+    options = options or ("--no-access-log",)
+    command = ["serve", *options, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [featwright_script(), *command],
@@ -161,9 +165,9 @@ async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> dict[s
 
 
 @contextmanager
-def running_server(workdir: Path, env: Mapping[str, str]) -> Iterator[LiveServer]:
+def running_server(workdir: Path, env: Mapping[str, str], *options: str) -> Iterator[LiveServer]:
     """A live server for the block, stopped (and checked to stop cleanly) afterwards."""
-    server = start_server(workdir, env)
+    server = start_server(workdir, env, *options)
     try:
         yield server
     finally:

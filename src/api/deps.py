@@ -51,7 +51,9 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
         token = await super().__call__(request)
         if not token:
             raise AuthenticationFailed("Not authenticated")
-        return self.build(request, (await get_token_service(request)).read(token))
+        caller = (await get_token_service(request)).read(token)
+        request.state.user_id = caller.id  # for the request's log line
+        return self.build(request, caller)
 
 
 def _caller(_: Request, user: Principal) -> Principal:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from src.api.conditional import etag
 from src.api.deps import database_of
+from src.core import metrics
 from src.repositories.base import Record
 from src.repositories.idempotency_repo import IdempotencyRepository
 from src.schemas.base import InputSchema
@@ -55,6 +56,7 @@ async def created(
     async with database_of(request).transaction():
         stored = await idempotency.replay(key, data)
         if stored is not None:
+            metrics.IDEMPOTENT_REPLAYS.inc()
             headers = {**stored.headers, REPLAYED_HEADER: "true"}
             return Response(stored.body, stored.status_code, headers, "application/json")
         response = _created(request, schema, await service.create(data))

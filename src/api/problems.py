@@ -6,13 +6,16 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from src.core import metrics
 from src.core.database import is_unavailable
 from src.core.errors import (
     AuthenticationFailed,
@@ -30,6 +33,7 @@ from src.core.errors import (
 from src.schemas import problem
 
 logger = logging.getLogger(__name__)
+unexpected = structlog.stdlib.get_logger("src.errors")
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # While the database does not answer: long enough not to hammer it, short enough that
@@ -120,6 +124,8 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
 async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
     status = next(DOMAIN_STATUS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_STATUS)
+    if status == 429:
+        metrics.RATE_LIMITED.inc()
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return problem_response(status, exc.detail, headers=headers)
@@ -173,6 +179,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     message = str(cause).partition("\n")[0] or repr(cause)  # the driver's timeout has none
     logger.warning("database unavailable, answered 503: %s", message)
+    metrics.OUTAGES.inc()
     return problem_response(
         503, "The database is not available; retry shortly", headers=DATABASE_RETRY_AFTER
     )
@@ -192,4 +199,33 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(TimeoutError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class UnexpectedErrors:
+    """An exception no handler took: logged once with its traceback (and the request id),
+    answered with the 500 problem body, and not raised further, so the server keeps the
+    connection (Starlette's outermost middleware sends the 500 and then re-raises, and the
+    server closes the connection: the next request on it would fail). Once the response
+    has started, there is no clean way out and the error is raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception:
+            unexpected.exception("unhandled error", method=scope["method"], path=scope["path"])
+            if started:
+                raise
+            await problem_response(500, "An unexpected error occurred")(scope, receive, send)

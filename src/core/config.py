@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/featwright.db"
@@ -54,7 +54,21 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout: float = Field(default=30.0, gt=0)
+    db_pgbouncer: bool = False
+    """PgBouncer in transaction pooling mode in front of PostgreSQL: statements unnamed (no
+    prepared statement outlives its transaction) and no settings in the startup packet
+    (PgBouncer refuses them; give the database its statement_timeout instead)."""
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"
+    """`json` (production): one JSON object per line; `text`: readable, for development."""
+    log_requests: bool = True
+    """One log line per request (`featwright serve --no-access-log` turns it off)."""
+    metrics_token: SecretStr | None = Field(default=None, repr=False)
+    """Serves `/metrics` to `Authorization: Bearer <this>` and records the request metrics;
+    unset, there is no `/metrics` and nothing is recorded."""
+    cors_origins: str = ""
+    """Comma-separated origins whose pages may call the API (`https://app.example.com`);
+    empty: no cross-origin access."""
     environment: Literal["development", "production"] = "development"
     require_if_match: bool = False
     """Refuse (428) a PUT or DELETE that does not say which version it replaces."""

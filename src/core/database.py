@@ -7,6 +7,7 @@ tools). Repositories and services never commit or roll back.
 import asyncio
 import time
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql import Executable
 
 from src.core import postgres
@@ -60,6 +61,12 @@ def create_engine(
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(settings.database_url, enforce_foreign_keys)
     connect_args = postgres.connect_arguments(settings, client_timeout=client_timeout)
+    if settings.db_pgbouncer:
+        # No statement cache, and a name no other client's statement on the same server
+        # connection can have (SQLAlchemy's recipe for PgBouncer; its transactions keep
+        # the prepare and its execution on one server connection).
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -69,6 +76,10 @@ def create_engine(
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
 def _connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
@@ -326,6 +337,16 @@ class Database:
                 raise
             if session.in_transaction():
                 await session.commit()
+
+    def pool_stats(self) -> tuple[int, int]:
+        """(connections open, connections in use), both pools together."""
+        size = in_use = 0
+        if self._pool is not None:
+            size, in_use = self._pool.get_size(), self._pool.get_size() - self._pool.get_idle_size()
+        pool = self.bind.pool if isinstance(self.bind, AsyncEngine) else None
+        if isinstance(pool, QueuePool):
+            size, in_use = size + pool.checkedin() + pool.checkedout(), in_use + pool.checkedout()
+        return size, in_use
 
     async def close(self) -> None:
         """Close asyncpg's pool (whoever made the engine disposes of it)."""

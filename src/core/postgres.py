@@ -214,6 +214,12 @@ def connect_arguments(settings: Settings, *, client_timeout: bool = True) -> dic
             "statement_timeout": str(round(settings.db_statement_timeout * 1000)),
         },
     }
+    if settings.db_pgbouncer:
+        # PgBouncer hands each transaction any server connection: asyncpg then re-parses an
+        # unnamed statement with each execution, in the same round trip (its documented
+        # setting for PgBouncer); PgBouncer 1.18 refuses a statement_timeout at connect.
+        arguments["statement_cache_size"] = 0
+        arguments["server_settings"] = {"application_name": "featwright"}
     if client_timeout:
         # A host gone silent (network partition, frozen VM) answers nothing, not even its
         # statement_timeout: without this a statement on a pooled connection would wait

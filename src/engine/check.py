@@ -17,8 +17,8 @@ from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
 from src.api.v1.router import EVERY_ROUTE_STATUSES
-from src.engine.doc import Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
-from src.engine.generate import CRUD_SHAPES, INT64, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
+from src.engine.doc import INT64, Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
+from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
 from src.schemas.base import INT32
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")

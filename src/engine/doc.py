@@ -38,6 +38,8 @@ FILE_PLAN_LAYOUT = (
     r"src/api/v1/routes/[a-z][a-z0-9_]*\.py",
     r"src/api/v1/router\.py",
 )
+INT64 = (-(2**63), 2**63 - 1)
+"""The widest integer column (BIGINT): an `int` range stays within it."""
 TYPE_GRAMMAR = (
     "UUID, str, str(MIN..MAX), int, int(MIN..MAX), float, float(MIN..MAX), bool, date, "
     "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model)"
@@ -451,10 +453,11 @@ def parse_type(text: str) -> FieldType | None:
         groups = match.groupdict()
         low, high = groups.get("low"), groups.get("high")
         choices = tuple(c.strip() for c in (groups.get("choices") or "").split(","))
+        number = int if kind in ("str", "int") and "." not in f"{low}{high}" else float
         field_type = FieldType(
             kind,
-            low=float(low) if low is not None else None,
-            high=float(high) if high is not None else None,
+            low=number(low) if low is not None else None,
+            high=number(high) if high is not None else None,
             choices=choices if kind == "enum" else (),
             ref=groups.get("model"),
             precision=int(groups["precision"]) if groups.get("precision") else None,
@@ -475,6 +478,10 @@ def _possible(field_type: FieldType, low: str | None, high: str | None) -> bool:
         v is not None and v < 0 for v in (field_type.low, field_type.high)
     ):
         return False
+    if field_type.kind == "int" and any(
+        v is not None and not INT64[0] <= v <= INT64[1] for v in (field_type.low, field_type.high)
+    ):
+        return False  # past BIGINT
     if (
         field_type.low is not None
         and field_type.high is not None

@@ -20,6 +20,7 @@ from src.engine.generate import (
     REGISTRIES,
     GenerationError,
     int_column,
+    number_text,
     python_default,
     range_condition,
 )
@@ -36,6 +37,8 @@ BACKUP_DIR = ".featwright/backup"
 class Built:
     doc_text: str
     files: dict[str, str]
+    unverified: bool = False
+    """Its migration was written beside conflicts, so not checked yet."""
 
 
 def built_path(doc_path: Path) -> str:
@@ -47,14 +50,25 @@ def read_built(root: Path, doc_path: Path) -> Built | None:
     if not path.exists():
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
-    return Built(record["doc"], record["files"])
+    return Built(record["doc"], record["files"], record.get("unverified", False))
 
 
-def built_record(doc_text: str, files: dict[str, str]) -> str:
+def built_record(doc_text: str, files: dict[str, str], unverified: bool = False) -> str:
     """The record of a build: the doc and what the generator wrote (registries are merged
     into, never owned, so they are not part of it)."""
     owned = {path: text for path, text in files.items() if path not in REGISTRIES}
-    return json.dumps({"doc": doc_text, "files": owned}, indent=1, sort_keys=True) + "\n"
+    record: dict[str, object] = {"doc": doc_text, "files": owned}
+    if unverified:
+        record["unverified"] = True
+    return json.dumps(record, indent=1, sort_keys=True) + "\n"
+
+
+def has_markers(path: Path) -> bool:
+    """Whether a file still holds the conflict markers of a merge."""
+    if not path.is_file():
+        return False
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in lines)
 
 
 def backup_dir(now: datetime | None = None) -> str:
@@ -180,7 +194,8 @@ def _type_words(item: ModelField) -> str:
     if kind == "decimal" and item.type.precision is not None:
         return f"Decimal({item.type.precision}, {item.type.scale})"
     if kind in ("str", "int", "float") and (low is not None or high is not None):
-        bound = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
+        low_text, high_text = (("" if v is None else number_text(v)) for v in (low, high))
+        bound = f"{low_text}..{high_text}"
         return f"{kind}({bound})"
     if kind == "ref":
         return f"ref({item.type.ref})"
@@ -234,6 +249,14 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
         change = TableChange(after)
         for item in after.fields:
             previous = before.field(item.name)
+            onto = item.renamed_from
+            if previous and onto and before.field(onto) and not after.field(onto):
+                problems.append(
+                    f"{new.path}:{item.line}: {name}.{item.name} is 'renamed from {onto}', but"
+                    f" the built doc has both fields: the rename would drop {onto}'s data;"
+                    " rename one step at a time"
+                )
+                continue
             renamed = previous is None and item.renamed_from is not None
             if renamed:
                 previous = before.field(item.renamed_from or "")
@@ -339,7 +362,10 @@ def _operations(change: TableChange, reverse: bool) -> list[str]:
     for old, new in pairs:
         old_name = renamed.get(new.name, new.name)
         before, after = column_of(old, model, old_name), column_of(new, model, new.name)
-        counts += _counts(table, before, after)
+        fill = _fill_value(new, model) if before.nullable and not after.nullable else None
+        if fill is not None:  # rows without a value get the Default now required
+            fills.append(_fill(table, after, fill, only_nulls=True))
+        counts += _counts(table, before, after, nulls_filled=fill is not None)
         first += _drop_constraints(table, before, keep=after)
         if old_name != new.name:
             first.append(f"batch_op.alter_column({old_name!r}, new_column_name={new.name!r})")
@@ -355,16 +381,15 @@ def _operations(change: TableChange, reverse: bool) -> list[str]:
         first.append(f"batch_op.add_column(sa.Column({item.name!r}, {column.type}, nullable=True))")
         fill = _fill_value(item, model)
         if fill is not None:
-            fills.append(
-                # identifiers the doc parser checked; the value is a bound parameter
-                f"op.execute(sa.text('UPDATE {table} SET {item.name} = :value')"  # noqa: S608
-                f".bindparams(sa.bindparam('value', {fill}, type_={column.type})))"
-            )
+            fills.append(_fill(table, column, fill, only_nulls=False))
         elif not column.nullable:
-            counts.append(
-                f"refuse_rows({table!r}, 'TRUE', 'have no value for the new field"
-                f" {item.name}, which may not be null: give it a Default in the doc')"
+            problem = (
+                f"have no value for {item.name}, whose column this downgrade restores empty"
+                if reverse
+                else f"have no value for the new field {item.name}, which may not be null:"
+                " give it a Default in the doc"
             )
+            counts.append(f"refuse_rows({table!r}, 'TRUE', {problem!r})")
         if not column.nullable:
             last.append(
                 f"batch_op.alter_column({item.name!r}, existing_type={column.type}, nullable=False)"
@@ -377,6 +402,16 @@ def _operations(change: TableChange, reverse: bool) -> list[str]:
     return [*counts, *_batch(table, first), *fills, *_batch(table, last)]
 
 
+def _fill(table: str, column: Column, value: str, *, only_nulls: bool) -> str:
+    """An UPDATE that gives rows `value` (a Python literal, bound as a parameter)."""
+    where = f' WHERE "{column.name}" IS NULL' if only_nulls else ""
+    return (
+        # identifiers the doc parser checked, quoted; the value is a bound parameter
+        f"""op.execute(sa.text('UPDATE {table} SET "{column.name}" = :value{where}')"""  # noqa: S608
+        f".bindparams(sa.bindparam('value', {value}, type_={column.type})))"
+    )
+
+
 def _batch(table: str, operations: list[str]) -> list[str]:
     """Operations on one table: ALTERs on PostgreSQL, a copy of the table on SQLite."""
     if not operations:
@@ -384,10 +419,10 @@ def _batch(table: str, operations: list[str]) -> list[str]:
     return [f"with op.batch_alter_table({table!r}) as batch_op:", *(f"    {o}" for o in operations)]
 
 
-def _counts(table: str, before: Column, after: Column) -> list[str]:
+def _counts(table: str, before: Column, after: Column, *, nulls_filled: bool) -> list[str]:
     """Rows of `before` that `after`'s rules refuse, each check as a `refuse_rows` line."""
-    column, checks = before.name, []
-    if before.nullable and not after.nullable:
+    column, checks = f'"{before.name}"', []
+    if before.nullable and not after.nullable and not nulls_filled:
         checks.append((f"{column} IS NULL", "have no value"))
     if after.check and after.check != _renamed(before.check, before.name, after.name):
         condition = after.check.replace(f"{after.name} ", f"{column} ", 1)

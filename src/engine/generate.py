@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.engine.doc import FeatureDoc, Model, ModelField, table_name
+from src.engine.doc import INT64, FeatureDoc, Model, ModelField, table_name
 from src.schemas.base import INT32
 
 SMALLINT = (-(2**15), 2**15 - 1)
-INT64 = (-(2**63), 2**63 - 1)
 CRUD_SHAPES = {
     ("POST", ""): "create",
     ("GET", "/{id}"): "get",
@@ -293,11 +292,11 @@ def range_condition(item: ModelField, column: str | None = None) -> str | None:
         return None
     low, high, column = item.type.low, item.type.high, column or item.name
     if low is not None and high is not None:
-        return f"{column} BETWEEN {_num(low)} AND {_num(high)}"
+        return f"{column} BETWEEN {number_text(low)} AND {number_text(high)}"
     if low is not None:
-        return f"{column} >= {_num(low)}"
+        return f"{column} >= {number_text(low)}"
     if high is not None:
-        return f"{column} <= {_num(high)}"
+        return f"{column} <= {number_text(high)}"
     return None
 
 
@@ -308,7 +307,8 @@ def _range_check(item: ModelField) -> str | None:
     return f'CheckConstraint("{condition}", name="{item.name}_range")'
 
 
-def _num(value: float | None) -> str:
+def number_text(value: float | None) -> str:
+    """A bound as the doc and SQL write it: `5`, `0.5`."""
     assert value is not None
     return str(int(value)) if float(value).is_integer() else repr(value)
 
@@ -443,7 +443,7 @@ def _field_bounds(item: ModelField) -> str:
         low, high = limits[0] if low is None else low, limits[1] if high is None else high
     keys = ("min_length", "max_length") if item.type.kind == "str" else ("ge", "le")
     return ", ".join(
-        f"{key}={_num(value)}"
+        f"{key}={number_text(value)}"
         for key, value in zip(keys, (low, high), strict=True)
         if value is not None
     )
@@ -728,18 +728,17 @@ def _register_model(text: str, model: Model, names: Names) -> str:
     existing = re.search(
         rf"^from src\.models\.{names.module} import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE
     )
-    if existing is not None:  # registered before: keep its names, add new enums
+    gone: set[str] = set()
+    if existing is not None:  # registered before: its names now (an enum renamed or removed)
         listed = (existing[2] or existing[3]).replace("\n", " ").split(",")
-        exported = sorted({*(n.strip() for n in listed if n.strip()), *exported})
-        text = text.replace(
-            existing[0], f"from src.models.{names.module} import {', '.join(exported)}"
-        )
+        gone = {n.strip() for n in listed if n.strip()} - set(exported)
+        text = text.replace(existing[0], line)
         line = ""
     match = re.search(r"^__all__ = \[([^\]]*)\]", text, re.MULTILINE)
     if match is None:
         raise GenerationError(["src/models/__init__.py: no __all__ list"])
     listed = match[1].replace("\n", " ").split(",")
-    names_all = sorted({*(n.strip().strip('"') for n in listed if n.strip()), *exported})
+    names_all = sorted({*(n.strip().strip('"') for n in listed if n.strip()), *exported} - gone)
     text = text.replace(match[0], f"__all__ = [{', '.join(f'{n!r}' for n in names_all)}]")
     return text.replace("\n\n__all__", f"\n{line}\n\n__all__", 1) if line else text
 

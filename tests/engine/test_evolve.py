@@ -24,6 +24,7 @@ BUILT_ROWS = (
     "| weight | int(0..100) | no | 0 | Sort weight |\n"
     "| code | str(..10) | no | - | A short code |\n"
     "| note | str | no | - | A note |\n"
+    "| rank | int | no | - | A rank |\n"
     "| project_id | ref(Project) | no | - | The project |\n"
 )
 """FEAT-003 labels as first built."""
@@ -34,11 +35,12 @@ CHANGED_ROWS = (
     "| code | str(..10) | yes | - | A short code |\n"
     "| color | enum(red, green, blue) | no | green | Colour |\n"
     "| starred | bool | no | false | Starred |\n"
+    "| rank | int | no | 5 | A rank |\n"
     "| board_id | ref(Project) | no | - | The project (renamed from project_id) |\n"
 )
 """Every kind of change at once: `name` renamed and shortened, `weight`'s range narrowed,
-`code` made required, `color` and `starred` added with defaults, the `ref` renamed, `note`
-removed."""
+`code` made required, `rank` given a Default (so not null), `color` and `starred` added with
+defaults, the `ref` renamed, `note` removed."""
 
 # Runs in the project copy: API calls through the app, or a SQL query, or a migration step;
 # prints JSON. The user is the same in every run.
@@ -124,7 +126,7 @@ def test_a_changed_doc_migrates_the_rows_and_keeps_them(project: Path, database_
     doc = built_labels(project)
     assert upgrade(project, database_url).returncode == 0
     bodies = [
-        {"name": "urgent", "weight": 7, "code": "U1", "note": "first"},
+        {"name": "urgent", "weight": 7, "code": "U1", "note": "first", "rank": 2},
         {"name": "later", "code": "L2"},
     ]
     before = run(project, database_url, "create", bodies)
@@ -159,6 +161,7 @@ def test_a_changed_doc_migrates_the_rows_and_keeps_them(project: Path, database_
         ("alter_column", '"title"'),  # String(50) -> String(40)
         ("create_check_constraint", 'op.f("ck_labels_weight_range"'),
         ("alter_column", '"code"'),  # NOT NULL
+        ("alter_column", '"rank"'),  # NOT NULL, its nulls given the Default first
         ("create_foreign_key", 'op.f("fk_labels_board_id_projects"'),
         ("create_index", 'op.f("ix_labels_board_id_created_at_id"'),
         ("alter_column", '"color"'),
@@ -178,6 +181,7 @@ def test_a_changed_doc_migrates_the_rows_and_keeps_them(project: Path, database_
     assert [row["title"] for row in after] == ["urgent", "later"]
     assert [row["board_id"] for row in after] == [row["project_id"] for row in before]
     assert {(row["color"], row["starred"]) for row in after} == {("green", False)}
+    assert [row["rank"] for row in after] == [2, 5]  # a null got the Default now required
     assert all("note" not in row and "name" not in row for row in after)
 
     again = snapshot(project)
@@ -297,11 +301,23 @@ def test_a_conflicting_edit_is_marked_listed_and_recoverable(project: Path) -> N
     assert backup.read_text() == mine
     assert (project / "src/schemas/label.py").read_text().count("max_length=80") == 1
     assert (project / "migrations/versions/0004_change_labels.py").exists()
+    record = json.loads((project / ".featwright/built/FEAT-003-labels.json").read_text())
+    assert record["unverified"] is True  # checked once the conflict is resolved
+
+    unresolved = snapshot(project)
+    refused = featwright(project, "add", str(doc))
+    assert refused.returncode == 1
+    assert "src/models/label.py: unresolved conflict markers" in refused.stderr
+    assert snapshot(project) == unresolved
 
     model.write_text(mine.replace("String(50))", "String(80))"))  # resolved by hand
-    resolved = snapshot(project)
     again = featwright(project, "add", str(doc))
-    assert (again.returncode, snapshot(project)) == (0, resolved), again.stderr
+    assert again.returncode == 0, again.stderr
+    record = json.loads((project / ".featwright/built/FEAT-003-labels.json").read_text())
+    assert "unverified" not in record  # the migration was checked against the resolved model
+    resolved = snapshot(project)
+    assert featwright(project, "add", str(doc)).returncode == 0
+    assert snapshot(project) == resolved
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -332,8 +348,14 @@ def test_a_removed_endpoint_leaves_the_code_and_no_migration(project: Path) -> N
             BUILT_ROWS.replace("A note |", "A note (renamed from code) |"),
             "Label.note is 'renamed from code', a name this model still has",
         ),
+        (
+            BUILT_ROWS.replace("| code | str(..10) | no | - | A short code |\n", "").replace(
+                "A note |", "A note (renamed from code) |"
+            ),
+            "Label.note is 'renamed from code', but the built doc has both fields",
+        ),
     ],
-    ids=["kind", "rename-to-a-taken-name"],
+    ids=["kind", "rename-to-a-taken-name", "rename-onto-a-built-field"],
 )
 def test_a_change_that_cannot_be_migrated_is_refused_and_nothing_written(
     project: Path, rows: str, message: str
@@ -347,3 +369,26 @@ def test_a_change_that_cannot_be_migrated_is_refused_and_nothing_written(
     assert refused.returncode == 2
     assert message in refused.stderr
     assert snapshot(project) == before
+
+
+def test_an_enum_renamed_and_one_removed_keep_the_models_importable(project: Path) -> None:
+    rows = (
+        BUILT_ROWS
+        + "| kind | enum(a, b) | no | a | Kind |\n| tone | enum(x, y) | no | x | Tone |\n"
+    )
+    doc = built_labels(project, rows)
+    changed = rows.replace(
+        "| kind | enum(a, b) | no | a | Kind |",
+        "| sort | enum(a, b) | no | a | Kind (renamed from kind) |",
+    ).replace("| tone | enum(x, y) | no | x | Tone |\n", "")
+    change_doc(doc, changed, built=rows)
+
+    updated = featwright(project, "add", str(doc), "--allow-data-loss")
+
+    assert updated.returncode == 0, updated.stderr  # the migration was checked: models import
+    registry = (project / "src/models/__init__.py").read_text()
+    assert "LabelSort" in registry
+    assert "LabelKind" not in registry
+    assert "LabelTone" not in registry
+    checked = featwright(project, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr

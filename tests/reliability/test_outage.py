@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from src.api.problems import install_problem_handlers
+from src.api.problems import UnexpectedErrors, install_problem_handlers
 from tests.live_server import (
     LiveServer,
     PostgresCluster,
@@ -426,6 +426,7 @@ async def _answer_to(error: BaseException) -> httpx.Response:
     """What the problem handlers answer to a route that raises `error`."""
     app = FastAPI()
     install_problem_handlers(app)
+    app.add_middleware(UnexpectedErrors)  # what no handler takes, as create_app() adds it
 
     @app.get("/fail")
     async def fail() -> None:

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The production topology on one machine, every part real and on 127.0.0.1 only:
+#
+#   client -> HAProxy :CLUSTER_PORT -> featwright x CLUSTER_PROCESSES (:CLUSTER_PORT+1 ...)
+#                                        -> PgBouncer :PGBOUNCER_PORT (transaction pooling)
+#                                             -> PostgreSQL :5432
+#                                        -> Redis :6379 (rate limits shared by the processes)
+#
+#   deploy/cluster.sh up | down | status | stop-process N
+#
+# State (configs, logs, pids, the generated SECRET_KEY) lives in CLUSTER_STATE
+# (var/cluster by default). HAProxy and PgBouncer come from Debian's packages (`up`
+# installs them when missing); PgBouncer does not run as root, so it runs as `postgres`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${CLUSTER_PORT:-8100}
+PROCESSES=${CLUSTER_PROCESSES:-3}
+PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
+DATABASE=${CLUSTER_DATABASE:-featwright_cluster}
+STATE=$(realpath -m "${CLUSTER_STATE:-var/cluster}")
+# PgBouncer runs as postgres, which may not enter STATE (a private temp dir, say).
+PGB=${PGBOUNCER_DIR:-/tmp/featwright-pgbouncer-$PGBOUNCER_PORT}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+FEATWRIGHT=.venv/bin/featwright
+
+say() { printf 'cluster: %s\n' "$*" >&2; }
+
+install_parts() {
+  local missing=()
+  command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]} (Debian packages)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+featwright_env() {
+  printf '%s\n' \
+    "DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:${PGBOUNCER_PORT}/${DATABASE}" \
+    "DB_PGBOUNCER=true" \
+    "REDIS_URL=${REDIS_URL}" \
+    "SECRET_KEY=$(cat "$STATE/secret_key")" \
+    "ENVIRONMENT=production" \
+    "LOG_FORMAT=json" \
+    "METRICS_TOKEN=$(cat "$STATE/metrics_token")" \
+    "SHUTDOWN_TIMEOUT=${SHUTDOWN_TIMEOUT:-20}" \
+    "DB_POOL_SIZE=${DB_POOL_SIZE:-10}" \
+    ${CLUSTER_ENV:-}
+}
+
+write_configs() {
+  mkdir -p "$STATE" "$PGB"
+  [[ -s $STATE/secret_key ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/secret_key"
+  [[ -s $STATE/metrics_token ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$STATE/metrics_token"
+  chmod 600 "$STATE/secret_key" "$STATE/metrics_token"
+  cat >"$PGB/pgbouncer.ini" <<INI
+[databases]
+${DATABASE} = host=127.0.0.1 port=5432 dbname=${DATABASE}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PGBOUNCER_PORT}
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB/users.txt
+pool_mode = transaction
+max_client_conn = 500
+default_pool_size = 20
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
+ignore_startup_parameters = extra_float_digits
+logfile = $PGB/pgbouncer.log
+pidfile = $PGB/pgbouncer.pid
+INI
+  echo '"postgres" ""' >"$PGB/users.txt"
+  chown -R postgres "$PGB"
+  {
+    cat <<CFG
+global
+    maxconn 4096
+    stats socket $STATE/haproxy.sock mode 600 level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout check 2s
+    # A process that refuses the connection (stopping, or gone) costs a retry on another:
+    # nothing reached it, so even a POST is safe to send again.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure
+    # A new connection to the process per request: a stopping process then never sees a
+    # request on a connection it is closing.
+    option http-server-close
+frontend api
+    bind 127.0.0.1:${PORT}
+    default_backend featwright
+backend featwright
+    balance roundrobin
+    option httpchk GET /health/ready
+    http-check expect status 200
+    http-response set-header X-Served-By %s
+    default-server inter 500ms fall 2 rise 2
+CFG
+    for n in $(seq 1 "$PROCESSES"); do
+      echo "    server featwright$n 127.0.0.1:$((PORT + n)) check"
+    done
+  } >"$STATE/haproxy.cfg"
+}
+
+start_pgbouncer() {
+  if [[ -f $PGB/pgbouncer.pid ]] && kill -0 "$(cat "$PGB/pgbouncer.pid")" 2>/dev/null; then
+    return
+  fi
+  runuser -u postgres -- pgbouncer -d "$PGB/pgbouncer.ini"
+  for _ in $(seq 1 50); do
+    pg_isready -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" -d "$DATABASE" && return
+    sleep 0.1
+  done
+  say "PgBouncer did not start; see $PGB/pgbouncer.log"
+  exit 1
+}
+
+start_process() {
+  local n=$1 port=$((PORT + $1))
+  (
+    set -a
+    # shellcheck disable=SC1090
+    source <(featwright_env)
+    exec "$FEATWRIGHT" serve --host 127.0.0.1 --port "$port"
+  ) >>"$STATE/featwright$n.log" 2>&1 &
+  echo $! >"$STATE/featwright$n.pid"
+}
+
+wait_healthy() {
+  local port=$1
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && return
+    sleep 0.1
+  done
+  say "nothing healthy on :$port"
+  exit 1
+}
+
+up() {
+  install_parts
+  pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no
+  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" | grep -q 1 ||
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DATABASE"
+  # PgBouncer cannot pass a statement_timeout at connect: the database carries it.
+  psql -h 127.0.0.1 -U postgres -qc "ALTER DATABASE $DATABASE SET statement_timeout = '30s'"
+  write_configs
+  start_pgbouncer
+  say "migrating (one step, before any process starts)"
+  (set -a; source <(featwright_env); "$FEATWRIGHT" db upgrade) >>"$STATE/migrate.log" 2>&1
+  for n in $(seq 1 "$PROCESSES"); do
+    start_process "$n"
+  done
+  for n in $(seq 1 "$PROCESSES"); do
+    wait_healthy $((PORT + n))
+  done
+  haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
+  wait_healthy "$PORT"
+  say "up: http://127.0.0.1:$PORT ($PROCESSES processes, PgBouncer :$PGBOUNCER_PORT)"
+}
+
+stop_pid() {
+  local file=$1
+  [[ -f $file ]] || return 0
+  local pid
+  pid=$(cat "$file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$file"
+}
+
+down() {
+  stop_pid "$STATE/haproxy.pid"
+  for file in "$STATE"/featwright*.pid; do stop_pid "$file"; done
+  stop_pid "$PGB/pgbouncer.pid"
+  rm -rf "$PGB"
+  say "down"
+}
+
+status() {
+  if [[ ! -S $STATE/haproxy.sock ]]; then
+    echo "down"
+    return 1
+  fi
+  # Each process as HAProxy's health checks see it: UP, DOWN, or going.
+  python3 - "$STATE/haproxy.sock" <<'PY'
+import csv, socket, sys
+with socket.socket(socket.AF_UNIX) as sock:
+    sock.connect(sys.argv[1])
+    sock.sendall(b"show stat\n")
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
+for row in rows:
+    if row["pxname"] == "featwright" and row["svname"] not in ("FRONTEND", "BACKEND"):
+        print(row["svname"], row["status"])
+PY
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  stop-process) stop_pid "$STATE/featwright${2:?which process}.pid" ;;
+  *) echo "usage: $0 up|down|status|stop-process N" >&2; exit 2 ;;
+esac

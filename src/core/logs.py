@@ -1,0 +1,60 @@
+"""Logging: every record (ours, uvicorn's, SQLAlchemy's) through structlog, as one JSON object
+per line (`LOG_FORMAT=json`, production) or readable text (development), each carrying the
+request id of the request it belongs to."""
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+from asgi_correlation_id import correlation_id
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+LogFormat = Literal["text", "json"]
+_HANDLER_NAME = "featwright"
+
+
+def _request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    request_id = correlation_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+def configure_logging(level: str, log_format: LogFormat) -> None:
+    """Route the root logger through one structlog handler (set up once per process; called
+    again, it only updates the level and the format)."""
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _request_id,
+    ]
+    renderer: Processor
+    if log_format == "json":
+        shared.append(structlog.processors.format_exc_info)  # the traceback as one field
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER_NAME)
+        root.addHandler(handler)
+    handler.setFormatter(formatter)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn.access stays off: the app logs requests
+        logging.getLogger(name).handlers.clear()  # through the root handler, once
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,266 @@
+"""`deploy/cluster.sh`: HAProxy in front of three `featwright serve` processes, PgBouncer in
+transaction pooling mode in front of PostgreSQL, Redis for the rate limits, all real and on
+127.0.0.1. Driven through the balancer only; one process is stopped under load."""
+
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live_server import require_postgres, sign_up
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "cluster.sh"
+ACCOUNT_LIMIT = 3
+CLIENTS = 16
+
+
+def _free_run(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    for _ in range(100):
+        base = random.randint(20_000, 40_000)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports")
+
+
+@dataclass
+class Cluster:
+    url: str
+    environ: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            cwd=ROOT,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=180,
+        )
+
+    def states(self) -> dict[str, str]:
+        listed = self.run("status").stdout.split("\n")
+        return dict(line.split(" ", 1) for line in listed if line.strip())
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    require_postgres(request.config)
+    for part in ("haproxy", "pgbouncer", "redis-cli"):
+        if shutil.which(part) is None and os.environ.get("FEATWRIGHT_REQUIRE_CLUSTER") != "1":
+            pytest.skip(f"{part} not installed (deploy/cluster.sh up installs it)")
+    port = _free_run(4)
+    database = f"featwright_cluster_{uuid.uuid4().hex[:8]}"
+    environ = {
+        **os.environ,
+        "CLUSTER_PORT": str(port),
+        "PGBOUNCER_PORT": str(_free_run(1)),
+        "CLUSTER_DATABASE": database,
+        "CLUSTER_STATE": str(tmp_path_factory.mktemp("cluster")),
+        "REDIS_URL": "redis://127.0.0.1:6379/5",
+        "SHUTDOWN_TIMEOUT": "10",
+        "CLUSTER_ENV": f"RATE_LIMIT_PER_ACCOUNT={ACCOUNT_LIMIT}/minute"
+        " RATE_LIMIT_PER_CLIENT=10000/minute",
+    }
+    cluster = Cluster(f"http://127.0.0.1:{port}", environ)
+    started = cluster.run("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield cluster
+    finally:
+        cluster.run("down")
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-qc",
+                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+            ],
+            check=False,
+            capture_output=True,
+        )
+
+
+async def test_the_crud_contract_through_the_balancer(cluster: Cluster) -> None:
+    assert all(state.startswith("UP") for state in cluster.states().values())
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        headers = await sign_up(client)
+        assert (await client.get("/api/v1/projects")).status_code == 401
+        created = await client.post("/api/v1/projects", json={"name": "p"}, headers=headers)
+        assert created.status_code == 201
+        url = created.headers["Location"]
+        served_by = set()
+        for _ in range(6):
+            read = await client.get(url, headers=headers)
+            assert read.json() == created.json()
+            served_by.add(read.headers["X-Served-By"])
+        assert len(served_by) == 3  # every process answers the same row
+        listed = await client.get("/api/v1/projects", headers=headers)
+        assert [item["id"] for item in listed.json()["items"]] == [created.json()["id"]]
+        bad = await client.post("/api/v1/projects", json={"name": ""}, headers=headers)
+        assert bad.status_code == 400
+        updated = await client.put(url, json={"name": "q"}, headers=headers)
+        assert (updated.status_code, updated.json()["version"]) == (200, 2)
+        assert (await client.delete(url, headers=headers)).status_code == 204
+        assert (await client.get(url, headers=headers)).status_code == 404
+
+
+async def test_an_if_match_race_across_processes_has_one_winner(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        headers = await sign_up(client)
+        created = await client.post("/api/v1/projects", json={"name": "p"}, headers=headers)
+        url, etag = created.headers["Location"], created.headers["ETag"]
+
+    async def rename(number: int) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as own:
+            return await own.put(
+                url, json={"name": f"n{number}"}, headers={**headers, "If-Match": etag}
+            )
+
+    answers = await asyncio.gather(*(rename(number) for number in range(12)))
+    assert sorted(a.status_code for a in answers) == [200] + [412] * 11
+    assert len({a.headers["X-Served-By"] for a in answers}) == 3
+
+
+async def test_an_idempotency_key_on_every_process_makes_one_row(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        headers = await sign_up(client)
+    keyed = {**headers, "Idempotency-Key": f"key-{uuid.uuid4()}"}
+    answers = []
+    for _ in range(6):
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+            answers.append(
+                await client.post("/api/v1/projects", json={"name": "once"}, headers=keyed)
+            )
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert [a.headers.get("Idempotent-Replayed") for a in answers].count("true") == 5
+    assert len({a.headers["X-Served-By"] for a in answers}) == 3
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        listed = await client.get("/api/v1/projects", headers=headers)
+    assert listed.json()["total"] == 1
+
+
+async def test_a_rate_limit_is_shared_by_the_processes(cluster: Cluster) -> None:
+    email = f"limited-{uuid.uuid4().hex[:10]}@example.com"
+    statuses, served_by = [], set()
+    for _ in range(ACCOUNT_LIMIT + 3):
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+            answer = await client.post(
+                "/api/v1/auth/token", data={"username": email, "password": "wrong password"}
+            )
+        statuses.append(answer.status_code)
+        served_by.add(answer.headers["X-Served-By"])
+    assert statuses == [401] * ACCOUNT_LIMIT + [429] * 3
+    assert len(served_by) == 3
+
+
+@dataclass
+class Load:
+    statuses: Counter[int] = field(default_factory=Counter)
+    created: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    served_after_stop: Counter[str] = field(default_factory=Counter)
+    resent: int = 0
+
+
+async def test_stopping_a_process_under_load_loses_no_write(cluster: Cluster) -> None:
+    """SIGTERM to one process while 16 clients create and read: the balancer routes around
+    it, requests in flight complete, every 201 is a row, no 5xx but a 503 with Retry-After."""
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        headers = await sign_up(client)
+    load = Load()
+    stopped_at: list[float] = []
+    deadline = time.monotonic() + 8
+
+    async def send(
+        client: httpx.AsyncClient, method: str, url: str, **options: object
+    ) -> httpx.Response:
+        """As a careful client sends: a request whose connection closed before any answer
+        (a keep-alive connection the balancer dropped) is sent once more on a new one,
+        which for a POST is safe because it carries an Idempotency-Key."""
+        try:
+            return await client.request(method, url, **options)  # type: ignore[arg-type]
+        except httpx.RemoteProtocolError:
+            load.resent += 1
+            return await client.request(method, url, **options)  # type: ignore[arg-type]
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=15) as client:
+            while time.monotonic() < deadline:
+                key = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+                try:
+                    answer = await send(
+                        client, "POST", "/api/v1/projects", json={"name": "l"}, headers=key
+                    )
+                except httpx.TransportError as error:
+                    load.problems.append(f"POST: {error!r}")
+                    continue
+                load.statuses[answer.status_code] += 1
+                if stopped_at and time.monotonic() > stopped_at[0] + 2:
+                    load.served_after_stop[answer.headers.get("X-Served-By", "?")] += 1
+                if answer.status_code == 201:
+                    load.created.add(answer.json()["id"])
+                    try:
+                        read = await send(
+                            client, "GET", answer.headers["Location"], headers=headers
+                        )
+                    except httpx.TransportError as error:
+                        load.problems.append(f"GET: {error!r}")
+                        continue
+                    load.statuses[read.status_code] += 1
+                elif answer.status_code == 503:
+                    if "Retry-After" not in answer.headers:
+                        load.problems.append("503 without Retry-After")
+                else:
+                    load.problems.append(f"POST answered {answer.status_code}: {answer.text}")
+
+    async def stop_one() -> None:
+        await asyncio.sleep(2.5)
+        stopped_at.append(time.monotonic())
+        stopped = await asyncio.to_thread(cluster.run, "stop-process", "2")
+        assert stopped.returncode == 0, stopped.stderr
+
+    await asyncio.gather(*(worker() for _ in range(CLIENTS)), stop_one())
+
+    assert load.problems == []
+    assert set(load.statuses) <= {200, 201, 503}, load.statuses
+    assert load.statuses[201] > 100, load.statuses
+    assert cluster.states()["featwright2"].startswith(("DOWN", "MAINT"))
+    assert "featwright2" not in load.served_after_stop, load.served_after_stop
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as client:
+        listed = await client.get(
+            "/api/v1/projects?limit=1", headers={**headers, "Prefer": "count=exact"}
+        )
+    assert listed.json()["total"] == len(load.created)  # every 2xx write is a row
+    # A request in flight on the stopped process is answered with `Connection: close`; a
+    # client that sends its next request before it sees the close sends it again: at most
+    # once per client.
+    assert load.resent <= CLIENTS, load.resent
+    print(
+        f"cluster under load: {dict(load.statuses)}, {len(load.created)} rows created,"
+        f" {load.resent} requests sent again on a new connection"
+    )
