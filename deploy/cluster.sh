@@ -8,6 +8,8 @@
 #
 #   deploy/cluster.sh up | down | status | stop-process N
 #
+# `down` stops what `up` started except PostgreSQL and Redis, which are shared services
+# (`up` starts them only if they are not running).
 # State (configs, logs, pids, the generated SECRET_KEY) lives in CLUSTER_STATE
 # (var/cluster by default). HAProxy and PgBouncer come from Debian's packages (`up`
 # installs them when missing); PgBouncer does not run as root, so it runs as `postgres`.
@@ -126,6 +128,9 @@ start_pgbouncer() {
 
 start_process() {
   local n=$1 port=$((PORT + $1))
+  if [[ -f $STATE/featwright$n.pid ]] && kill -0 "$(cat "$STATE/featwright$n.pid")" 2>/dev/null; then
+    return  # already running (a second `up`)
+  fi
   (
     set -a
     # shellcheck disable=SC1090
@@ -163,7 +168,9 @@ up() {
   for n in $(seq 1 "$PROCESSES"); do
     wait_healthy $((PORT + n))
   done
-  haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
+  if ! { [[ -f $STATE/haproxy.pid ]] && kill -0 "$(cat "$STATE/haproxy.pid")" 2>/dev/null; }; then
+    haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
+  fi
   wait_healthy "$PORT"
   say "up: http://127.0.0.1:$PORT ($PROCESSES processes, PgBouncer :$PGBOUNCER_PORT)"
 }
@@ -175,7 +182,12 @@ stop_pid() {
   pid=$(cat "$file")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # SIGTERM's grace period (SHUTDOWN_TIMEOUT) and a little more, then SIGKILL.
+    for _ in $(seq 1 $(((${SHUTDOWN_TIMEOUT:-20} + 5) * 10))); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   fi
   rm -f "$file"
 }

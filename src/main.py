@@ -16,7 +16,12 @@ from starlette.middleware.cors import CORSMiddleware
 from src.api import health
 from src.api.docs import install_docs
 from src.api.middleware import BodySizeLimit
-from src.api.observability import RequestLog, install_metrics, sane_request_id
+from src.api.observability import (
+    RequestLog,
+    install_metrics,
+    new_request_id,
+    sane_request_id,
+)
 from src.api.openapi import build_openapi
 from src.api.problems import UnexpectedErrors, install_problem_handlers
 from src.api.routing import add_routes
@@ -102,28 +107,40 @@ def create_app(
     # origin, the CORS headers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnexpectedErrors)
+    if settings.cors_origins:  # inside the request id and the log line: preflights get both
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
     if settings.log_requests or settings.metrics_token:
         app.add_middleware(
             RequestLog,
             log=settings.log_requests,
-            record_metrics=settings.metrics_token is not None,
+            record_metrics=bool(settings.metrics_token),
         )
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",
         validator=sane_request_id,
+        generator=new_request_id,
         update_request_header=False,  # read from the context, not from the request's headers
     )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        )
     return app
+
+
+ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    "Prefer",
+    "X-Request-ID",
+]
+"""What a script on another origin (CORS_ORIGINS) may send besides the simple headers."""
 
 
 EXPOSED_HEADERS = ["ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-ID"]

@@ -52,7 +52,7 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
         if not token:
             raise AuthenticationFailed("Not authenticated")
         caller = (await get_token_service(request)).read(token)
-        request.state.user_id = caller.id  # for the request's log line
+        request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
         return self.build(request, caller)
 
 

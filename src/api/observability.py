@@ -3,6 +3,7 @@
 Pure ASGI middleware (no `BaseHTTPMiddleware`, which costs a task per request)."""
 
 import hmac
+import os
 import re
 import time
 
@@ -15,8 +16,16 @@ from src.core import metrics
 
 logger = structlog.stdlib.get_logger("src.access")
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Label values of `method`; any other is `OTHER` (a parser may pass any token)."""
 UNMATCHED = "unmatched"
 """The route of a request no route matched: never the raw path (unbounded label values)."""
+
+
+def new_request_id() -> str:
+    """32 hex digits, as asgi-correlation-id's default, without building a UUID object
+    (a fifth of the middleware's cost per request)."""
+    return os.urandom(16).hex()
 
 
 def sane_request_id(value: str) -> bool:
@@ -53,7 +62,7 @@ class RequestLog:
             seconds = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", UNMATCHED)
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
             if self.log:
                 logger.info(
                     "request",

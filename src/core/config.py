@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(default=30.0, gt=0)
     """Seconds a SIGTERM waits for requests in flight before closing them."""
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _no_empty_token(cls, token: object) -> object:
+        """`METRICS_TOKEN=` (empty) means no /metrics, as unset does."""
+        return None if token == "" else token
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:

@@ -73,6 +73,7 @@ def create_engine(
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         connect_args=connect_args,
+        hide_parameters=True,  # an error's log line quotes the SQL, never the values
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
@@ -133,7 +134,7 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
     url = make_url(database_url)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)  # as above
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 
 import structlog
 from asgi_correlation_id import correlation_id
+from structlog.processors import CallsiteParameter
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 LogFormat = Literal["text", "json"]
@@ -29,6 +30,7 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.CallsiteParameterAdder([CallsiteParameter.PROCESS]),
         _request_id,
     ]
     renderer: Processor
@@ -36,7 +38,11 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
         shared.append(structlog.processors.format_exc_info)  # the traceback as one field
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # A plain traceback: the default one prints each frame's local variables, which
+        # may hold a password or a token.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

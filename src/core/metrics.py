@@ -3,6 +3,8 @@
 PROMETHEUS_MULTIPROC_DIR environment variable names a directory (serve sets it)."""
 
 import os
+import re
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -43,10 +45,24 @@ OUTAGES = Counter(
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, every worker's added up."""
     registry = REGISTRY
-    if os.environ.get(MULTIPROCESS_DIR):
+    if directory := os.environ.get(MULTIPROCESS_DIR):
+        _forget_dead_workers(Path(directory))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def _forget_dead_workers(directory: Path) -> None:
+    """A worker killed (or restarted by uvicorn) never ran its shutdown: drop its live gauges."""
+    for pid in {
+        int(m[1]) for f in directory.glob("*.db") if (m := re.search(r"_(\d+)\.db$", f.name))
+    }:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass
 
 
 def worker_exited(pid: int) -> None:

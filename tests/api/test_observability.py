@@ -191,6 +191,25 @@ async def test_an_unexpected_error_is_a_logged_500_and_the_connection_still_serv
     assert logged[1]["status"] == 500
 
 
+async def test_a_text_traceback_shows_no_local_variable(
+    settings: Settings, database: Database
+) -> None:
+    """Development's readable tracebacks print no frame's locals (a password, a token)."""
+    app = create_app(configured(settings, log_format="text"), database)
+
+    async def fails() -> None:
+        password = "hunter2-in-a-local"
+        raise RuntimeError(f"failed after {len(password)} characters")
+
+    app.add_api_route("/boom", fails)
+    with captured_log() as log:
+        async with client_of(app) as client:
+            answer = await client.get("/boom")
+    assert answer.status_code == 500
+    assert "RuntimeError: failed after 18 characters" in log.getvalue()
+    assert "hunter2-in-a-local" not in log.getvalue()
+
+
 # ----------------------------------------------------------------------------- metrics
 
 
@@ -253,8 +272,9 @@ async def test_cors_lets_the_allowed_origin_use_the_apis_own_headers(
         )
         assert preflight.status_code == 200
         assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert re.fullmatch(r"[0-9a-f]{32}", preflight.headers["X-Request-ID"])
         allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
-        for header in ("authorization", "if-match", "idempotency-key"):
+        for header in ("authorization", "if-match", "idempotency-key", "prefer", "x-request-id"):
             assert header in allowed
         assert "access-control-allow-credentials" not in preflight.headers
 
