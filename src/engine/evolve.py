@@ -142,6 +142,19 @@ class Column:
     def shape(self) -> tuple[object, ...]:
         return (self.type, self.nullable, self.check, self.ref, self.on_delete)
 
+    def check_differs(self, other: "Column | None") -> bool:
+        """Its CHECK is not `other`'s (or there is no `other`): drop or create it."""
+        return other is None or (other.check, other.check_name) != (self.check, self.check_name)
+
+    def reference_differs(self, other: "Column | None") -> bool:
+        """Its foreign key and index are not `other`'s (named after the column, so a rename
+        differs too): drop or create them."""
+        return other is None or (other.name, other.ref, other.on_delete) != (
+            self.name,
+            self.ref,
+            self.on_delete,
+        )
+
 
 def column_of(item: ModelField, model: Model, name: str | None = None) -> Column:
     """The column of `item`, named `name` (its own name by default)."""
@@ -450,13 +463,9 @@ def _renamed(condition: str | None, old: str, new: str) -> str | None:
 
 def _drop_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
     lines = []
-    if column.check_name and (
-        keep is None or (keep.check, keep.check_name) != (column.check, column.check_name)
-    ):
+    if column.check_name and column.check_differs(keep):
         lines.append(f"batch_op.drop_constraint(op.f('ck_{table}_{column.check_name}'), 'check')")
-    if column.ref and (
-        keep is None or keep.shape()[3:] != column.shape()[3:] or keep.name != column.name
-    ):
+    if column.ref and column.reference_differs(keep):
         lines.append(f"batch_op.drop_index(op.f('ix_{table}_{column.name}_created_at_id'))")
         lines.append(
             f"batch_op.drop_constraint(op.f('fk_{table}_{column.name}_{column.ref}'), 'foreignkey')"
@@ -466,18 +475,12 @@ def _drop_constraints(table: str, column: Column, keep: Column | None) -> list[s
 
 def _create_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
     lines = []
-    if (
-        column.check_name
-        and column.check
-        and (keep is None or (keep.check, keep.check_name) != (column.check, column.check_name))
-    ):
+    if column.check_name and column.check and column.check_differs(keep):
         lines.append(
             f"batch_op.create_check_constraint(op.f('ck_{table}_{column.check_name}'),"
             f" {column.check!r})"
         )
-    if column.ref and (
-        keep is None or keep.shape()[3:] != column.shape()[3:] or keep.name != column.name
-    ):
+    if column.ref and column.reference_differs(keep):
         lines.append(
             f"batch_op.create_foreign_key(op.f('fk_{table}_{column.name}_{column.ref}'),"
             f" {column.ref!r}, [{column.name!r}], ['id'], ondelete={column.on_delete!r})"
