@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
@@ -159,7 +160,14 @@ def db_seed(
     except ValidationError as error:
         console.print(f"[red]error:[/red] --owner: {error.errors()[0]['msg']}")
         raise typer.Exit(2) from None
-    asyncio.run(_seed(rows, email))
+    try:
+        asyncio.run(_seed(rows, email))
+    except DBAPIError as error:  # a batch is one transaction: what failed wrote nothing
+        reason = str(error.orig).partition("\n")[0]
+        console.print(
+            f"[red]error:[/red] {reason} (is the database at head? featwright db upgrade)"
+        )
+        raise typer.Exit(1) from None
 
 
 async def _seed(rows: int, email: str) -> None:

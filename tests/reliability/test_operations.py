@@ -140,3 +140,13 @@ async def test_db_seed_fills_an_owners_list_in_bulk(migrated: str, tmp_path: Pat
     assert (page["total"], page["total_exact"]) == (25010, True)
     assert [item["name"] for item in page["items"]] == ["project-1", "project-2", "project-3"]
     assert [item["name"] for item in last["items"]] == ["project-9", "project-10"]
+
+
+def test_db_seed_on_a_database_not_migrated_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    refused = seed(url, tmp_path, "--rows", "5")
+    assert refused.returncode == 1
+    assert "no such table: users (is the database at head? featwright db upgrade)" in " ".join(
+        refused.stderr.split()
+    )
+    assert "Traceback" not in refused.stderr
