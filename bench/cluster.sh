@@ -15,7 +15,7 @@ ROUNDS=${ROUNDS:-3}
 SECONDS_EACH=${SECONDS_EACH:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 ROWS=${ROWS:-10000}
-export CLUSTER_PORT=${CLUSTER_PORT:-8300} PGBOUNCER_PORT=${PGBOUNCER_PORT:-6499}
+export CLUSTER_PORT=${CLUSTER_PORT:-8300} CLUSTER_HTTP_PORT=${CLUSTER_HTTP_PORT:-8380} PGBOUNCER_PORT=${PGBOUNCER_PORT:-6499}
 export CLUSTER_DATABASE=featwright_cluster_bench CLUSTER_STATE=${CLUSTER_STATE:-/tmp/featwright-cluster-bench}
 export CLUSTER_ENV="LOG_REQUESTS=false ACCESS_TOKEN_EXPIRE_MINUTES=600"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
@@ -45,7 +45,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for processes in 1 2 3; do
     in_service "$processes"
     line=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s bench/featwright.lua \
-      "http://127.0.0.1:$CLUSTER_PORT" -- "$MODE" "$token" "$ids" | grep '^RESULT')
+      "https://127.0.0.1:$CLUSTER_PORT" -- "$MODE" "$token" "$ids" | grep '^RESULT')
     rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
     results[$processes]+="$rps "
     echo "round $round, $processes process(es): $line"

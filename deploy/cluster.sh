@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The production topology on one machine, every part real and on 127.0.0.1 only:
 #
-#   client -> HAProxy :CLUSTER_PORT -> featwright x CLUSTER_PROCESSES (:CLUSTER_PORT+1 ...)
-#                                        -> PgBouncer :PGBOUNCER_PORT (transaction pooling)
-#                                             -> PostgreSQL :5432
-#                                        -> Redis :6379 (rate limits shared by the processes)
+#   client -> HAProxy :CLUSTER_PORT, HTTPS -> featwright x CLUSTER_PROCESSES (:CLUSTER_PORT+1 ...)
+#                                               -> PgBouncer :PGBOUNCER_PORT (transaction pooling)
+#                                                    -> PostgreSQL :5432
+#                                               -> Redis :6379 (rate limits shared by the processes)
+#             HAProxy :CLUSTER_HTTP_PORT, plain HTTP: only a redirect to HTTPS
 #
 #   deploy/cluster.sh up | down | status | stop-process N
 #
@@ -13,14 +14,20 @@
 # State (configs, logs, pids, the generated SECRET_KEY) lives in CLUSTER_STATE
 # (var/cluster by default). HAProxy and PgBouncer come from Debian's packages (`up`
 # installs them when missing); PgBouncer does not run as root, so it runs as `postgres`.
+# HAProxy terminates TLS with CLUSTER_TLS_PEM (a certificate chain and its key in one PEM
+# file) when given; else with a self-signed certificate for 127.0.0.1 and localhost that
+# `up` makes once: CLUSTER_STATE/tls.crt for clients to trust, and tls.pem (certificate and
+# key, mode 0600) for HAProxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${CLUSTER_PORT:-8100}
+HTTP_PORT=${CLUSTER_HTTP_PORT:-8180}
 PROCESSES=${CLUSTER_PROCESSES:-3}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
 DATABASE=${CLUSTER_DATABASE:-featwright_cluster}
 STATE=$(realpath -m "${CLUSTER_STATE:-var/cluster}")
+TLS_PEM=$(realpath -m "${CLUSTER_TLS_PEM:-$STATE/tls.pem}")
 # PgBouncer runs as postgres, which may not enter STATE (a private temp dir, say).
 PGB=${PGBOUNCER_DIR:-/tmp/featwright-pgbouncer-$PGBOUNCER_PORT}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
@@ -38,8 +45,12 @@ install_parts() {
   fi
 }
 
+# X-Forwarded-For and X-Forwarded-Proto are believed from the balancer only (HAProxy
+# connects to the processes from 127.0.0.1); any other peer is the client itself.
 featwright_env() {
+  # shellcheck disable=SC2086 # CLUSTER_ENV: NAME=value words, one setting each
   printf '%s\n' \
+    "FORWARDED_ALLOW_IPS=127.0.0.1" \
     "DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:${PGBOUNCER_PORT}/${DATABASE}" \
     "DB_PGBOUNCER=true" \
     "REDIS_URL=${REDIS_URL}" \
@@ -52,8 +63,31 @@ featwright_env() {
     ${CLUSTER_ENV:-}
 }
 
+make_certificate() {
+  if [[ -n ${CLUSTER_TLS_PEM:-} ]]; then
+    [[ -r $TLS_PEM ]] || { say "CLUSTER_TLS_PEM: cannot read $TLS_PEM"; exit 1; }
+    return
+  fi
+  [[ -s $TLS_PEM ]] && return
+  say "making a self-signed certificate for 127.0.0.1 and localhost: $STATE/tls.crt"
+  local made
+  if ! made=$(
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+      -days 825 -subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+      -keyout "$STATE/tls.key" -out "$STATE/tls.crt" 2>&1 &&
+      cat "$STATE/tls.crt" "$STATE/tls.key" >"$TLS_PEM.new" &&
+      rm "$STATE/tls.key" &&
+      mv "$TLS_PEM.new" "$TLS_PEM"
+  ); then
+    say "openssl failed: $made"
+    exit 1
+  fi
+  chmod 644 "$STATE/tls.crt"
+}
+
 write_configs() {
-  mkdir -p "$STATE" "$PGB"
+  (umask 077 && mkdir -p "$STATE") && mkdir -p "$PGB"
   [[ -s $STATE/secret_key ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/secret_key"
   [[ -s $STATE/metrics_token ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$STATE/metrics_token"
   chmod 600 "$STATE/secret_key" "$STATE/metrics_token"
@@ -83,6 +117,7 @@ INI
 global
     maxconn 4096
     stats socket $STATE/haproxy.sock mode 600 level admin
+    ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
     mode http
     timeout connect 2s
@@ -97,8 +132,20 @@ defaults
     # A new connection to the process per request: a stopping process then never sees a
     # request on a connection it is closing.
     option http-server-close
+# Plain HTTP answers nothing but a redirect to the same URL over HTTPS (308: the method and
+# body are kept); no request reaches a process unencrypted.
+frontend http
+    bind 127.0.0.1:${HTTP_PORT}
+    http-request redirect location https://%[req.hdr(host),host_only]:${PORT}%[capture.req.uri] code 308
 frontend api
-    bind 127.0.0.1:${PORT}
+    bind 127.0.0.1:${PORT} ssl crt ${TLS_PEM}
+    # The processes believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): the only
+    # one they get is the client's address as HAProxy sees it, never one the client sent.
+    http-request del-header X-Forwarded-For
+    option forwardfor
+    http-request set-header X-Forwarded-Proto https
+    # HSTS: browsers use only HTTPS for this host from now on (for a year).
+    http-after-response set-header Strict-Transport-Security "max-age=31536000"
     default_backend featwright
 backend featwright
     balance roundrobin
@@ -141,12 +188,13 @@ start_process() {
 }
 
 wait_healthy() {
-  local port=$1
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && return
+  local url=$1
+  for _ in $(seq 1 300); do  # 30 s: a process starts in 1 s, but in 8 s on a busy machine
+    # -k: this only asks whether it answers; a real certificate need not name 127.0.0.1.
+    curl -fsk "$url/health/ready" >/dev/null && return
     sleep 0.1
   done
-  say "nothing healthy on :$port"
+  say "nothing healthy at $url"
   exit 1
 }
 
@@ -159,20 +207,23 @@ up() {
   # PgBouncer cannot pass a statement_timeout at connect: the database carries it.
   psql -h 127.0.0.1 -U postgres -qc "ALTER DATABASE $DATABASE SET statement_timeout = '30s'"
   write_configs
+  make_certificate
   start_pgbouncer
   say "migrating (one step, before any process starts)"
+  # shellcheck disable=SC1090
   (set -a; source <(featwright_env); "$FEATWRIGHT" db upgrade) >>"$STATE/migrate.log" 2>&1
   for n in $(seq 1 "$PROCESSES"); do
     start_process "$n"
   done
   for n in $(seq 1 "$PROCESSES"); do
-    wait_healthy $((PORT + n))
+    wait_healthy "http://127.0.0.1:$((PORT + n))"
   done
   if ! { [[ -f $STATE/haproxy.pid ]] && kill -0 "$(cat "$STATE/haproxy.pid")" 2>/dev/null; }; then
     haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
   fi
-  wait_healthy "$PORT"
-  say "up: http://127.0.0.1:$PORT ($PROCESSES processes, PgBouncer :$PGBOUNCER_PORT)"
+  wait_healthy "https://127.0.0.1:$PORT"
+  say "up: https://127.0.0.1:$PORT ($PROCESSES processes, PgBouncer :$PGBOUNCER_PORT)," \
+    "certificate $TLS_PEM; http://127.0.0.1:$HTTP_PORT redirects to HTTPS"
 }
 
 stop_pid() {

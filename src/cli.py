@@ -30,11 +30,9 @@ from sqlalchemy.exc import DBAPIError
 
 from src.core.config import get_settings
 from src.core.database import Database, create_engine
-from src.core.errors import ResourceConflict
 from src.core.logs import configure_logging
 from src.core.metrics import MULTIPROCESS_DIR
 from src.core.migrations import ROOT, MigrationRefused, alembic_config
-from src.core.security import TokenService
 from src.engine.doc import InvalidDoc, parse_doc
 from src.engine.evolve import (
     Built,
@@ -122,11 +120,15 @@ def serve(
         port=port,
         workers=workers,
         loop="auto",  # uvloop and httptools where installed
-        http="auto",
+        http="src.core.http_limits:HeaderLimitedProtocol",  # httptools, heads bounded (431)
         access_log=False,  # the app logs each request, with its route and request id
         log_level=settings.log_level,
         log_config=None,  # the app's logging (src/core/logs.py), in every worker
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
+        # X-Forwarded-* only from the proxies named; a str, never None, since with None
+        # uvicorn reads FORWARDED_ALLOW_IPS itself and trusts 127.0.0.1 when it is unset.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -156,7 +158,7 @@ def db_seed(
     from src.schemas.user import UserCreate
 
     try:
-        email = UserCreate(email=owner, password="x" * 12).email
+        email = UserCreate(email=owner, password=secrets.token_urlsafe(16)).email
     except ValidationError as error:
         console.print(f"[red]error:[/red] --owner: {error.errors()[0]['msg']}")
         raise typer.Exit(2) from None
@@ -174,7 +176,7 @@ async def _seed(rows: int, email: str) -> None:
     from src.repositories.seed_repo import seed_projects
     from src.repositories.user_repo import UserRepository
     from src.schemas.user import UserCreate
-    from src.services.auth_service import AuthService
+    from src.services.auth_service import register
 
     settings = get_settings()
     engine = create_engine(settings)
@@ -183,11 +185,9 @@ async def _seed(rows: int, email: str) -> None:
         users = UserRepository(database)
         user = await users.get_by_email(email)
         if user is None:
-            password = secrets.token_urlsafe(12)
-            tokens = TokenService.from_settings(settings)
-            user = await AuthService(users, tokens).register(
-                UserCreate(email=email, password=password)
-            )
+            password = secrets.token_urlsafe(16)
+            user = await register(users, UserCreate(email=email, password=password))
+            assert user is not None, "the email was free a statement ago"
             console.print(f"Created user {email} with password {password}")
         start = datetime.now(UTC) - timedelta(milliseconds=rows)
         columns = (*Progress.get_default_columns(), MofNCompleteColumn())
@@ -220,26 +220,22 @@ def users_create(
         for problem in error.errors():
             console.print(f"[red]error:[/red] {problem['loc'][0]}: {problem['msg']}")
         raise typer.Exit(2) from None
-    try:
-        user_id = asyncio.run(_create_user(data, superuser))
-    except ResourceConflict as error:
-        console.print(f"[red]error:[/red] {error.detail}")
-        raise typer.Exit(1) from None
+    user_id = asyncio.run(_create_user(data, superuser))
+    if user_id is None:
+        console.print(f"[red]error:[/red] A user with the email {data.email} already exists")
+        raise typer.Exit(1)
     console.print(f"[green]Created user {data.email}[/green] ({user_id})")
 
 
-async def _create_user(data: "UserCreate", superuser: bool) -> str:
+async def _create_user(data: "UserCreate", superuser: bool) -> str | None:
+    """The new user's id; None when the email is taken."""
     from src.repositories.user_repo import UserRepository
-    from src.services.auth_service import AuthService
+    from src.services.auth_service import register
 
-    settings = get_settings()
-    engine = create_engine(settings)
+    engine = create_engine(get_settings())
     try:
-        tokens = TokenService.from_settings(settings)
-        user = await AuthService(UserRepository(Database(engine)), tokens).register(
-            data, is_superuser=superuser
-        )
-        return str(user.id)
+        user = await register(UserRepository(Database(engine)), data, is_superuser=superuser)
+        return None if user is None else str(user.id)
     finally:
         await engine.dispose()
 

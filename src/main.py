@@ -9,13 +9,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from src.api import health
 from src.api.docs import install_docs
-from src.api.middleware import BodySizeLimit
+from src.api.middleware import BodySizeLimit, CorsProblems, RequestIdAndHeaders
 from src.api.observability import (
     RequestLog,
     install_metrics,
@@ -32,6 +30,7 @@ from src.core.database import Database, create_engine
 from src.core.logs import configure_logging
 from src.core.ratelimit import AttemptLimiter
 from src.core.security import TokenService
+from src.repositories.refresh_token_repo import purge_expired as purge_expired_refresh_tokens
 from src.services.idempotency_service import purge_expired_keys
 
 logger = logging.getLogger(__name__)
@@ -83,7 +82,6 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True},
         generate_unique_id_function=lambda route: route.name,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -103,13 +101,14 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     # Each middleware added wraps the ones before it. Innermost: no other middleware reads
     # an oversized body; then a 500 that keeps the connection, logged and counted as one;
-    # every response, 413 and 500 included, carries the request id and, for an allowed
-    # origin, the CORS headers.
+    # every response, 413 and 500 included, carries the request id, nosniff (and no-store
+    # under /api/ and /metrics) and, for an allowed origin, the CORS headers; a refused
+    # preflight is a problem.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnexpectedErrors)
     if settings.cors_origins:  # inside the request id and the log line: preflights get both
         app.add_middleware(
-            CORSMiddleware,
+            CorsProblems,
             allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=ALLOWED_HEADERS,
@@ -123,7 +122,7 @@ def create_app(
             record_metrics=bool(settings.metrics_token),
         )
     app.add_middleware(
-        CorrelationIdMiddleware,
+        RequestIdAndHeaders,
         header_name="X-Request-ID",
         validator=sane_request_id,
         generator=new_request_id,
@@ -157,11 +156,15 @@ async def _sample_pool(database: Database) -> None:
 
 
 async def _purge_idempotency_keys(database: Database, clock: Callable[[], datetime]) -> None:
-    """Hourly, from start-up: expired Idempotency-Key records would otherwise stay forever."""
+    """Hourly, from start-up: expired Idempotency-Key records and refresh tokens would otherwise
+    stay forever."""
     while True:
         try:
             purged = await purge_expired_keys(database, clock)
-            logger.info("Purged %d expired Idempotency-Key records", purged)
+            tokens = await purge_expired_refresh_tokens(database, clock())
+            logger.info(
+                "Purged %d expired Idempotency-Key records and %d refresh tokens", purged, tokens
+            )
         except Exception:
-            logger.warning("Purging expired Idempotency-Key records failed", exc_info=True)
+            logger.warning("Purging expired records failed", exc_info=True)
         await asyncio.sleep(IDEMPOTENCY_PURGE_SECONDS)

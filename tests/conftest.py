@@ -119,6 +119,9 @@ def settings(backend: Backend) -> Settings:
         database_url=backend.url,
         secret_key="test-secret-that-is-long-enough-for-hs256-0123456789",
         redis_url=None,  # rate-limit counters per app, whatever the shell exports
+        # Tests that write in bulk are not people: the write limit has tests of its own
+        # (tests/reliability/test_limits.py), with apps that set it low.
+        rate_limit_writes_per_user="100000/minute",
     )
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from src.models import Base
+
 FEATWRIGHT = Path(sys.executable).parent / "featwright"
 SECRET_KEY = "cli-test-secret-that-is-long-enough-for-hs256-0123456789"
 
@@ -114,19 +116,13 @@ def test_help_describes_each_command(
 
 def test_db_upgrade_creates_the_tables(migrated: Migrated) -> None:
     assert migrated.result.returncode == 0, migrated.result.stderr
-    assert tables(migrated.database) == {
-        "alembic_version",
-        "users",
-        "projects",
-        "tasks",
-        "idempotency_keys",
-    }
+    assert tables(migrated.database) == {"alembic_version", *Base.metadata.tables}
     assert "Database at head" in migrated.result.stderr
 
 
 def test_users_create_adds_a_user_once_and_refuses_a_duplicate(run: Run, tmp_path: Path) -> None:
-    first = run("users", "create", "--email", "x@example.com", "--password", "longenough1")
-    second = run("users", "create", "--email", "x@example.com", "--password", "longenough1")
+    first = run("users", "create", "--email", "x@example.com", "--password", "amber tundra violin")
+    second = run("users", "create", "--email", "x@example.com", "--password", "amber tundra violin")
 
     assert first.returncode == 0, first.stderr
     assert "Created user x@example.com" in first.stderr
@@ -138,7 +134,7 @@ def test_users_create_adds_a_user_once_and_refuses_a_duplicate(run: Run, tmp_pat
 
 
 def test_users_create_with_invalid_email_exits_2_naming_the_field(run: Run, tmp_path: Path) -> None:
-    result = run("users", "create", "--email", "not-an-email", "--password", "longenough1")
+    result = run("users", "create", "--email", "not-an-email", "--password", "amber tundra violin")
 
     assert result.returncode == 2
     assert "email" in result.stderr

@@ -1,16 +1,29 @@
 """Inputs and settings that once produced a 500 or a weak setup."""
 
+import base64
+import os
+import secrets
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
-from src.core.config import Settings
-from tests.conftest import MakeUser, User
+from src.core.config import DEFAULT_SQLITE_URL, Settings
+from tests.conftest import TEST_PASSWORD, MakeUser, User
+from tests.live_server import (
+    featwright_env,
+    require_postgres,
+    running_server,
+    scratch_database,
+    sign_up,
+    upgrade,
+)
 
 API = "/api/v1"
 
@@ -48,7 +61,7 @@ async def test_login_normalizes_the_email_as_registration_does(
     registered = await client.post(
         f"{API}/auth/register", json={"email": email, "password": password}
     )
-    assert registered.status_code == 201
+    assert registered.status_code == 202
 
     token = await client.post(f"{API}/auth/token", data={"username": email, "password": password})
 
@@ -75,6 +88,63 @@ async def test_a_deleted_projects_tasks_cannot_be_created_later(
 def test_short_secret_key_is_refused() -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY must be at least 32 bytes"):
         Settings(_env_file=None, secret_key="short")  # type: ignore[call-arg]
+
+
+# Keys the former checks (placeholder words, 12 distinct characters) let through.
+MEMORABLE_SECRETS = [
+    pytest.param("featwright-production-secret-2026", id="memorable"),
+    pytest.param("0123456789abcdef" * 4, id="hex sequence repeated"),
+    pytest.param("featwright-production-secret-2026-" * 2, id="words repeated"),
+    pytest.param("correct-horse-battery-staple-tardy-violin-purple-orbit", id="passphrase"),
+    pytest.param("live-server-secret-that-is-long-enough-for-hs256-0123456789", id="sentence"),
+    pytest.param("f6ea7c6fee33f5115ef42614f962fed7" * 2, id="16 random bytes written twice"),
+    pytest.param("qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM", id="keyboard rows"),
+    pytest.param("q8Zr3LwT0bYc5NvK1xHf7JmP2sDg9AeU4iWo6ClRyX", id="42 base64 characters"),
+]
+GENERATED_SECRETS: dict[str, Callable[[], str]] = {
+    "token_hex(32)": lambda: secrets.token_hex(32),
+    "token_urlsafe(32)": lambda: secrets.token_urlsafe(32),
+    "token_urlsafe(48)": lambda: secrets.token_urlsafe(48),  # deploy/cluster.sh, compose.yaml
+    "base64 of 32 bytes": lambda: base64.b64encode(os.urandom(32)).decode(),  # openssl rand
+    "base64 of 48 bytes": lambda: base64.b64encode(os.urandom(48)).decode(),  # the advice
+}
+
+
+@pytest.mark.parametrize("secret_key", MEMORABLE_SECRETS)
+def test_production_refuses_a_key_no_generator_of_32_random_bytes_wrote(secret_key: str) -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY") as refused:
+        Settings(_env_file=None, environment="production", secret_key=secret_key)  # type: ignore[call-arg]
+
+    assert secret_key not in str(refused.value), "the error must not quote the key"
+
+
+@pytest.mark.parametrize("generate", GENERATED_SECRETS.values(), ids=GENERATED_SECRETS.keys())
+def test_production_accepts_every_key_a_generator_writes(generate: Callable[[], str]) -> None:
+    refused = []
+    for _ in range(200):
+        key = generate()
+        try:
+            Settings(_env_file=None, environment="production", secret_key=key)  # type: ignore[call-arg]
+        except ValidationError:
+            refused.append(key)
+
+    assert refused == []
+
+
+def test_a_refused_production_key_is_told_how_keys_are_judged_and_made() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(  # type: ignore[call-arg]
+            _env_file=None, environment="production", secret_key="featwright-production-secret-2026"
+        )
+
+    message = " ".join(str(refused.value).split())
+    for said in (
+        "a generator wrote for at least 32 random bytes",
+        "64+ hex digits or 43+ base64 or base64url characters",
+        "zxcvbn finds no words, dates, keyboard runs, sequences or repeats",
+        "Generate one with: openssl rand -base64 48",
+    ):
+        assert said in message
 
 
 @pytest.mark.parametrize(
@@ -156,3 +226,79 @@ def test_free_text_fields_document_that_nul_is_refused() -> None:
     from src.schemas.project import ProjectCreate
 
     assert ProjectCreate.model_json_schema()["properties"]["name"]["pattern"] == "^[^\\u0000]*$"
+
+
+# --- what the database holds stays out of logs and other users' reach ---------------
+
+
+@asynccontextmanager
+async def _empty_database(kind: str, directory: Path, config: pytest.Config) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / 'featwright.db'}"
+        return
+    require_postgres(config)
+    async with scratch_database("logs") as url:
+        yield url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_debug_logs_quote_no_sql_parameter(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """LOG_LEVEL=debug on a real `featwright serve`: the app's debug lines come through,
+    the drivers' (aiosqlite repeats every call with its arguments) do not."""
+    email = f"log-{uuid.uuid4().hex[:12]}@example.com"
+    name = f"distinctive-{uuid.uuid4().hex}"
+    async with _empty_database(kind, tmp_path, request.config) as url:
+        env = featwright_env(url, log_level="debug")
+        upgrade(env, tmp_path)
+        with running_server(tmp_path, env) as server:
+            async with httpx.AsyncClient(base_url=server.url) as live:
+                headers = await sign_up(live, email)
+                created = await live.post(f"{API}/projects", json={"name": name}, headers=headers)
+                listed = await live.get(f"{API}/projects", headers=headers)
+    log = server.log_text()
+
+    assert created.status_code == 201, created.text
+    assert name in listed.text
+    for stored in (name, email, TEST_PASSWORD, "$argon2"):  # "$argon2": any password hash
+        assert stored not in log, f"{stored} in the log"
+    assert "Debug logging on, but aiosqlite at info, sqlalchemy at warning" in log
+
+
+@pytest.mark.parametrize(
+    ("database_url", "directories", "files"),
+    [
+        (None, ["var"], ["var/featwright.db", "var/secret.key"]),
+        (
+            "sqlite+aiosqlite:///./data/nested/app.db",
+            ["data", "data/nested"],
+            ["data/nested/app.db"],
+        ),
+    ],
+    ids=["defaults", "nested DATABASE_URL"],
+)
+async def test_the_sqlite_files_featwright_creates_are_its_users_alone(
+    tmp_path: Path, database_url: str | None, directories: list[str], files: list[str]
+) -> None:
+    """`featwright db upgrade`, then `featwright serve` writing (WAL), in a fresh directory
+    under the usual umask 022: directories 0700, the database, its -wal and -shm and the
+    generated key 0600."""
+    env = featwright_env(database_url or DEFAULT_SQLITE_URL)
+    if database_url is None:  # the defaults: var/featwright.db and a generated var/secret.key
+        del env["DATABASE_URL"], env["SECRET_KEY"]
+    database = files[0]
+    files = [*files, f"{database}-wal", f"{database}-shm"]
+    umask = os.umask(0o022)
+    try:
+        upgrade(env, tmp_path)
+        with running_server(tmp_path, env) as server:
+            async with httpx.AsyncClient(base_url=server.url) as live:
+                headers = await sign_up(live)
+                created = await live.post(f"{API}/projects", json={"name": "p"}, headers=headers)
+            modes = {name: (tmp_path / name).stat().st_mode & 0o777 for name in directories + files}
+    finally:
+        os.umask(umask)
+
+    assert created.status_code == 201, created.text
+    assert modes == {**dict.fromkeys(directories, 0o700), **dict.fromkeys(files, 0o600)}

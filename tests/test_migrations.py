@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from src.cli import alembic_config
 from src.models import Base
 
-APP_TABLES = {"users", "projects", "tasks", "idempotency_keys"}
+APP_TABLES = set(Base.metadata.tables)  # whatever features the project has
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -20,6 +20,7 @@ from src.core.pagination import (
 from src.core.security import Principal, TokenService
 
 TOKEN_URL = "/api/v1/auth/token"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
 
 
@@ -53,6 +54,8 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
             raise AuthenticationFailed("Not authenticated")
         caller = (await get_token_service(request)).read(token)
         request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
+        if request.method not in READ_METHODS:
+            await request.app.state.limiter.write(caller.id)  # RATE_LIMIT_WRITES_PER_USER
         return self.build(request, caller)
 
 

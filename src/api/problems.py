@@ -22,6 +22,7 @@ from src.core.errors import (
     DomainError,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    InvalidField,
     PermissionDenied,
     PreconditionFailed,
     PreconditionRequired,
@@ -41,6 +42,7 @@ BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 DATABASE_RETRY_AFTER = {"Retry-After": "5"}
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
+    InvalidField: 400,
     AuthenticationFailed: 401,
     PermissionDenied: 403,
     ResourceNotFound: 404,
@@ -128,6 +130,10 @@ async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
         metrics.RATE_LIMITED.inc()
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    if isinstance(exc, InvalidField):  # shaped as a schema's 400, so clients read one kind
+        error = {"field": exc.field, "location": "body", "rule": exc.rule, "message": exc.detail}
+        detail = f"Invalid request. {exc.field}: {exc.detail}"
+        return problem_response(status, detail, errors=[error])
     return problem_response(status, exc.detail, headers=headers)
 
 

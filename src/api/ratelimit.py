@@ -1,4 +1,4 @@
-"""Attempt limits for routes that take credentials: the route names the account."""
+"""Attempt limits for routes that take credentials, and the client address they count by."""
 
 import ipaddress
 from dataclasses import dataclass
@@ -14,10 +14,22 @@ class Attempt:
     limiter: AttemptLimiter
     client: str
 
-    async def count(self, account: str) -> None:
-        """Count this request against its client address and `account`; a 429 once
-        either limit is spent. Called before the work, so failures count too."""
-        await self.limiter.attempt(client=self.client, account=account)
+    async def count(self) -> None:
+        """Count this request against its client address; a 429 once the limit is spent.
+        Called before the work, so failures count too."""
+        await self.limiter.attempt(client=self.client)
+
+    async def login(self, account: str) -> None:
+        """Count a login: a 429 for an address or a pair over its limit, a slower answer
+        for an account under attack."""
+        await self.limiter.attempt(client=self.client)
+        await self.limiter.before_login(client=self.client, account=account)
+
+    async def failed(self, account: str) -> None:
+        await self.limiter.failed_login(client=self.client, account=account)
+
+    def security_event(self, kind: str, *, account: str | None = None) -> None:
+        self.limiter.security.event(kind, client=self.client, account=account)
 
 
 async def get_attempt(request: Request) -> Attempt:

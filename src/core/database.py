@@ -5,11 +5,13 @@ tools). Repositories and services never commit or roll back.
 """
 
 import asyncio
+import itertools
+import os
 import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
@@ -132,9 +134,13 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
 
 def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> AsyncEngine:
     url = make_url(database_url)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, hide_parameters=True)  # as above
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        path = Path(url.database)
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _private_file(*_: Any) -> None:
+            _create_private_file(path)  # on first connect: tools that never connect create none
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -155,6 +161,17 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file, and the directories it needs, for this user alone (0600,
+    0700): it holds password hashes. SQLite creates its -wal and -shm files with the mode
+    of the database file. A file or directory that already exists is left as it is."""
+    missing = list(itertools.takewhile(lambda parent: not parent.exists(), path.parents))
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)  # exist_ok: another process was first
+    with suppress(FileExistsError):  # SQLite opens the empty file as an empty database
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Record(Protocol):

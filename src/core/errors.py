@@ -55,3 +55,13 @@ class ServiceUnavailable(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class InvalidField(DomainError):
+    """Input that passed its schema but breaks a rule only the service can check (a
+    password built from the account's email): a 400 naming the field, like a schema's."""
+
+    def __init__(self, field: str, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.rule = rule

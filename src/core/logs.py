@@ -13,6 +13,12 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 LogFormat = Literal["text", "json"]
 _HANDLER_NAME = "featwright"
+# Driver loggers held above LOG_LEVEL, since below these levels they quote what the database
+# holds: aiosqlite's debug lines repeat every call with its arguments (the SQL parameters:
+# emails, password hashes, row contents), and SQLAlchemy's engine logs each statement at
+# info (the engines hide its parameters) and each result row at debug. asyncpg logs no
+# statement at any level.
+_DRIVER_LOGGER_FLOORS = {"aiosqlite": logging.INFO, "sqlalchemy": logging.WARNING}
 
 
 def _request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -60,7 +66,18 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
         handler.set_name(_HANDLER_NAME)
         root.addHandler(handler)
     handler.setFormatter(formatter)
+    previous = root.level
     root.setLevel(level.upper())
+    for name, floor in _DRIVER_LOGGER_FLOORS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
     for name in ("uvicorn", "uvicorn.error"):  # uvicorn.access stays off: the app logs requests
         logging.getLogger(name).handlers.clear()  # through the root handler, once
         logging.getLogger(name).propagate = True
+    if root.level != previous and root.level <= logging.DEBUG:  # once, not per call
+        held = ", ".join(
+            f"{name} at {logging.getLevelName(floor).lower()}"
+            for name, floor in _DRIVER_LOGGER_FLOORS.items()
+        )
+        logging.getLogger(__name__).debug(
+            "Debug logging on, but %s: their debug lines quote SQL parameters", held
+        )

@@ -1,16 +1,24 @@
-"""Bearer tokens (PyJWT, HS256) and password hashing (argon2id via pwdlib)."""
+"""Bearer tokens (PyJWT, HS256), refresh tokens, password rules and hashing (argon2id via
+pwdlib), and the security event log."""
 
+import hashlib
+import hmac
 import os
+import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import anyio.to_thread
 import jwt
+import structlog
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from zxcvbn import zxcvbn
 
 from src.core.config import Settings
 from src.core.errors import AuthenticationFailed
@@ -20,7 +28,11 @@ ALGORITHM = "HS256"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, read from the token alone (no database round trip per request)."""
+    """Who is calling, read from the token alone (no database round trip per request).
+
+    `is_superuser` is the token's claim, a hint only: the statement that would use a
+    superuser's rights checks the user's row as it runs (`OwnedRepository`), so a demoted
+    or deleted account loses them at once."""
 
     id: uuid.UUID
     is_superuser: bool = False
@@ -102,3 +114,71 @@ async def verify_password(password: str, hashed: str | None) -> bool:
         limiter=_hashing,
     )
     return matches and hashed is not None
+
+
+# --------------------------------------------------------------------- refresh tokens
+
+REFRESH_TOKEN_BYTES = 32
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A random refresh token and the digest it is stored as."""
+    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+    return token, refresh_token_digest(token)
+
+
+def refresh_token_digest(token: str) -> str:
+    """SHA-256: the token is 256 random bits, so no slow hash is needed, and a stolen
+    table holds nothing that can be presented."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -------------------------------------------------------------------------- passwords
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's 0-4 scale; 3 is "safely unguessable: moderate protection from offline attacks"."""
+_ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters decide
+_EMAIL_PARTS = re.compile(r"[^a-z0-9]+")
+
+
+def weak_password(password: str, email: str) -> str | None:
+    """Why `password` is too easy to guess, or None. Offline: zxcvbn's dictionaries of
+    common passwords, names and words, its patterns (sequences, repeats, dates, keyboard
+    walks), and the account's email, whose parts may not appear in the password."""
+    lowered = password.lower()
+    local, _, domain = email.lower().partition("@")
+    parts = [local, *_EMAIL_PARTS.split(local), domain.partition(".")[0]]
+    if any(len(part) >= 3 and part in lowered for part in parts):
+        return "must not contain the email address or a part of it"
+    result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=[email, *parts])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    warning = result["feedback"]["warning"] or "it follows a common pattern"
+    return (
+        f"is too easy to guess ({warning.rstrip('.')}); use a longer passphrase of unrelated"
+        " words or a password manager's random password"
+    )
+
+
+# ---------------------------------------------------------------------- security log
+
+_security = structlog.stdlib.get_logger("src.security")
+
+
+class SecurityLog:
+    """`security` events (failed logins, throttling, refresh-token reuse) for alerting,
+    with the client address and the account as a keyed hash: the same account gives the
+    same value in every line, but the log names no email."""
+
+    def __init__(self, key: str) -> None:
+        self._key = hashlib.sha256(b"featwright-security-log:" + key.encode()).digest()
+
+    def account(self, name: str) -> str:
+        digest = hmac.new(self._key, name.lower().encode(), hashlib.sha256)
+        return digest.hexdigest()[:16]
+
+    def event(self, kind: str, *, client: str, account: str | None = None, **fields: Any) -> None:
+        hashed = None if account is None else self.account(account)
+        _security.warning("security", kind=kind, client=client, account=hashed, **fields)

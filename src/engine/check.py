@@ -16,7 +16,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
-from src.api.v1.router import EVERY_ROUTE_STATUSES
+from src.api.routing import WRITE_METHODS
+from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import INT64, Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
 from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
 from src.schemas.base import INT32
@@ -103,6 +104,8 @@ def _check_operation(
     for status in sorted(set(endpoint.responses) - statuses):
         yield mismatch(f"doc lists Response {status}, the route does not document it")
     platform = {*EVERY_ROUTE_STATUSES, *PLATFORM_STATUSES.get(_operation_of(endpoint) or "", ())}
+    if endpoint.method in WRITE_METHODS:
+        platform.update(EVERY_WRITE_STATUSES)
     for status in sorted(statuses - set(endpoint.responses) - platform):
         yield mismatch(f"the route documents {status}, the doc does not list it")
     request = _schema_name(operation.get("requestBody", {}).get("content", {}))

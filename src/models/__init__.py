@@ -3,6 +3,7 @@
 from src.models.base import Base, Entity, OwnedEntity
 from src.models.idempotency import IdempotencyRecord
 from src.models.project import Project, ProjectStatus
+from src.models.refresh_token import RefreshToken
 from src.models.task import Task
 from src.models.user import User
 
@@ -13,6 +14,7 @@ __all__ = [
     "OwnedEntity",
     "Project",
     "ProjectStatus",
+    "RefreshToken",
     "Task",
     "User",
 ]

@@ -39,6 +39,7 @@ from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity, utcnow
+from src.models.user import User
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=OwnedEntity)
@@ -264,10 +265,18 @@ class Repository(Generic[ModelT]):
         return await self._one(statement, self._target_params(id, versions)) is not None
 
 
+def is_superuser(user_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the user's row, as the statement reads it, says superuser: a right checked
+    on the server inside the statement that uses it, never taken from a token."""
+    return exists().where(User.id == user_id, User.is_superuser.is_(True))
+
+
 class OwnedRepository(Repository[OwnedT]):
     """The owner rule, in one place: a user reaches only rows whose `owner_id` is theirs.
 
-    `unrestricted` (superusers) lifts the rule for reads, updates and deletes; new
+    `unrestricted` (the token claims a superuser) lifts the rule for reads, updates and
+    deletes if the caller's row says superuser when the statement runs: a demoted or
+    deleted account's token reaches only its own rows from the next request on. New
     rows are always owned by `owner_id`. A reference to another owned table (a foreign
     key, as `tasks.project_id`) must name a row of the same owner as the row written.
     """
@@ -275,7 +284,7 @@ class OwnedRepository(Repository[OwnedT]):
     def __init__(
         self, database: Database, *, owner_id: uuid.UUID | None, unrestricted: bool = False
     ) -> None:
-        """`owner_id=None` (with `unrestricted=True`) is for public reads: no one's rows."""
+        """`owner_id=None` (with `unrestricted=True`) is for public reads: every row."""
         if owner_id is None and not unrestricted:
             raise ValueError("an owner-scoped repository needs an owner_id")
         super().__init__(database)
@@ -283,15 +292,18 @@ class OwnedRepository(Repository[OwnedT]):
         self.unrestricted = unrestricted
 
     def _scope(self, statement: StatementT) -> StatementT:
-        if self.unrestricted:
+        if self.owner_id is None:
             return statement
-        return statement.where(self.model.owner_id == bindparam("_owner_id"))
+        owner = bindparam("_owner_id", type_=self.model.owner_id.type)
+        if self.unrestricted:
+            return statement.where(or_(self.model.owner_id == owner, is_superuser(owner)))
+        return statement.where(self.model.owner_id == owner)
 
     def _scope_key(self) -> Hashable:
-        return self.unrestricted
+        return (self.unrestricted, self.owner_id is None)
 
     def _params(self, **params: Any) -> dict[str, Any]:
-        if not self.unrestricted:
+        if self.owner_id is not None:
             params["_owner_id"] = self.owner_id
         return params
 

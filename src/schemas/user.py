@@ -8,9 +8,12 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from src.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, weak_password
 from src.schemas.base import InputSchema, NoNul, ResourceResponse
 
 # `format: email` admits special-use domains (RFC 6761: `.test`, `.localhost`, ...) that
@@ -30,9 +33,49 @@ NormalizedEmail = Annotated[
 _emails: TypeAdapter[str] = TypeAdapter(NormalizedEmail)
 
 
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"At least {MIN_PASSWORD_LENGTH} characters; refused when common, a"
+        " pattern, or built from the email.",
+    ),
+    NoNul,
+]
+RefreshToken = Annotated[str, Field(min_length=1, max_length=100), NoNul]
+
+
 class UserCreate(InputSchema):
     email: NormalizedEmail
-    password: Annotated[str, Field(min_length=8, max_length=128), NoNul]
+    password: NewPassword
+
+    @field_validator("password")
+    @classmethod
+    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
+        email = info.data.get("email")  # absent when the email itself was invalid
+        problem = weak_password(password, email) if email else None
+        if problem:
+            raise PydanticCustomError("weak_password", "Password {problem}", {"problem": problem})
+        return password
+
+
+class RegistrationAccepted(BaseModel):
+    """The same answer whether the email was new or taken, so registration tells no one
+    who has an account."""
+
+    detail: str = Field(
+        description="What to do next: log in with the email and password just sent."
+    )
+
+
+class PasswordChange(InputSchema):
+    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH), NoNul]
+    new_password: NewPassword
+
+
+class RefreshRequest(InputSchema):
+    refresh_token: RefreshToken
 
 
 class UserResponse(ResourceResponse):
@@ -43,7 +86,11 @@ class UserResponse(ResourceResponse):
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(
+        description="Single use: POST it to /auth/refresh for the next pair of tokens, or to"
+        " /auth/logout to end the session. Presenting one a second time ends the session."
+    )
 
 
 class PasswordGrant(BaseModel):

@@ -1,34 +1,127 @@
-from src.core.errors import AuthenticationFailed, ResourceConflict
-from src.core.security import Principal, TokenService, hash_password, verify_password
+"""Accounts and sessions: registration, login, refresh-token rotation, logout, password
+change. Raises domain errors, never HTTP."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from src.core.errors import AuthenticationFailed, InvalidField
+from src.core.security import (
+    Principal,
+    TokenService,
+    hash_password,
+    new_refresh_token,
+    refresh_token_digest,
+    verify_password,
+    weak_password,
+)
 from src.repositories.base import Record
+from src.repositories.refresh_token_repo import RefreshTokenRepository
 from src.repositories.user_repo import UserRepository
-from src.schemas.user import TokenResponse, UserCreate
+from src.schemas.user import PasswordChange, TokenResponse, UserCreate
+
+Clock = Callable[[], datetime]
+
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A refresh token was presented after it had been used: a copy is in other hands."""
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        super().__init__("Refresh token already used; the session is ended")
+        self.user_id = user_id
+
+
+async def register(
+    users: UserRepository, data: UserCreate, *, is_superuser: bool = False
+) -> Record | None:
+    """The new user, or None when the email is taken. Both cost one hash and one
+    statement, so neither the answer nor its timing tells them apart."""
+    values = {
+        "email": data.email,
+        "hashed_password": await hash_password(data.password),
+        "is_superuser": is_superuser,
+    }
+    return await users.create_if_new(values)
 
 
 class AuthService:
-    def __init__(self, users: UserRepository, tokens: TokenService) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        refresh_tokens: RefreshTokenRepository,
+        tokens: TokenService,
+        *,
+        refresh_ttl: timedelta,
+        clock: Clock,
+    ) -> None:
         self.users = users
+        self.refresh_tokens = refresh_tokens
         self.tokens = tokens
+        self.refresh_ttl = refresh_ttl
+        self.clock = clock
 
-    async def register(self, data: UserCreate, *, is_superuser: bool = False) -> Record:
-        hashed_password = await hash_password(data.password)
-        if await self.users.get_by_email(data.email) is not None:
-            raise ResourceConflict("A user with this email already exists")
-        values = {
-            "email": data.email,
-            "hashed_password": hashed_password,
-            "is_superuser": is_superuser,
-        }
-        # A concurrent registration that wins the race fails the unique index
-        # instead; the error handler answers that IntegrityError with a 409 too.
-        user = await self.users.create(values)
-        assert user is not None  # users reference nothing that could be missing
-        return user
+    async def register(self, data: UserCreate) -> Record | None:
+        return await register(self.users, data)
 
     async def login(self, email: str, password: str) -> TokenResponse:
         # The connection is back in the pool before the deliberately slow hash check.
         user = await self.users.get_by_email(email)
         if not await verify_password(password, user.hashed_password if user else None) or not user:
             raise AuthenticationFailed("Incorrect email or password")
-        token = self.tokens.issue(Principal(id=user.id, is_superuser=user.is_superuser))
-        return TokenResponse(access_token=token, expires_in=int(self.tokens.ttl.total_seconds()))
+        return await self._session(user.id, user.is_superuser, family_id=uuid.uuid4())
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        """Rotate: the token is used up and the next one joins its session, in one
+        transaction. A used token presented again revokes the whole session."""
+        digest = refresh_token_digest(refresh_token)
+        async with self.refresh_tokens.database.transaction():
+            owner = await self.refresh_tokens.use(digest, self.clock())
+            if owner is not None:
+                return await self._session(
+                    owner.user_id, owner.is_superuser, family_id=owner.family_id
+                )
+        # Outside the transaction: the revocation stands although the request fails.
+        user_id = await self.refresh_tokens.used_by(digest)
+        if user_id is not None:
+            await self.refresh_tokens.revoke_family(digest, self.clock())
+            raise RefreshTokenReused(user_id)
+        raise AuthenticationFailed("Invalid, expired or revoked refresh token")
+
+    async def logout(self, refresh_token: str) -> None:
+        """End the session the token belongs to; an unknown or ended one is no error."""
+        await self.refresh_tokens.revoke_family(refresh_token_digest(refresh_token), self.clock())
+
+    async def change_password(self, user_id: uuid.UUID, data: PasswordChange) -> None:
+        """Check the current password, store the new one and end every session of the
+        user: refresh tokens stop working at once, access tokens at their expiry."""
+        user = await self.users.get(user_id)
+        if user is None:
+            raise AuthenticationFailed("The user of this token no longer exists")
+        if not await verify_password(data.current_password, user.hashed_password):
+            raise InvalidField("current_password", "password_mismatch", "Wrong current password")
+        problem = weak_password(data.new_password, user.email)
+        if problem:
+            raise InvalidField("new_password", "weak_password", f"Password {problem}")
+        hashed = await hash_password(data.new_password)
+        async with self.users.database.transaction():
+            await self.users.update(user_id, {"hashed_password": hashed})
+            await self.refresh_tokens.revoke_user(user_id, self.clock())
+
+    async def _session(
+        self, user_id: uuid.UUID, is_superuser: bool, *, family_id: uuid.UUID
+    ) -> TokenResponse:
+        token, digest = new_refresh_token()
+        now = self.clock()
+        await self.refresh_tokens.add(
+            digest=digest,
+            family_id=family_id,
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + self.refresh_ttl,
+        )
+        access = self.tokens.issue(Principal(id=user_id, is_superuser=is_superuser))
+        return TokenResponse(
+            access_token=access,
+            expires_in=int(self.tokens.ttl.total_seconds()),
+            refresh_token=token,
+        )

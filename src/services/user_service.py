@@ -19,7 +19,15 @@ class UserService:
         return user
 
     async def list(self, page: PageRequest) -> Page[Record]:
-        """Users are no one's rows, so there is no owner scope to narrow: only a superuser."""
+        """Users are no one's rows, so there is no owner scope to narrow: only a superuser.
+
+        The token's claim only lets the statement run; the statement itself checks the
+        caller's row (`UserRepository(admin_id=...)`). A superuser counts themselves, so a
+        total of 0 means the row no longer says superuser."""
+        denied = PermissionDenied("Only a superuser can list users")
         if not self.caller.is_superuser:
-            raise PermissionDenied("Only a superuser can list users")
-        return page.of(*await self.users.list(page))
+            raise denied
+        rows, total, exact = await self.users.list(page)
+        if total == 0:
+            raise denied
+        return page.of(rows, total, exact)

@@ -1,12 +1,16 @@
-"""Error responses: problem bodies, 401 variants, unknown routes, malformed input; health."""
+"""Error responses: problem bodies, 401 variants, unknown routes, malformed input, refused
+CORS preflights; health."""
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from src.core.config import Settings
+from src.core.database import Database
+from src.main import create_app
 from tests.conftest import User
 from tests.helpers import (
     API,
@@ -263,6 +267,70 @@ async def test_wrong_method_is_a_405_problem(
             response = await client.request(method, path, headers=alice.headers)
 
             assert_problem(response, 405)
+
+
+# --- refused CORS preflights -------------------------------------------------------
+
+CORS_ORIGIN = "https://app.example.com"
+EVIL_ORIGIN = "https://evil.example"
+ALLOWED_METHODS = "(allowed: GET, POST, PUT, DELETE)"
+REFUSED_PREFLIGHTS = [  # what the browser asks, what the problem's detail says after "refused: "
+    (
+        {"Origin": EVIL_ORIGIN, "Access-Control-Request-Method": "GET"},
+        f"origin {EVIL_ORIGIN} is not allowed",
+    ),
+    (
+        {"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "PATCH"},
+        f"method PATCH is not allowed {ALLOWED_METHODS}",
+    ),
+    (
+        {
+            "Origin": CORS_ORIGIN,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, x-secret",
+        },
+        "headers not allowed: x-secret",
+    ),
+    (
+        {"Origin": EVIL_ORIGIN, "Access-Control-Request-Method": "PATCH"},
+        f"origin {EVIL_ORIGIN} is not allowed; method PATCH is not allowed {ALLOWED_METHODS}",
+    ),
+]
+
+
+@pytest.fixture
+async def cors_client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"cors_origins": CORS_ORIGIN}), database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_a_refused_cors_preflight_is_a_400_problem_saying_what_was_refused(
+    cors_client: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
+    for headers, refused in REFUSED_PREFLIGHTS:
+        with subtests.test(refused=refused):
+            response = await cors_client.options(f"{API}/projects", headers=headers)
+
+            body = assert_problem(response, 400)
+            assert set(body) == {"type", "title", "status", "detail"}
+            assert body["detail"] == f"CORS preflight refused: {refused}"
+            assert response.headers["x-request-id"]
+
+
+async def test_an_allowed_cors_preflight_is_still_a_200(cors_client: httpx.AsyncClient) -> None:
+    response = await cors_client.options(
+        f"{API}/projects",
+        headers={
+            "Origin": CORS_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == CORS_ORIGIN
 
 
 # --- health -------------------------------------------------------------------

@@ -92,6 +92,12 @@ def featwright(
     )
 
 
+def revision(project: Path, later: int = 1) -> str:
+    """The revision id the `later`-th migration written from now on will get: tests
+    assume nothing of how many migrations the project has."""
+    return f"{len(list((project / 'migrations/versions').glob('*.py'))) + later:04d}"
+
+
 def snapshot(project: Path) -> dict[str, str]:
     return {
         str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()

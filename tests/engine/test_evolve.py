@@ -14,6 +14,7 @@ from tests.engine.conftest import (
     drive,
     edited,
     featwright,
+    revision,
     run_generated_tests,
     snapshot,
     write_feature_doc,
@@ -124,6 +125,7 @@ def built_labels(project: Path, rows: str = BUILT_ROWS) -> Path:
 def test_a_changed_doc_migrates_the_rows_and_keeps_them(project: Path, database_url: str) -> None:
     """Each row of the table at once: field added, constraint changed, renamed, removed."""
     doc = built_labels(project)
+    change = f"migrations/versions/{revision(project)}_change_labels.py"
     assert upgrade(project, database_url).returncode == 0
     bodies = [
         {"name": "urgent", "weight": 7, "code": "U1", "note": "first", "rank": 2},
@@ -140,13 +142,13 @@ def test_a_changed_doc_migrates_the_rows_and_keeps_them(project: Path, database_
 
     dry = featwright(project, "add", str(doc), "--dry-run", "--allow-data-loss")
     assert dry.returncode == 0, dry.stderr
-    assert "--- new migration migrations/versions/0004_change_labels.py" in dry.stdout
+    assert f"--- new migration {change}" in dry.stdout
     assert "+    title: Mapped[str] = mapped_column(String(40))" in dry.stdout
     assert snapshot(project) == unsafe
 
     changed = featwright(project, "add", str(doc), "--allow-data-loss")
     assert changed.returncode == 0, changed.stderr
-    migration = (project / "migrations/versions/0004_change_labels.py").read_text()
+    migration = (project / change).read_text()
     upgrade_part = migration.split("def downgrade")[0]
     operations = re.findall(r"batch_op\.(\w+)\(\s*(.*?)[,)]", upgrade_part, re.DOTALL)
     assert operations == [
@@ -224,6 +226,7 @@ def test_rows_that_break_a_tightened_rule_stop_the_migration_before_it_writes(
     """Length, range, nullability and enum values: each stops the upgrade in turn, naming the
     rule and how many rows break it, with nothing written, until the rows are fixed."""
     doc = built_labels(project, RULES_BUILT)
+    built = revision(project, later=0)
     assert upgrade(project, database_url).returncode == 0
     bodies = [{"name": "too long", "weight": 50, "kind": "c"}, {"name": "ok", "code": "x"}]
     run(project, database_url, "create", bodies)
@@ -242,7 +245,7 @@ def test_rows_that_break_a_tightened_rule_stop_the_migration_before_it_writes(
         assert rule in message
         assert message.endswith("nothing was changed")
         version = run(project, database_url, "SELECT version_num FROM alembic_version")
-        assert version == [["0003"]]
+        assert version == [[built]]
         run(project, database_url, fix)
 
     assert upgrade(project, database_url).returncode == 0
@@ -283,6 +286,7 @@ def test_a_hand_edit_survives_a_doc_change(project: Path) -> None:
 
 def test_a_conflicting_edit_is_marked_listed_and_recoverable(project: Path) -> None:
     doc = built_labels(project)
+    change = f"migrations/versions/{revision(project)}_change_labels.py"
     model = project / "src/models/label.py"
     line = "    name: Mapped[str] = mapped_column(String(50))\n"
     mine = model.read_text().replace(line, line.replace("\n", "  # shown in the menu\n"))
@@ -300,7 +304,7 @@ def test_a_conflicting_edit_is_marked_listed_and_recoverable(project: Path) -> N
     (backup,) = (project / ".featwright/backup").glob("*/src/models/label.py")
     assert backup.read_text() == mine
     assert (project / "src/schemas/label.py").read_text().count("max_length=80") == 1
-    assert (project / "migrations/versions/0004_change_labels.py").exists()
+    assert (project / change).exists()
     record = json.loads((project / ".featwright/built/FEAT-003-labels.json").read_text())
     assert record["unverified"] is True  # checked once the conflict is resolved
 

@@ -514,7 +514,7 @@ async def test_no_response_carries_a_secret_a_hash_or_internals(
     token = f"{API}/auth/token"
 
     assert (await client.post(register, json={"email": email, "password": password})).is_success
-    await client.post(register, json={"email": email.upper(), "password": password})  # 409
+    await client.post(register, json={"email": email.upper(), "password": password})  # taken
     await client.post(register, json={"email": "nope", "password": password})  # 400
     await client.post(register, json={"email": f"x{email}", "password": short})  # 400
     await client.post(register, json={"email": email, "password": password + "\x00"})  # 400

@@ -1,19 +1,25 @@
 """`deploy/cluster.sh`: HAProxy in front of three `featwright serve` processes, PgBouncer in
 transaction pooling mode in front of PostgreSQL, Redis for the rate limits, all real and on
-127.0.0.1. Driven through the balancer only; one process is stopped under load."""
+127.0.0.1. Driven through the balancer only, over HTTPS verified against the certificate
+`up` made; one process is stopped under load. Each client connects from a loopback address
+of its own (127.0.0.0/8), so the per-address login limit sees each as a client of its own."""
 
 import asyncio
 import os
 import random
+import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,14 +28,16 @@ from tests.live_server import require_postgres, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "cluster.sh"
-ACCOUNT_LIMIT = 3
+CLIENT_LIMIT = 5
 CLIENTS = 16
+HSTS = "max-age=31536000"
 
 
 def _free_run(count: int) -> int:
-    """The first of `count` consecutive free ports."""
+    """The first of `count` consecutive free ports, below Linux's ephemeral range (32768
+    and up), where any outgoing connection may take one between this check and the bind."""
     for _ in range(100):
-        base = random.randint(20_000, 40_000)
+        base = random.randint(20_000, 32_000)
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
@@ -40,9 +48,17 @@ def _free_run(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
+def loopback_address() -> str:
+    """A random address of 127.0.0.0/8 other than 127.0.0.1: a client of its own, also to
+    the rate-limit counters earlier runs left in Redis."""
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
 @dataclass
 class Cluster:
     url: str
+    http_url: str
+    state: Path
     environ: dict[str, str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +76,27 @@ class Cluster:
         listed = self.run("status").stdout.split("\n")
         return dict(line.split(" ", 1) for line in listed if line.strip())
 
+    @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """Trusts the certificate `up` made, and no other."""
+        return ssl.create_default_context(cafile=self.state / "tls.crt")
+
+    def client(self, source: str | None = None, **options: Any) -> httpx.AsyncClient:
+        """An HTTPS client of the balancer, connecting from the loopback address `source`
+        (a new one by default)."""
+        transport = httpx.AsyncHTTPTransport(
+            verify=self.tls, local_address=source or loopback_address()
+        )
+        options.setdefault("timeout", 10)
+        return httpx.AsyncClient(base_url=self.url, transport=transport, **options)
+
+
+def _failed_login() -> dict[str, str]:
+    """A login form for an account that does not exist: a new email each time, so only the
+    per-address limit counts it more than once."""
+    email = f"nobody-{uuid.uuid4().hex[:12]}@example.com"
+    return {"username": email, "password": secrets.token_urlsafe(16)}
+
 
 @pytest.fixture(scope="module")
 def cluster(
@@ -69,20 +106,25 @@ def cluster(
     for part in ("haproxy", "pgbouncer", "redis-cli"):
         if shutil.which(part) is None and os.environ.get("FEATWRIGHT_REQUIRE_CLUSTER") != "1":
             pytest.skip(f"{part} not installed (deploy/cluster.sh up installs it)")
-    port = _free_run(4)
+    # HTTPS, the 3 processes, plain HTTP, PgBouncer.
+    port = _free_run(6)
     database = f"featwright_cluster_{uuid.uuid4().hex[:8]}"
+    state = tmp_path_factory.mktemp("cluster")
     environ = {
         **os.environ,
         "CLUSTER_PORT": str(port),
-        "PGBOUNCER_PORT": str(_free_run(1)),
+        "CLUSTER_HTTP_PORT": str(port + 4),
+        "PGBOUNCER_PORT": str(port + 5),
         "CLUSTER_DATABASE": database,
-        "CLUSTER_STATE": str(tmp_path_factory.mktemp("cluster")),
+        "CLUSTER_STATE": str(state),
         "REDIS_URL": "redis://127.0.0.1:6379/5",
         "SHUTDOWN_TIMEOUT": "10",
-        "CLUSTER_ENV": f"RATE_LIMIT_PER_ACCOUNT={ACCOUNT_LIMIT}/minute"
-        " RATE_LIMIT_PER_CLIENT=10000/minute",
+        # The load test's one user writes thousands of rows a minute.
+        "CLUSTER_ENV": f"RATE_LIMIT_PER_CLIENT={CLIENT_LIMIT}/minute"
+        " RATE_LIMIT_WRITES_PER_USER=100000/minute",
     }
-    cluster = Cluster(f"http://127.0.0.1:{port}", environ)
+    environ.pop("CLUSTER_TLS_PEM", None)
+    cluster = Cluster(f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 4}", state, environ)
     started = cluster.run("up")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
@@ -106,7 +148,7 @@ def cluster(
 
 async def test_the_crud_contract_through_the_balancer(cluster: Cluster) -> None:
     assert all(state.startswith("UP") for state in cluster.states().values())
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+    async with cluster.client() as client:
         headers = await sign_up(client)
         assert (await client.get("/api/v1/projects")).status_code == 401
         created = await client.post("/api/v1/projects", json={"name": "p"}, headers=headers)
@@ -129,13 +171,13 @@ async def test_the_crud_contract_through_the_balancer(cluster: Cluster) -> None:
 
 
 async def test_an_if_match_race_across_processes_has_one_winner(cluster: Cluster) -> None:
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+    async with cluster.client() as client:
         headers = await sign_up(client)
         created = await client.post("/api/v1/projects", json={"name": "p"}, headers=headers)
         url, etag = created.headers["Location"], created.headers["ETag"]
 
     async def rename(number: int) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as own:
+        async with cluster.client() as own:
             return await own.put(
                 url, json={"name": f"n{number}"}, headers={**headers, "If-Match": etag}
             )
@@ -146,12 +188,12 @@ async def test_an_if_match_race_across_processes_has_one_winner(cluster: Cluster
 
 
 async def test_an_idempotency_key_on_every_process_makes_one_row(cluster: Cluster) -> None:
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+    async with cluster.client() as client:
         headers = await sign_up(client)
     keyed = {**headers, "Idempotency-Key": f"key-{uuid.uuid4()}"}
     answers = []
     for _ in range(6):
-        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        async with cluster.client() as client:
             answers.append(
                 await client.post("/api/v1/projects", json={"name": "once"}, headers=keyed)
             )
@@ -159,23 +201,105 @@ async def test_an_idempotency_key_on_every_process_makes_one_row(cluster: Cluste
     assert len({a.json()["id"] for a in answers}) == 1
     assert [a.headers.get("Idempotent-Replayed") for a in answers].count("true") == 5
     assert len({a.headers["X-Served-By"] for a in answers}) == 3
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+    async with cluster.client() as client:
         listed = await client.get("/api/v1/projects", headers=headers)
     assert listed.json()["total"] == 1
 
 
 async def test_a_rate_limit_is_shared_by_the_processes(cluster: Cluster) -> None:
-    email = f"limited-{uuid.uuid4().hex[:10]}@example.com"
+    """One client's login attempts (for accounts that do not exist) are counted together
+    whichever process answers: 429 once the per-address limit is spent."""
+    source = loopback_address()
     statuses, served_by = [], set()
-    for _ in range(ACCOUNT_LIMIT + 3):
-        async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
-            answer = await client.post(
-                "/api/v1/auth/token", data={"username": email, "password": "wrong password"}
-            )
+    for _ in range(CLIENT_LIMIT + 3):
+        async with cluster.client(source) as client:
+            answer = await client.post("/api/v1/auth/token", data=_failed_login())
         statuses.append(answer.status_code)
         served_by.add(answer.headers["X-Served-By"])
-    assert statuses == [401] * ACCOUNT_LIMIT + [429] * 3
+    assert statuses == [401] * CLIENT_LIMIT + [429] * 3
     assert len(served_by) == 3
+
+
+async def test_a_forged_x_forwarded_for_is_not_a_new_client(cluster: Cluster) -> None:
+    """HAProxy drops the X-Forwarded-For a client sends and writes the address it sees: a
+    client forging a new address with every attempt is still one client to the limit."""
+    statuses = []
+    async with cluster.client() as client:
+        for number in range(CLIENT_LIMIT + 2):
+            answer = await client.post(
+                "/api/v1/auth/token",
+                data=_failed_login(),
+                headers={"X-Forwarded-For": f"203.0.113.{number + 1}"},
+            )
+            statuses.append(answer.status_code)
+    assert statuses == [401] * CLIENT_LIMIT + [429] * 2
+
+
+async def test_two_clients_behind_the_balancer_have_limits_of_their_own(
+    cluster: Cluster,
+) -> None:
+    """The processes see the balancer's address on every connection; the client is the
+    address the balancer forwards, so one client spending its limit leaves others theirs."""
+    first = loopback_address()
+    second = loopback_address()
+    while second == first:
+        second = loopback_address()
+    async with cluster.client(first) as client:
+        spent = [
+            (await client.post("/api/v1/auth/token", data=_failed_login())).status_code
+            for _ in range(CLIENT_LIMIT + 1)
+        ]
+    async with cluster.client(second) as client:
+        other = await client.post("/api/v1/auth/token", data=_failed_login())
+    assert spent == [401] * CLIENT_LIMIT + [429]
+    assert other.status_code == 401
+
+
+async def test_plain_http_is_redirected_to_https_which_alone_sends_hsts(
+    cluster: Cluster,
+) -> None:
+    transport = httpx.AsyncHTTPTransport(local_address=loopback_address())
+    async with httpx.AsyncClient(transport=transport, timeout=10) as plain:
+        redirected = await plain.get(f"{cluster.http_url}/api/v1/projects?limit=2")
+        posted = await plain.post(f"{cluster.http_url}/api/v1/auth/token", data=_failed_login())
+    for answer in (redirected, posted):  # the method kept; no process sees plain HTTP
+        assert answer.status_code == 308
+        assert "Strict-Transport-Security" not in answer.headers
+        assert "X-Served-By" not in answer.headers
+    assert redirected.headers["Location"] == f"{cluster.url}/api/v1/projects?limit=2"
+    assert posted.headers["Location"] == f"{cluster.url}/api/v1/auth/token"
+
+    async with cluster.client() as client:
+        served = await client.get("/health/live")
+        refused = await client.get("/api/v1/projects")
+        # The app's own redirect: an absolute URL, with the scheme X-Forwarded-Proto gave.
+        slash = await client.get("/health/live/")
+    assert [served.status_code, refused.status_code, slash.status_code] == [200, 401, 307]
+    assert slash.headers["Location"] == f"{cluster.url}/health/live"
+    for answer in (served, refused, slash):
+        assert answer.headers["Strict-Transport-Security"] == HSTS
+
+
+async def test_up_again_keeps_the_certificate_and_the_processes(cluster: Cluster) -> None:
+    pem = cluster.state / "tls.pem"
+    certificate = (cluster.state / "tls.crt").read_bytes()
+    assert pem.stat().st_mode & 0o777 == 0o600  # the private key
+    pids = sorted(path.read_text() for path in cluster.state.glob("*.pid"))
+
+    again = cluster.run("up")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (cluster.state / "tls.crt").read_bytes() == certificate
+    assert pem.stat().st_mode & 0o777 == 0o600
+    assert sorted(path.read_text() for path in cluster.state.glob("*.pid")) == pids
+    assert all(state.startswith("UP") for state in cluster.states().values())
+    # The certificate names 127.0.0.1 and localhost.
+    transport = httpx.AsyncHTTPTransport(verify=cluster.tls)
+    async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+        for host in ("127.0.0.1", "localhost"):
+            port = cluster.url.rsplit(":", 1)[1]
+            answer = await client.get(f"https://{host}:{port}/health/ready")
+            assert answer.status_code == 200
 
 
 @dataclass
@@ -190,7 +314,7 @@ class Load:
 async def test_stopping_a_process_under_load_loses_no_write(cluster: Cluster) -> None:
     """SIGTERM to one process while 16 clients create and read: the balancer routes around
     it, requests in flight complete, every 201 is a row, no 5xx but a 503 with Retry-After."""
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+    async with cluster.client() as client:
         headers = await sign_up(client)
     load = Load()
     stopped_at: list[float] = []
@@ -209,7 +333,7 @@ async def test_stopping_a_process_under_load_loses_no_write(cluster: Cluster) ->
             return await client.request(method, url, **options)  # type: ignore[arg-type]
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=cluster.url, timeout=15) as client:
+        async with cluster.client(timeout=15) as client:
             while time.monotonic() < deadline:
                 key = {**headers, "Idempotency-Key": str(uuid.uuid4())}
                 try:
@@ -251,7 +375,7 @@ async def test_stopping_a_process_under_load_loses_no_write(cluster: Cluster) ->
     assert load.statuses[201] > 100, load.statuses
     assert cluster.states()["featwright2"].startswith(("DOWN", "MAINT"))
     assert "featwright2" not in load.served_after_stop, load.served_after_stop
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as client:
+    async with cluster.client(timeout=30) as client:
         listed = await client.get(
             "/api/v1/projects?limit=1", headers={**headers, "Prefer": "count=exact"}
         )

@@ -19,13 +19,14 @@ import pytest
 import redis.asyncio
 import uvicorn
 from fastapi import FastAPI
+from limits import parse
 from pydantic import ValidationError
 
 from src.api.ratelimit import _client_key
 from src.core.config import Settings
 from src.core.database import Database
 from src.core.errors import RateLimited
-from src.core.ratelimit import REDIS_KEY_PREFIX, AttemptLimiter
+from src.core.ratelimit import REDIS_KEY_PREFIX, AttemptLimiter, LocalFixedWindow
 from src.main import create_app
 from tests.conftest import TEST_PASSWORD, User
 from tests.helpers import API, assert_problem
@@ -163,31 +164,81 @@ def _assert_rate_limited(response: httpx.Response, window_seconds: int) -> int:
     return retry_after
 
 
-async def test_logins_to_one_account_past_its_limit_are_429_even_the_right_password(
+async def test_failed_logins_of_one_pair_past_its_limit_are_429_even_the_right_password(
     settings: Settings, database: Database, alice: User, bob: User
 ) -> None:
-    async with _client(settings, database, rate_limit_per_account="3/minute") as client:
+    async with _client(settings, database, rate_limit_per_client_account="3/minute") as client:
         answers = [
             await _login(client, alice.email, "wrong password"),
             await _login(client, "ALICE@example.com", "wrong password"),
-            await _login(client, alice.email, TEST_PASSWORD),
+            await _login(client, alice.email, "wrong password"),
             await _login(client, alice.email, TEST_PASSWORD),
         ]
         other_account = await _login(client, bob.email, TEST_PASSWORD)
 
-    assert [answer.status_code for answer in answers] == [401, 401, 200, 429]
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
     _assert_rate_limited(answers[-1], 60)
     assert "access_token" not in answers[-1].text
     assert other_account.status_code == 200
 
 
-async def test_successful_logins_count_too(
+async def test_successful_logins_do_not_count_against_the_pair_or_the_account(
     settings: Settings, database: Database, alice: User
 ) -> None:
-    async with _client(settings, database, rate_limit_per_account="2/minute") as client:
-        statuses = [(await _login(client, alice.email, TEST_PASSWORD)).status_code for _ in "abc"]
+    limits = {"rate_limit_per_client_account": "2/minute", "rate_limit_per_account": "2/minute"}
+    async with _client(settings, database, **limits) as client:
+        statuses = [(await _login(client, alice.email, TEST_PASSWORD)).status_code for _ in "abcd"]
 
-    assert statuses == [200, 200, 429]
+    assert statuses == [200, 200, 200, 200]
+
+
+async def test_an_attack_on_an_account_from_other_addresses_cannot_lock_its_user_out(
+    settings: Settings, database: Database, alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 3: failures from anywhere only slow the account down; the right password
+    from a new address still works while the attack goes on."""
+    app = create_app(
+        settings.model_copy(
+            update={
+                "redis_url": None,
+                "rate_limit_per_account": "3/minute",
+                "login_slowdown_seconds": 0.05,
+            }
+        ),
+        database,
+    )
+    attackers = [f"198.51.100.{n}" for n in range(1, 5)]
+    statuses = []
+    for address in attackers * 3:  # 12 failures, 4 addresses: past the account's 3
+        async with _address(app, address) as attacker:
+            statuses.append((await _login(attacker, alice.email, "guess")).status_code)
+    async with _address(app, "203.0.113.7") as owner:
+        mine = await _login(owner, alice.email, TEST_PASSWORD)
+    async with _address(app, attackers[0]) as attacker:
+        still_attacking = await _login(attacker, alice.email, "guess")
+
+    assert statuses == [401] * 12
+    assert mine.status_code == 200, mine.text
+    assert still_attacking.status_code == 401
+    slowed = [event for event in _security_events(caplog) if event["kind"] == "login_slowed"]
+    assert {event["client"] for event in slowed} >= {"203.0.113.7"}
+
+
+async def test_registrations_with_a_victims_email_do_not_limit_the_victims_login(
+    settings: Settings, database: Database, alice: User
+) -> None:
+    """Finding 3: registrations count against the address that sends them, never the
+    account they name."""
+    body = {"email": alice.email, "password": "another orbit lantern"}
+    async with _client(settings, database, address="198.51.100.9") as attacker:
+        statuses = [
+            (await attacker.post(f"{API}/auth/register", json=body)).status_code for _ in range(12)
+        ]
+    async with _client(settings, database, address="203.0.113.7") as owner:
+        mine = await _login(owner, alice.email, TEST_PASSWORD)
+
+    assert statuses == [202] * 12
+    assert mine.status_code == 200
 
 
 async def test_attempts_from_one_address_past_its_limit_are_429(
@@ -199,32 +250,38 @@ async def test_attempts_from_one_address_past_its_limit_are_429(
     )
     answers = []
     for address in ["10.0.0.1"] * 4 + ["10.0.0.2"]:
-        transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with _address(app, address) as client:
             answers.append(await _login(client, f"{uuid.uuid4().hex}@example.com", "x"))
 
     assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 401]
     _assert_rate_limited(answers[3], 60)
 
 
-async def test_registrations_are_limited_per_account(
+async def test_registrations_refresh_and_logout_count_against_the_address(
     settings: Settings, database: Database
 ) -> None:
-    body = {"email": "carol@example.com", "password": "long enough"}
-    async with _client(settings, database, rate_limit_per_account="2/minute") as client:
+    async with _client(settings, database, rate_limit_per_client="3/minute") as client:
         statuses = [
-            (await client.post(f"{API}/auth/register", json=body)).status_code for _ in "abc"
+            (
+                await client.post(
+                    f"{API}/auth/register",
+                    json={
+                        "email": f"{uuid.uuid4().hex}@example.com",
+                        "password": "violet kettle 77",
+                    },
+                )
+            ).status_code,
+            (await client.post(f"{API}/auth/refresh", json={"refresh_token": "x"})).status_code,
+            (await client.post(f"{API}/auth/logout", json={"refresh_token": "x"})).status_code,
+            (await client.post(f"{API}/auth/refresh", json={"refresh_token": "x"})).status_code,
         ]
-        other = await client.post(
-            f"{API}/auth/register", json={**body, "email": "dave@example.com"}
-        )
 
-    assert statuses == [201, 409, 429]
-    assert other.status_code == 201
+    assert statuses == [202, 401, 204, 429]
 
 
 async def test_retry_after_is_when_the_window_frees(settings: Settings, database: Database) -> None:
-    async with _client(settings, database, rate_limit_per_account="1 per 2 seconds") as client:
+    limits = {"rate_limit_per_client_account": "1 per 2 seconds"}
+    async with _client(settings, database, **limits) as client:
         first = await _login(client, "nobody@example.com", "x")
         refused = await _login(client, "nobody@example.com", "x")
         retry_after = _assert_rate_limited(refused, 2)
@@ -235,21 +292,21 @@ async def test_retry_after_is_when_the_window_frees(settings: Settings, database
     assert after_waiting.status_code == 401
 
 
-async def test_default_limit_per_account_answers_429_past_10_a_minute(
+async def test_default_limit_per_pair_answers_429_past_10_failures_a_minute(
     settings: Settings, database: Database, alice: User
 ) -> None:
-    defaults = {
-        name: DEFAULTS[name] for name in ("rate_limit_per_client", "rate_limit_per_account")
-    }
-    async with _client(settings, database, **defaults) as client:
+    names = ("rate_limit_per_client", "rate_limit_per_client_account", "rate_limit_per_account")
+    async with _client(settings, database, **{name: DEFAULTS[name] for name in names}) as client:
         statuses = [(await _login(client, alice.email, "wrong")).status_code for _ in range(15)]
 
     assert statuses == [401] * 10 + [429] * 5
-    assert_figure("429s among 15 logins to one account in a minute", statuses.count(429))
+    assert_figure(
+        "429s among 15 failed logins to one account from one address", statuses.count(429)
+    )
 
 
 async def test_default_limit_per_address_answers_429_past_30_a_minute() -> None:
-    """The limiter alone (no argon2 per attempt): 35 accounts tried from one address."""
+    """The limiter alone (no argon2 per attempt): 35 attempts from one address."""
     limiter = AttemptLimiter.from_settings(
         Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -258,13 +315,100 @@ async def test_default_limit_per_address_answers_429_past_30_a_minute() -> None:
         )
     )
     refused = 0
-    for attempt in range(35):
+    for _ in range(35):
         try:
-            await limiter.attempt(client="10.0.0.1", account=f"user-{attempt}@example.com")
+            await limiter.attempt(client="10.0.0.1")
         except RateLimited:
             refused += 1
 
     assert_figure("429s among 35 attempts from one address in a minute", refused)
+
+
+async def test_failed_logins_are_security_events_naming_the_address_and_a_hashed_account(
+    settings: Settings, database: Database, alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 12: failures and throttling are logged for alerting, without the email."""
+    limits = {"rate_limit_per_client_account": "2/minute"}
+    async with _client(settings, database, address="198.51.100.3", **limits) as client:
+        for _ in range(3):
+            await _login(client, alice.email, "wrong")
+
+    events = _security_events(caplog)
+    assert [event["kind"] for event in events] == [
+        "login_failed",
+        "login_failed",
+        "login_throttled",
+    ]
+    assert {event["client"] for event in events} == {"198.51.100.3"}
+    accounts = {event["account"] for event in events}
+    assert len(accounts) == 1
+    assert len(accounts.pop()) == 16
+    assert alice.email not in caplog.text
+    assert all(
+        record.levelname == "WARNING" for record in caplog.records if record.name == "src.security"
+    )
+
+
+async def test_writes_past_the_per_user_limit_are_429_and_write_nothing(
+    settings: Settings, database: Database, alice: User, bob: User
+) -> None:
+    """Finding 11: creates, updates and deletes count per user; reads and others do not."""
+    limits = {"rate_limit_writes_per_user": "3/minute"}
+    async with _client(settings, database, **limits) as client:
+        body = {"name": "burst"}
+        created = [
+            await client.post(f"{API}/projects", json=body, headers=alice.headers) for _ in "abc"
+        ]
+        project = created[0].json()
+        refused = [
+            await client.post(f"{API}/projects", json=body, headers=alice.headers),
+            await client.put(f"{API}/projects/{project['id']}", json=body, headers=alice.headers),
+            await client.delete(f"{API}/projects/{project['id']}", headers=alice.headers),
+        ]
+        reads = await client.get(f"{API}/projects", headers=alice.headers)
+        others = await client.post(f"{API}/projects", json=body, headers=bob.headers)
+
+    assert [answer.status_code for answer in created] == [201, 201, 201]
+    for answer in refused:
+        _assert_rate_limited(answer, 60)
+    assert reads.status_code == 200
+    assert reads.json()["total"] == 3
+    assert others.status_code == 201
+
+
+def test_the_in_process_write_window_counts_per_user_and_starts_again() -> None:
+    window = LocalFixedWindow(parse("2 per 10 seconds"))
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+
+    answers = [window.hit(alice, now) for now in (100.0, 101.0, 102.5)]
+    others = window.hit(bob, 103.0)
+    next_window = window.hit(alice, 110.0)
+
+    assert answers == [None, None, 8]  # refused until 110, the end of the window
+    assert others is None
+    assert next_window is None
+
+
+def test_the_in_process_write_window_forgets_ended_windows_past_its_size() -> None:
+    window = LocalFixedWindow(parse("5 per 10 seconds"))
+    window.MAX_KEYS = 3
+    for _ in range(3):
+        window.hit(uuid.uuid4(), 0.0)
+
+    window.hit(uuid.uuid4(), 20.0)
+
+    assert len(window.windows) == 1
+
+
+def _security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [record.msg for record in caplog.records if record.name == "src.security"]  # type: ignore[misc]
+
+
+@asynccontextmanager
+async def _address(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
 
 
 # --- shared counters (REDIS_URL) ---------------------------------------------------
@@ -290,7 +434,7 @@ async def test_apps_sharing_redis_share_the_counters(
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
     email = f"shared-{uuid.uuid4().hex}@example.com"
     shared = settings.model_copy(
-        update={"redis_url": redis_url, "rate_limit_per_account": "3/minute"}
+        update={"redis_url": redis_url, "rate_limit_per_client_account": "3/minute"}
     )
     apps = [create_app(shared, database) for _ in range(2)]
     clients = [
@@ -360,7 +504,7 @@ def test_production_refuses_a_weak_secret_key(secret_key: str) -> None:
 
 
 def test_production_accepts_a_random_secret_key(tmp_path: Path) -> None:
-    key = "q8Zr3LwT0bYc5NvK1xHf7JmP2sDg9AeU4iWo6ClRyX"
+    key = "IEPVEoU8C8eoUyIqDxD3COwznGotHXn9W0c0RSyukos"  # secrets.token_urlsafe(32)
     settings = Settings(_env_file=None, environment="production", secret_key=key)  # type: ignore[call-arg]
 
     assert settings.secret_key == key

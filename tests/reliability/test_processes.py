@@ -163,7 +163,7 @@ async def pair(
             env = featwright_env(
                 url,
                 redis_url=REDIS_URL,
-                rate_limit_per_account=f"{ACCOUNT_LIMIT}/minute",
+                rate_limit_per_client_account=f"{ACCOUNT_LIMIT}/minute",
                 rate_limit_per_client="1000/minute",
             )
             upgrade(env, workdir)

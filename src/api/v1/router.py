@@ -6,8 +6,15 @@ from src.api.v1.routes import auth, projects, tasks, users
 
 EVERY_ROUTE_STATUSES = (503,)
 """Any route that reaches the database answers 503 while the database is down."""
+EVERY_WRITE_STATUSES = (429,)
+"""Every write answers 429 past its limit (RATE_LIMIT_WRITES_PER_USER, or the credential
+limits of the auth routes)."""
 
-api_router = Registry(prefix="/api/v1", responses=problem_responses(*EVERY_ROUTE_STATUSES))
+api_router = Registry(
+    prefix="/api/v1",
+    responses=problem_responses(*EVERY_ROUTE_STATUSES),
+    write_responses=problem_responses(*EVERY_WRITE_STATUSES),
+)
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(projects.router)
