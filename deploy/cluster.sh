@@ -124,6 +124,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout check 2s
+    timeout http-request 10s  # a request head trickled slowly is cut off here
     # A process that refuses the connection (stopping, or gone) costs a retry on another:
     # nothing reached it, so even a POST is safe to send again.
     retries 3

@@ -220,7 +220,13 @@ def users_create(
         for problem in error.errors():
             console.print(f"[red]error:[/red] {problem['loc'][0]}: {problem['msg']}")
         raise typer.Exit(2) from None
-    user_id = asyncio.run(_create_user(data, superuser))
+    from src.core.errors import InvalidField
+
+    try:
+        user_id = asyncio.run(_create_user(data, superuser))
+    except InvalidField as error:
+        console.print(f"[red]error:[/red] {error.field}: {error.detail}")
+        raise typer.Exit(2) from None
     if user_id is None:
         console.print(f"[red]error:[/red] A user with the email {data.email} already exists")
         raise typer.Exit(1)

@@ -133,6 +133,17 @@ def test_users_create_adds_a_user_once_and_refuses_a_duplicate(run: Run, tmp_pat
     assert hashed.startswith("$argon2")
 
 
+def test_users_create_refuses_a_guessable_password_naming_the_field(
+    run: Run, tmp_path: Path
+) -> None:
+    result = run("users", "create", "--email", "x@example.com", "--password", "password1234")
+
+    assert result.returncode == 2
+    assert "password: Password is too easy to guess" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert users(tmp_path / "cli.db") == []
+
+
 def test_users_create_with_invalid_email_exits_2_naming_the_field(run: Run, tmp_path: Path) -> None:
     result = run("users", "create", "--email", "not-an-email", "--password", "amber tundra violin")
 

@@ -14,15 +14,9 @@ class Attempt:
     limiter: AttemptLimiter
     client: str
 
-    async def count(self) -> None:
-        """Count this request against its client address; a 429 once the limit is spent.
-        Called before the work, so failures count too."""
-        await self.limiter.attempt(client=self.client)
-
     async def login(self, account: str) -> None:
-        """Count a login: a 429 for an address or a pair over its limit, a slower answer
-        for an account under attack."""
-        await self.limiter.attempt(client=self.client)
+        """Count a login against its (address, account) pair, a 429 past the limit; a
+        slower answer for an account under attack."""
         await self.limiter.before_login(client=self.client, account=account)
 
     async def failed(self, account: str) -> None:
@@ -33,11 +27,15 @@ class Attempt:
 
 
 async def get_attempt(request: Request) -> Attempt:
+    """Counts the request against its client address (a 429 past RATE_LIMIT_PER_CLIENT)
+    as a dependency, which FastAPI solves before it validates the body: an invalid body
+    counts too, and costs nothing more once the address is over its limit."""
     limiter: AttemptLimiter = request.app.state.limiter
     # Behind a proxy this is the proxy, unless uvicorn trusts its X-Forwarded-For
     # (FORWARDED_ALLOW_IPS).
-    client = request.client.host if request.client else "unknown"
-    return Attempt(limiter, _client_key(client))
+    client = _client_key(request.client.host if request.client else "unknown")
+    await limiter.attempt(client=client)
+    return Attempt(limiter, client)
 
 
 def _client_key(host: str) -> str:

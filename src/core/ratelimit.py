@@ -1,10 +1,10 @@
 """Attempt limits for the credential endpoints, and the per-user write limit.
 
 Logins are limited so that no one can lock a user out: every attempt counts against its
-client address, failures against the (address, account) pair, and both refuse with a
-429; failures against the account from all addresses only slow that account's logins
-down (LOGIN_SLOWDOWN_SECONDS), so the right password from a new address still works
-while an attack on the account goes on elsewhere."""
+client address and its (address, account) pair, and both refuse with a 429; failures
+against the account from all addresses only slow that account's logins down, one at a
+time (LOGIN_SLOWDOWN_SECONDS), so the right password from a new address still works while
+an attack on the account goes on elsewhere."""
 
 import asyncio
 import hashlib
@@ -57,6 +57,7 @@ class AttemptLimiter:
         self._per_account = parse(settings.rate_limit_per_account)
         self._per_user_writes = parse(settings.rate_limit_writes_per_user)
         self._slowdown = settings.login_slowdown_seconds
+        self._slowed: dict[str, list[Any]] = {}
         self._pool = pool
         self.security = SecurityLog(settings.secret_key)
 
@@ -87,10 +88,12 @@ class AttemptLimiter:
                 raise await self._refusal(self._per_client, ("client", client))
 
     async def before_login(self, *, client: str, account: str) -> None:
-        """Refuse a pair that failed too often; slow down an account under attack."""
+        """Count a login against its (address, account) pair before the password is
+        checked, so parallel guesses cannot all pass; slow down an account under attack,
+        one login of it at a time in this process."""
         pair = ("pair", client, _digest(account))
         async with _store():
-            if not await self._window.test(self._per_pair, "auth", *pair):
+            if not await self._window.hit(self._per_pair, "auth", *pair):
                 self.security.event("login_throttled", client=client, account=account)
                 raise await self._refusal(self._per_pair, pair)
             under_attack = not await self._window.test(
@@ -98,13 +101,28 @@ class AttemptLimiter:
             )
         if under_attack and self._slowdown:
             self.security.event("login_slowed", client=client, account=account)
-            await asyncio.sleep(self._slowdown)
+            async with self._one_at_a_time(_digest(account)):
+                await asyncio.sleep(self._slowdown)
 
     async def failed_login(self, *, client: str, account: str) -> None:
         self.security.event("login_failed", client=client, account=account)
         async with _store():
-            await self._window.hit(self._per_pair, "auth", "pair", client, _digest(account))
             await self._window.hit(self._per_account, "auth", "account", _digest(account))
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """A lock per slowed account, dropped when no one holds or waits for it: the
+        slowdown then bounds the account's guesses to one per LOGIN_SLOWDOWN_SECONDS per
+        process, however many connections an attacker opens."""
+        entry = self._slowed.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._slowed[key]
 
     async def write(self, user_id: uuid.UUID) -> None:
         """Count one create, update or delete of the user; a 429 past the limit."""

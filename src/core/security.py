@@ -143,6 +143,11 @@ _ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters 
 _EMAIL_PARTS = re.compile(r"[^a-z0-9]+")
 
 
+async def password_problem(password: str, email: str) -> str | None:
+    """`weak_password` off the event loop: zxcvbn takes 10-30 ms of CPU per password."""
+    return await anyio.to_thread.run_sync(weak_password, password, email, limiter=_hashing)
+
+
 def weak_password(password: str, email: str) -> str | None:
     """Why `password` is too easy to guess, or None. Offline: zxcvbn's dictionaries of
     common passwords, names and words, its patterns (sequences, repeats, dates, keyboard

@@ -1,5 +1,13 @@
-"""Refresh tokens, by digest. Never commits: the service runs a rotation (mark the old token
-used, add the next) inside one `Database.transaction()`.
+"""Refresh tokens, by digest. Never commits: the service runs a rotation (lock the session,
+mark the old token used, add the next) and an ending (the session's first token, then the
+rest) each inside one `Database.transaction()`.
+
+A session (family) is anchored on its first token, whose id is the family id. Rotation
+locks the anchor before it writes, and ending a session revokes the anchor first, so the
+two cannot interleave: on PostgreSQL (READ COMMITTED) an UPDATE that waited on a rotation
+would not see the token that rotation added, so the ending revokes the anchor, waiting for
+any rotation in flight, and only then the rest, in a statement that sees its new token.
+SQLite's writers are serialized anyway (BEGIN IMMEDIATE).
 
 Not a resource, so not an `OwnedRepository`: a token is found by its digest, which only
 its holder can compute."""
@@ -37,17 +45,37 @@ _USE = (
         .label("is_superuser"),
     )
 )
+_FAMILY = (
+    select(_table.c.family_id).where(_table.c.digest == bindparam("_digest")).scalar_subquery()
+)
+_LOCK_SESSION = (
+    select(RefreshToken.id)
+    .where(RefreshToken.id == _FAMILY, RefreshToken.revoked_at.is_(None))
+    .with_for_update()
+)
+_END_SESSION = (
+    update(RefreshToken)
+    .where(RefreshToken.id == _FAMILY, RefreshToken.revoked_at.is_(None))
+    .values(revoked_at=_now)
+    .returning(RefreshToken.id)
+)
+_END_SESSIONS_OF_USER = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.user_id == bindparam("_user_id"),
+        RefreshToken.id == RefreshToken.family_id,
+        RefreshToken.revoked_at.is_(None),
+    )
+    .values(revoked_at=_now)
+    .returning(RefreshToken.id)
+)
 _USED = select(RefreshToken.user_id).where(
     RefreshToken.digest == bindparam("_digest"), RefreshToken.used_at.is_not(None)
 )
 _REVOKE_FAMILY = (
     update(RefreshToken)
     .where(
-        RefreshToken.family_id.in_(
-            select(_table.c.family_id)
-            .where(_table.c.digest == bindparam("_digest"))
-            .scalar_subquery()
-        ),
+        RefreshToken.family_id == _FAMILY,
         RefreshToken.revoked_at.is_(None),
     )
     .values(revoked_at=_now)
@@ -74,8 +102,13 @@ class RefreshTokenRepository:
         self.database = database
 
     async def add(self, **values: Any) -> None:
+        """A session's first token takes the family's id (its anchor); later ones their own."""
         row = {"id": uuid.uuid4(), "used_at": None, "revoked_at": None, **values}
         await self.database.write(_ADD, row)
+
+    async def lock_session(self, digest: str) -> bool:
+        """Lock the session of this token until the transaction ends; False if it ended."""
+        return bool(await self.database.read(_LOCK_SESSION, {"_digest": digest}))
 
     async def use(self, digest: str, now: datetime) -> TokenOwner | None:
         """Mark the token used if it is live; None if it is unknown, used, revoked or expired."""

@@ -8,12 +8,10 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
-from src.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, weak_password
+from src.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from src.schemas.base import InputSchema, NoNul, ResourceResponse
 
 # `format: email` admits special-use domains (RFC 6761: `.test`, `.localhost`, ...) that
@@ -47,17 +45,11 @@ RefreshToken = Annotated[str, Field(min_length=1, max_length=100), NoNul]
 
 
 class UserCreate(InputSchema):
+    """The password is also judged against the email (`weak_password`) by the service, off
+    the event loop and after the attempt is counted."""
+
     email: NormalizedEmail
     password: NewPassword
-
-    @field_validator("password")
-    @classmethod
-    def _hard_to_guess(cls, password: str, info: ValidationInfo) -> str:
-        email = info.data.get("email")  # absent when the email itself was invalid
-        problem = weak_password(password, email) if email else None
-        if problem:
-            raise PydanticCustomError("weak_password", "Password {problem}", {"problem": problem})
-        return password
 
 
 class RegistrationAccepted(BaseModel):

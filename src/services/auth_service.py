@@ -11,9 +11,9 @@ from src.core.security import (
     TokenService,
     hash_password,
     new_refresh_token,
+    password_problem,
     refresh_token_digest,
     verify_password,
-    weak_password,
 )
 from src.repositories.base import Record
 from src.repositories.refresh_token_repo import RefreshTokenRepository
@@ -36,12 +36,19 @@ async def register(
 ) -> Record | None:
     """The new user, or None when the email is taken. Both cost one hash and one
     statement, so neither the answer nor its timing tells them apart."""
+    await _hard_to_guess("password", data.password, data.email)
     values = {
         "email": data.email,
         "hashed_password": await hash_password(data.password),
         "is_superuser": is_superuser,
     }
     return await users.create_if_new(values)
+
+
+async def _hard_to_guess(field: str, password: str, email: str) -> None:
+    problem = await password_problem(password, email)
+    if problem:
+        raise InvalidField(field, "weak_password", f"Password {problem}")
 
 
 class AuthService:
@@ -68,28 +75,35 @@ class AuthService:
         user = await self.users.get_by_email(email)
         if not await verify_password(password, user.hashed_password if user else None) or not user:
             raise AuthenticationFailed("Incorrect email or password")
-        return await self._session(user.id, user.is_superuser, family_id=uuid.uuid4())
+        return await self._session(
+            user.id, user.is_superuser, family_id=uuid.uuid4(), rotated=False
+        )
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         """Rotate: the token is used up and the next one joins its session, in one
         transaction. A used token presented again revokes the whole session."""
         digest = refresh_token_digest(refresh_token)
         async with self.refresh_tokens.database.transaction():
-            owner = await self.refresh_tokens.use(digest, self.clock())
-            if owner is not None:
-                return await self._session(
-                    owner.user_id, owner.is_superuser, family_id=owner.family_id
-                )
-        # Outside the transaction: the revocation stands although the request fails.
+            if await self.refresh_tokens.lock_session(digest):
+                owner = await self.refresh_tokens.use(digest, self.clock())
+                if owner is not None:
+                    return await self._session(
+                        owner.user_id, owner.is_superuser, family_id=owner.family_id, rotated=True
+                    )
+        # Outside the rotation's transaction: the ending stands although the request fails.
         user_id = await self.refresh_tokens.used_by(digest)
         if user_id is not None:
-            await self.refresh_tokens.revoke_family(digest, self.clock())
+            await self._end_session(digest)
             raise RefreshTokenReused(user_id)
         raise AuthenticationFailed("Invalid, expired or revoked refresh token")
 
     async def logout(self, refresh_token: str) -> None:
         """End the session the token belongs to; an unknown or ended one is no error."""
-        await self.refresh_tokens.revoke_family(refresh_token_digest(refresh_token), self.clock())
+        await self._end_session(refresh_token_digest(refresh_token))
+
+    async def _end_session(self, digest: str) -> None:
+        async with self.refresh_tokens.database.transaction():
+            await self.refresh_tokens.revoke_family(digest, self.clock())
 
     async def change_password(self, user_id: uuid.UUID, data: PasswordChange) -> None:
         """Check the current password, store the new one and end every session of the
@@ -99,20 +113,20 @@ class AuthService:
             raise AuthenticationFailed("The user of this token no longer exists")
         if not await verify_password(data.current_password, user.hashed_password):
             raise InvalidField("current_password", "password_mismatch", "Wrong current password")
-        problem = weak_password(data.new_password, user.email)
-        if problem:
-            raise InvalidField("new_password", "weak_password", f"Password {problem}")
+        await _hard_to_guess("new_password", data.new_password, user.email)
         hashed = await hash_password(data.new_password)
         async with self.users.database.transaction():
             await self.users.update(user_id, {"hashed_password": hashed})
             await self.refresh_tokens.revoke_user(user_id, self.clock())
 
     async def _session(
-        self, user_id: uuid.UUID, is_superuser: bool, *, family_id: uuid.UUID
+        self, user_id: uuid.UUID, is_superuser: bool, *, family_id: uuid.UUID, rotated: bool
     ) -> TokenResponse:
         token, digest = new_refresh_token()
         now = self.clock()
+        anchor = {} if rotated else {"id": family_id}  # a session's first token is its anchor
         await self.refresh_tokens.add(
+            **anchor,
             digest=digest,
             family_id=family_id,
             user_id=user_id,

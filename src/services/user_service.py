@@ -9,8 +9,11 @@ from src.repositories.user_repo import UserRepository
 
 class UserService:
     def __init__(self, users: UserRepository, *, caller: Principal) -> None:
+        """`users` for the caller's own account; every account is listed through a
+        repository that also checks the caller is a superuser (`admin_id`)."""
         self.users = users
         self.caller = caller
+        self.directory = UserRepository(users.database, admin_id=caller.id)
 
     async def me(self) -> Record:
         user = await self.users.get(self.caller.id)
@@ -27,7 +30,7 @@ class UserService:
         denied = PermissionDenied("Only a superuser can list users")
         if not self.caller.is_superuser:
             raise denied
-        rows, total, exact = await self.users.list(page)
+        rows, total, exact = await self.directory.list(page)
         if total == 0:
             raise denied
         return page.of(rows, total, exact)

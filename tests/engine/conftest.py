@@ -106,12 +106,27 @@ def snapshot(project: Path) -> dict[str, str]:
     }
 
 
+def new_doc_of(project: Path, resource: str) -> Path:
+    """The doc `featwright doc new RESOURCE` wrote: tests assume nothing of which FEAT numbers
+    the project's own features hold."""
+    (doc,) = (project / "docs/features").glob(f"FEAT-*-{resource}.md")
+    return doc
+
+
+def docs_of(project: Path) -> list[Path]:
+    return sorted((project / "docs/features").glob("FEAT-*.md"))
+
+
+def built_record_of(project: Path, doc: Path) -> Path:
+    return project / ".featwright/built" / f"{doc.stem}.json"
+
+
 def write_feature_doc(project: Path, resource: str, rows: str) -> Path:
     """`featwright doc new RESOURCE`, its fields replaced by `rows` (which hold a `ref`, so the
     create also answers 404)."""
     made = featwright(project, "doc", "new", resource)
     assert made.returncode == 0, made.stderr
-    doc = project / f"docs/features/FEAT-003-{resource}.md"
+    doc = new_doc_of(project, resource)
     response = f"| Response 201 | {resource[:-1].capitalize()}Response |\n"
     doc.write_text(
         edited(

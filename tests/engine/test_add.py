@@ -17,9 +17,12 @@ from tests.engine.conftest import (
     PROJECTS_DOC,
     ROOT,
     TASKS_DOC,
+    built_record_of,
+    docs_of,
     drive,
     edited,
     featwright,
+    new_doc_of,
     revision,
     run_generated_tests,
     snapshot,
@@ -68,7 +71,7 @@ def test_an_invalid_doc_writes_nothing(project: Path) -> None:
     result = featwright(project, "add", str(doc))
 
     assert result.returncode == 2
-    assert "FEAT-003-labels.md:24: unknown type 'colour(red, green, blue)'" in result.stderr
+    assert f"{doc.name}:24: unknown type 'colour(red, green, blue)'" in result.stderr
     assert snapshot(project) == before
 
 
@@ -107,7 +110,7 @@ def test_add_is_idempotent_keeps_hand_edits_and_force_overwrites(project: Path) 
     assert first.returncode == 0, first.stderr
     migrations = sorted((project / "migrations/versions").glob("*labels*.py"))
     assert len(migrations) == 1
-    assert (project / ".featwright/built/FEAT-003-labels.json").exists()
+    assert built_record_of(project, doc).exists()
     after_first = snapshot(project)
 
     again = featwright(project, "add", str(doc))
@@ -198,7 +201,7 @@ def test_a_generated_feature_is_migrated_served_and_checked(
 
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "3 design docs match the app" in checked.stdout
+    assert f"{len(docs_of(project))} design docs match the app" in checked.stdout
 
     lint = subprocess.run(
         [str(Path(sys.executable).with_name("ruff")), "check", "src", "migrations"],
@@ -448,7 +451,7 @@ def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
     assert featwright(project, "add", str(labels)).returncode == 0
     made = featwright(project, "doc", "new", "tags")
     assert made.returncode == 0, made.stderr
-    tags = project / "docs/features/FEAT-004-tags.md"
+    tags = new_doc_of(project, "tags")
     tags.write_text(
         edited(
             tags.read_text(encoding="utf-8"),
@@ -480,7 +483,7 @@ def test_features_added_one_after_another_and_a_changed_doc_keep_the_chain(
     assert "TagShade" in registry
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "4 design docs match the app" in checked.stdout
+    assert f"{len(docs_of(project))} design docs match the app" in checked.stdout
 
 
 def test_only_the_endpoints_the_doc_lists_are_generated(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import (
+    built_record_of,
     drive,
     edited,
     featwright,
@@ -305,7 +306,7 @@ def test_a_conflicting_edit_is_marked_listed_and_recoverable(project: Path) -> N
     assert backup.read_text() == mine
     assert (project / "src/schemas/label.py").read_text().count("max_length=80") == 1
     assert (project / change).exists()
-    record = json.loads((project / ".featwright/built/FEAT-003-labels.json").read_text())
+    record = json.loads(built_record_of(project, doc).read_text())
     assert record["unverified"] is True  # checked once the conflict is resolved
 
     unresolved = snapshot(project)
@@ -317,7 +318,7 @@ def test_a_conflicting_edit_is_marked_listed_and_recoverable(project: Path) -> N
     model.write_text(mine.replace("String(50))", "String(80))"))  # resolved by hand
     again = featwright(project, "add", str(doc))
     assert again.returncode == 0, again.stderr
-    record = json.loads((project / ".featwright/built/FEAT-003-labels.json").read_text())
+    record = json.loads(built_record_of(project, doc).read_text())
     assert "unverified" not in record  # the migration was checked against the resolved model
     resolved = snapshot(project)
     assert featwright(project, "add", str(doc)).returncode == 0

@@ -252,6 +252,8 @@ async def test_a_demoted_superusers_token_loses_the_rights_at_the_next_request(
     assert_problem(await client.put(path, json={"name": "x"}, headers=root.headers), 404)
     assert_problem(await client.delete(path, headers=root.headers), 404)
     assert_problem(await client.get(f"{API}/users", headers=root.headers), 403)
+    me = await client.get(f"{API}/users/me", headers=root.headers)
+    assert me.json()["is_superuser"] is False  # the account is still theirs
     listed = (await client.get(f"{API}/projects", headers=root.headers)).json()
     assert [item["id"] for item in listed["items"]] == [own["id"]]
     assert (await client.get(path, headers=alice.headers)).json()["name"] == theirs["name"]

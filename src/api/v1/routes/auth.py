@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from src.api.deps import database_of
 from src.api.problems import problem_responses
-from src.api.ratelimit import AttemptDep
+from src.api.ratelimit import AttemptDep, get_attempt
 from src.core.errors import AuthenticationFailed
 from src.repositories.refresh_token_repo import RefreshTokenRepository
 from src.repositories.user_repo import UserRepository
@@ -42,6 +42,8 @@ async def get_service(request: Request) -> AuthService:
 
 
 Service = Annotated[AuthService, Depends(get_service)]
+COUNTED = Depends(get_attempt)
+"""Counts the request against its client address (RATE_LIMIT_PER_CLIENT)."""
 
 
 @router.post(
@@ -49,11 +51,11 @@ Service = Annotated[AuthService, Depends(get_service)]
     status_code=202,
     response_model=RegistrationAccepted,
     responses=problem_responses(400, 413, 429),
+    dependencies=[COUNTED],
 )
-async def register(data: UserCreate, service: Service, attempt: AttemptDep) -> RegistrationAccepted:
+async def register(data: UserCreate, service: Service) -> RegistrationAccepted:
     """The same 202 whether the email was new or already taken, so this endpoint tells no
     one who has an account: log in with the email and password to continue."""
-    await attempt.count()
     await service.register(data)
     return RegistrationAccepted(detail="Registration received: log in with this email and password")
 
@@ -78,7 +80,6 @@ async def issue_token(
 async def refresh(data: RefreshRequest, service: Service, attempt: AttemptDep) -> TokenResponse:
     """The next access token and refresh token of the session; the refresh token sent is
     used up. Sending a used one again ends the session (it was copied)."""
-    await attempt.count()
     try:
         return await service.refresh(data.refresh_token)
     except RefreshTokenReused as reuse:
@@ -91,9 +92,9 @@ async def refresh(data: RefreshRequest, service: Service, attempt: AttemptDep) -
     status_code=204,
     response_class=Response,
     responses=problem_responses(400, 413, 429),
+    dependencies=[COUNTED],
 )
-async def logout(data: RefreshRequest, service: Service, attempt: AttemptDep) -> None:
+async def logout(data: RefreshRequest, service: Service) -> None:
     """End the session of this refresh token: it and every token rotated from it stop
     working. Access tokens already issued live out their ACCESS_TOKEN_EXPIRE_MINUTES."""
-    await attempt.count()
     await service.logout(data.refresh_token)

@@ -22,8 +22,7 @@ router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(
 
 
 def get_service(request: Request, user: Principal) -> UserService:
-    admin_id = user.id if user.is_superuser else None
-    return UserService(UserRepository(database_of(request), admin_id=admin_id), caller=user)
+    return UserService(UserRepository(database_of(request)), caller=user)
 
 
 def get_auth_service(request: Request, user: Principal) -> tuple[AuthService, Principal]:
