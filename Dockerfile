@@ -13,7 +13,9 @@ RUN python -m venv /opt/uv \
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY src ./src
-# Editable, as `make install` does: alembic.ini and migrations/ are found next to src/.
+COPY docs/features ./docs/features
+# Editable, as `make install` does: alembic.ini, migrations/ and the design docs (the OpenAPI
+# description lists the features from their titles) are found next to src/.
 RUN /opt/uv/bin/uv pip install --quiet --python /app/.venv/bin/python --no-deps \
       --no-build-isolation -e . \
  && find /app -name __pycache__ -prune -exec rm -rf {} +

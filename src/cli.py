@@ -142,7 +142,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     try:
         command.upgrade(alembic_config(), revision)
     except MigrationRefused as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)  # one line, as it is read
         raise typer.Exit(1) from None
     console.print(f"[green]Database at {revision}[/green]")
 

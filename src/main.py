@@ -20,7 +20,7 @@ from src.api.observability import (
     new_request_id,
     sane_request_id,
 )
-from src.api.openapi import build_openapi
+from src.api.openapi import build_openapi, describe_features
 from src.api.problems import UnexpectedErrors, install_problem_handlers
 from src.api.routing import add_routes
 from src.api.v1.router import api_router
@@ -78,7 +78,7 @@ def create_app(
     app = FastAPI(
         title="featwright",
         version="0.1.0",
-        description="Projects and tasks, built from the design docs in `docs/features/`.",
+        description=describe_features(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

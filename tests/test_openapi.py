@@ -1,10 +1,12 @@
 """The published OpenAPI document states the API as it answers: 400 problems, never 422."""
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from src.api.openapi import describe_features
 from src.core.config import Settings
 from src.main import create_app
 
@@ -152,3 +154,39 @@ async def test_list_tasks_documents_the_project_id_filter(document: dict[str, An
     assert set(parameters) == {"page", "limit", "cursor", "prefer", "project_id"}
     assert parameters["project_id"]["in"] == "query"
     assert parameters["project_id"]["required"] is False
+
+
+async def test_the_description_lists_every_feature_doc_by_its_title(
+    document: dict[str, Any], root_dir: Path
+) -> None:
+    """Whatever features the project has: each doc's title and number, in number order."""
+    titles = []
+    for doc in sorted((root_dir / "docs/features").glob("FEAT-*.md")):
+        number, _, name = doc.read_text(encoding="utf-8").splitlines()[0].partition(" Design: ")
+        titles.append(f"{name} ({number.removeprefix('# ')})")
+
+    assert titles
+    assert document["info"]["description"] == (
+        f"Features: {', '.join(titles)}. Each is built from its design doc in `docs/features/`."
+    )
+
+
+def test_the_description_reads_the_title_line_of_each_doc(tmp_path: Path) -> None:
+    (tmp_path / "FEAT-002-people.md").write_text("# FEAT-002 Design: People\n\n## Overview\n")
+    (tmp_path / "FEAT-001-categories.md").write_text("# FEAT-001 Design: Categories\n")
+    (tmp_path / "FEAT-003-drafts.md").write_text("A draft with no title yet\n")
+    (tmp_path / "notes.md").write_text("# Not a feature\n")
+
+    assert describe_features(tmp_path) == (
+        "Features: Categories (FEAT-001), People (FEAT-002), FEAT-003-drafts.md."
+        " Each is built from its design doc in `docs/features/`."
+    )
+
+
+def test_the_description_says_when_there_are_no_docs(tmp_path: Path) -> None:
+    assert describe_features(tmp_path) == (
+        "No features yet: each is built from its design doc in `docs/features/`."
+    )
+    assert describe_features(tmp_path / "absent") == (
+        "Built from design docs in `docs/features/`, which this installation does not include."
+    )

@@ -6,9 +6,11 @@ DELETE statement (`Repository._target`), never in Python.
 """
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from src.core.errors import PreconditionRequired
 from src.repositories.base import Record, Versions
@@ -31,6 +33,22 @@ def tagged(response: Response, row: Record) -> Record:
     """Sets the row's ETag on the response and hands the row back, for `return tagged(...)`."""
     response.headers["ETag"] = etag(row)
     return row
+
+
+IF_MATCH_SYNTAX = (
+    'If-Match must be one or more quoted ETags as sent in ETag, e.g. "3" or W/"3", or *'
+)
+
+
+def _explained(value: Any, validate: ValidatorFunctionWrapHandler) -> Any:
+    """A header that breaks `IF_MATCH_PATTERN` is told what the header looks like, not
+    shown the regular expression; other errors (too long) keep their own message."""
+    try:
+        return validate(value)
+    except ValidationError as error:
+        if error.errors()[0]["type"] == "string_pattern_mismatch":
+            raise PydanticCustomError("string_pattern_mismatch", IF_MATCH_SYNTAX) from None
+        raise
 
 
 def parse_if_match(value: str) -> Versions:
@@ -59,6 +77,7 @@ async def get_if_match(
             pattern=IF_MATCH_PATTERN,
             description="The ETag this write replaces; a stale one is answered 412.",
         ),
+        WrapValidator(_explained),
     ] = None,
 ) -> Versions:
     versions = None if if_match is None else parse_if_match(if_match)

@@ -7,12 +7,39 @@ error response is declared as `application/problem+json`. Optional parameters ar
 documented without a `null` alternative.
 """
 
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from src.schemas.problem import ValidationError
+
+FEATURE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "features"
+"""The project's design docs, found as `src.core.migrations.ROOT` finds the project, without
+bringing Alembic into the server."""
+_TITLE = re.compile(r"#\s*(?P<id>FEAT-\d+)\s+Design:\s*(?P<name>.+)")
+
+
+def describe_features(folder: Path = FEATURE_DOCS) -> str:
+    """The API's description: the features as their design docs title them, so it stays
+    true as features are added. Only each doc's title line is read, to keep start-up cheap;
+    a doc whose title is not the template's is named by its file."""
+    where = "`docs/features/`"
+    if not folder.is_dir():
+        return f"Built from design docs in {where}, which this installation does not include."
+    names = []
+    for doc in sorted(folder.glob("FEAT-*.md")):
+        try:
+            with doc.open(encoding="utf-8") as text:
+                title = _TITLE.fullmatch(text.readline().strip())
+        except (OSError, UnicodeDecodeError):  # a broken doc must not stop the server
+            title = None
+        names.append(f"{title['name'].strip()} ({title['id']})" if title else doc.name)
+    if not names:
+        return f"No features yet: each is built from its design doc in {where}."
+    return f"Features: {', '.join(names)}. Each is built from its design doc in {where}."
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

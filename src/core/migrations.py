@@ -1,5 +1,6 @@
 """Where the Alembic migrations are, for the CLI, the engine and the tests."""
 
+import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,9 +23,44 @@ class MigrationRefused(Exception):
     """A migration found rows its new rules would break, before it changed anything."""
 
 
+SHOWN_IDS = 5
+"""How many offending rows a refusal names: enough to find the pattern, one line still."""
+
+
 def refuse_rows(table: str, where: str, problem: str) -> None:
     """Stop the migration (the upgrade's transaction rolls back) if rows of `table` match
-    `where`: `featwright db upgrade` says how many rows, and which rule, and exits 1."""
-    count = op.get_bind().scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))  # noqa: S608
+    `where`: `featwright db upgrade` says, in one line, how many rows break which rule, the ids
+    of the first few, what to do, and exits 1. `problem` is said of rows, in the plural."""
+    connection = op.get_bind()
+    condition = sa.text(where)
+    count = connection.scalar(
+        sa.select(sa.func.count()).select_from(sa.table(table)).where(condition)
+    )
     if count:
-        raise MigrationRefused(f"{table}: rows that {problem}: {count}; nothing was changed")
+        ids = connection.scalars(
+            sa.select(sa.column("id", sa.Uuid))
+            .select_from(sa.table(table))
+            .where(condition)
+            .order_by(sa.column("id"))
+            .limit(SHOWN_IDS)
+        )
+        raise MigrationRefused(
+            f"{table}: {_rows(count, problem)}, {_ids(count, list(ids))}; fix or delete them,"
+            " then run featwright db upgrade again; nothing was changed"
+        )
+
+
+def _rows(count: int, problem: str) -> str:
+    """`2 rows break the rule`, `1 row breaks the rule`."""
+    if count != 1:
+        return f"{count} rows {problem}"
+    verb, _, rest = problem.partition(" ")
+    return f"1 row {'has' if verb == 'have' else f'{verb}s'} {rest}"
+
+
+def _ids(count: int, ids: list[uuid.UUID]) -> str:
+    """`id a`, `ids a, b`, or `e.g. ids a, ..., e` when there are more than those."""
+    listed = ", ".join(map(str, ids))
+    if count == 1:
+        return f"id {listed}"
+    return f"{'e.g. ' if count > len(ids) else ''}ids {listed}"

@@ -82,6 +82,37 @@ async def test_query_error_names_the_query_parameter(
     assert body["errors"][0]["rule"] == "greater_than_equal"
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@pytest.mark.parametrize("header", ["2", "W/2", '"2', "'2'"])
+async def test_a_malformed_if_match_says_what_the_header_must_look_like(
+    client: httpx.AsyncClient, alice: User, method: str, header: str
+) -> None:
+    """Not the regular expression it broke: what to send instead."""
+    project = await create_project(client, alice)
+    url = f"{API}/projects/{project['id']}"
+
+    response = await client.request(
+        method, url, json={}, headers={**alice.headers, "If-Match": header}
+    )
+
+    body = assert_validation_problem(response, field="If-Match", location="header")
+    expected = 'If-Match must be one or more quoted ETags as sent in ETag, e.g. "3" or W/"3", or *'
+    assert [e["message"] for e in body["errors"]] == [expected]
+    assert body["detail"] == f"Invalid request. If-Match: {expected}"
+    assert (await client.get(url, headers=alice.headers)).json() == project
+
+
+async def test_an_overlong_if_match_keeps_its_own_message(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    project = await create_project(client, alice)
+    headers = {**alice.headers, "If-Match": '"1", ' * 300}
+
+    response = await client.put(f"{API}/projects/{project['id']}", json={}, headers=headers)
+
+    assert_validation_problem(response, field="If-Match", location="header", rule="string_too_long")
+
+
 async def test_malformed_uuid_in_path_is_a_path_400(
     client: httpx.AsyncClient, alice: User, subtests: pytest.Subtests
 ) -> None:
