@@ -1,6 +1,5 @@
 """The `featwright` command line."""
 
-import asyncio
 import atexit
 import difflib
 import math
@@ -16,50 +15,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
-import uvicorn
-from alembic import command
-from alembic.script import ScriptDirectory
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from sqlalchemy import make_url
-from sqlalchemy.exc import DBAPIError
 
-from src.core.config import get_settings
-from src.core.database import Database, create_engine
-from src.core.logs import configure_logging
-from src.core.metrics import MULTIPROCESS_DIR
-from src.core.migrations import ROOT, MigrationRefused, alembic_config
-from src.engine.doc import InvalidDoc, parse_doc
-from src.engine.evolve import (
-    Built,
-    Merged,
-    TableChange,
-    backup_dir,
-    built_path,
-    built_record,
-    has_markers,
-    merge_files,
-    parse_built_doc,
-    read_built,
-    render_change_migration,
-    schema_changes,
-)
-from src.engine.generate import (
-    GenerationError,
-    format_python,
-    plan,
-    read_current,
-    render_feature,
-    restore,
-    write_all,
-)
 from src.engine.newdoc import DocNameError, new_doc
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from src.engine.evolve import Built, TableChange
     from src.schemas.user import UserCreate
 
 app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
@@ -70,10 +35,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(doc_app, name="doc")
 console = Console(stderr=True)
+ROOT = Path(__file__).resolve().parents[1]
+"""The project: src.core.migrations.ROOT, without importing alembic to know it."""
 DOCS_DIR = ROOT / "docs" / "features"
-# The app, its models and the engine's checks are imported by the commands that use them: a
-# generated module that does not import (conflict markers left by `add`) must not stop the
-# command line that reports it.
+# Every import beyond typer and rich is made by the command that needs it: `featwright --help`,
+# `doc new` and `check` start without uvicorn, alembic or the database layer, and a generated
+# module that does not import (conflict markers left by `add`) cannot stop the command line
+# that reports it.
 
 
 @app.command()
@@ -88,6 +56,14 @@ def serve(
     On SIGTERM it stops accepting connections, lets requests in flight finish for up to
     SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0.
     """
+    import structlog
+    import uvicorn
+    from sqlalchemy import make_url
+
+    from src.core.config import get_settings
+    from src.core.logs import configure_logging
+    from src.core.metrics import MULTIPROCESS_DIR
+
     if not access_log:
         os.environ["LOG_REQUESTS"] = "false"  # read by every worker's settings
     if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
@@ -132,6 +108,13 @@ def serve(
     )
 
 
+def alembic_config(database_url: str | None = None) -> "Config":
+    """The project's Alembic config (`src.core.migrations.alembic_config`), imported when used."""
+    from src.core.migrations import alembic_config as config
+
+    return config(database_url)
+
+
 def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -139,6 +122,10 @@ def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (one transaction: all of them or none)."""
+    from alembic import command
+
+    from src.core.migrations import MigrationRefused
+
     try:
         command.upgrade(alembic_config(), revision)
     except MigrationRefused as error:
@@ -155,6 +142,11 @@ def db_seed(
     ),
 ) -> None:
     """Fill the database with demo projects, fast: set-based SQL in batches."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
     from src.schemas.user import UserCreate
 
     try:
@@ -173,6 +165,10 @@ def db_seed(
 
 
 async def _seed(rows: int, email: str) -> None:
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from src.core.config import get_settings
+    from src.core.database import Database, create_engine
     from src.repositories.seed_repo import seed_projects
     from src.repositories.user_repo import UserRepository
     from src.schemas.user import UserCreate
@@ -212,6 +208,10 @@ def users_create(
     superuser: Annotated[bool, typer.Option("--superuser", help="Sees every user's rows.")] = False,
 ) -> None:
     """Create a user account."""
+    import asyncio
+
+    from pydantic import ValidationError
+
     from src.schemas.user import UserCreate
 
     try:
@@ -229,6 +229,8 @@ def users_create(
 
 async def _create_user(data: "UserCreate", superuser: bool) -> str | None:
     """The new user's id; None when the email is taken."""
+    from src.core.config import get_settings
+    from src.core.database import Database, create_engine
     from src.repositories.user_repo import UserRepository
     from src.services.auth_service import register
 
@@ -248,6 +250,7 @@ def check(
 ) -> None:
     """Compare design docs with the running app; exit 1 on any drift."""
     from src.engine.check import check_docs
+    from src.engine.doc import InvalidDoc, parse_doc
     from src.main import create_app
     from src.models import Base
 
@@ -324,6 +327,17 @@ def add(
     with markers, listed, and exit 1; every changed file's old text is kept in
     .featwright/backup/.
     """
+    from src.engine.doc import InvalidDoc, parse_doc
+    from src.engine.evolve import (
+        built_path,
+        built_record,
+        has_markers,
+        parse_built_doc,
+        read_built,
+        schema_changes,
+    )
+    from src.engine.generate import GenerationError, render_feature
+
     built = read_built(ROOT, doc) if doc.exists() else None
     marked = [path for path in sorted(built.files if built else ()) if has_markers(ROOT / path)]
     if marked and not force:
@@ -356,6 +370,9 @@ def _add_new(
     doc: Path, files: dict[str, str], record: dict[str, str], *, dry_run: bool, force: bool
 ) -> None:
     """A doc built for the first time: its files must not exist yet (unless forced)."""
+    from src.engine.evolve import backup_dir
+    from src.engine.generate import plan, read_current, restore, write_all
+
     changes = plan(files, ROOT)
     if dry_run:
         typer.echo("".join(changes.diff(ROOT, files)) or "nothing to change")
@@ -396,14 +413,24 @@ def _add_new(
 
 def _update(
     doc: Path,
-    built: Built,
+    built: "Built",
     files: dict[str, str],
-    tables: list[TableChange],
+    tables: "list[TableChange]",
     dry_run: bool,
     force: bool,
     allow_data_loss: bool,
 ) -> None:
     """A built doc that changed: merge the code, migrate the schema, keep what was there."""
+    from src.engine.evolve import (
+        Merged,
+        backup_dir,
+        built_path,
+        built_record,
+        has_markers,
+        merge_files,
+    )
+    from src.engine.generate import read_current, restore, write_all
+
     dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
     if dropped and not allow_data_loss:
         for column in dropped:
@@ -474,8 +501,12 @@ def _update(
         raise typer.Exit(1)
 
 
-def _change_migration(doc: Path, tables: list[TableChange]) -> tuple[str, str]:
+def _change_migration(doc: Path, tables: "list[TableChange]") -> tuple[str, str]:
     """(path, text) of the migration holding just the doc's change."""
+    from alembic.script import ScriptDirectory
+
+    from src.engine.evolve import render_change_migration
+    from src.engine.generate import format_python
     from src.engine.migrate import next_revision_id
 
     script = ScriptDirectory.from_config(alembic_config())
