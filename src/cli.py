@@ -50,12 +50,22 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: PORT]")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when a .py file under src/ changes (dev).")
+    ] = False,
 ) -> None:
     """Serve the API with uvicorn.
 
     On SIGTERM it stops accepting connections, lets requests in flight finish for up to
-    SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0.
+    SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0. With --reload (for
+    development) a supervisor restarts the server whenever a source file changes.
     """
+    if reload and workers > 1:
+        console.print(
+            "[red]error:[/red] --reload restarts one server process; drop --workers, or"
+            " drop --reload to serve with several workers"
+        )
+        raise typer.Exit(2)
     import structlog
     import uvicorn
     from sqlalchemy import make_url
@@ -79,11 +89,13 @@ def serve(
     log = structlog.stdlib.get_logger("src.serve")
     log.info(
         f"featwright on {where}: docs at {where}/docs, database {database}, "
-        f"{workers} worker{'s' if workers > 1 else ''}",
+        f"{workers} worker{'s' if workers > 1 else ''}"
+        f"{', restarting when src/ changes' if reload else ''}",
         url=where,
         docs=f"{where}/docs",
         database=database,
         workers=workers,
+        reload=reload,
     )
     # uvicorn raises the signal it stopped on again once it has shut down, for the
     # handler it replaced: this one, so a SIGTERM stop exits 0 (not -15, which
@@ -95,6 +107,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn's reloader polls the modification times (it would use watchfiles if installed)
+        reload=reload,
+        reload_dirs=[str(ROOT / "src")] if reload else None,
         loop="auto",  # uvloop and httptools where installed
         http="src.core.http_limits:HeaderLimitedProtocol",  # httptools, heads bounded (431)
         access_log=False,  # the app logs each request, with its route and request id

@@ -3,11 +3,18 @@
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("fastapi", "sqlalchemy", "alembic", "uvicorn", "structlog", "pydantic_settings")
@@ -56,3 +63,79 @@ def test_check_imports_no_migration_or_server_library() -> None:
 
     assert "fastapi" in imported  # it did compare the docs with the app
     assert not {"alembic", "uvicorn"} & set(imported)
+
+
+def featwright(cwd: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """`featwright ARGS` of the `src` package in `cwd`, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from src.cli import app; app()", *args],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(cwd),
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'dev.db'}",
+            "NO_COLOR": "1",
+        },
+        text=True,
+        **popen,
+    )
+
+
+def test_serve_refuses_reload_with_several_workers(tmp_path: Path) -> None:
+    refused = featwright(ROOT, "serve", "--reload", "--workers", "2", stderr=subprocess.PIPE)
+    _, stderr = refused.communicate(timeout=60)
+
+    assert refused.returncode == 2
+    assert "--reload restarts one server process; drop --workers" in stderr
+
+
+RELOADED_ROUTE = """
+
+@router.get("/reloaded")
+async def reloaded() -> dict[str, bool]:
+    return {"reloaded": True}
+"""
+
+
+def wait_for(url: str, server: subprocess.Popen[str], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"serve exited with {server.returncode}:\n{log.read_text()}"
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)  # polling a process we do not control, bounded by the deadline
+    pytest.fail(f"{url} did not answer 200 within {timeout:.0f} s:\n{log.read_text()}")
+
+
+def test_serve_reload_restarts_on_a_changed_source_file(tmp_path: Path) -> None:
+    """A route added to a copy of the source while `serve --reload` runs is served, after
+    the log says which file changed; SIGTERM still stops it with exit 0."""
+    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = featwright(
+            tmp_path,
+            *("serve", "--reload", "--no-access-log", "--port", str(port)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health/live", server, log)
+        with (tmp_path / "src/api/health.py").open("a") as health:
+            health.write(RELOADED_ROUTE)
+
+        wait_for(f"http://127.0.0.1:{port}/health/reloaded", server, log)
+
+        assert "detected changes in 'src/api/health.py'. Reloading..." in log.read_text()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)  # the reloader and the server it started
+            server.wait()
