@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -424,6 +425,7 @@ def _add_new(
     Console().print(table)
     if kept:
         Console().print(f"the files as they were: {backup}/")
+    _print_next_steps(_relative(migration) if migration else None, files)
 
 
 def _update(
@@ -514,6 +516,18 @@ def _update(
                 typer.echo(f"{path}: no longer generated, but edited by hand: kept", err=True)
         typer.echo("then run featwright check, and add again", err=True)
         raise typer.Exit(1)
+    _print_next_steps(migration[0] if migration else None, files)
+
+
+def _print_next_steps(migration: str | None, files: Iterable[str] = (), *more: str) -> None:
+    """What a person does after the code changed: the schema, the server, the tests."""
+    tests = sorted(path for path in files if path.startswith("tests/features/test_"))
+    steps = [f"featwright db upgrade    (applies {migration})"] if migration else []
+    steps.append("restart featwright serve (one started with --reload restarts by itself)")
+    if tests:
+        steps.append(f"make test PYTEST_ARGS='{' '.join(tests)}'")
+    steps += more
+    typer.echo("Next:\n" + "".join(f"  {step}\n" for step in steps), nl=False)
 
 
 def _change_migration(doc: Path, tables: "list[TableChange]") -> tuple[str, str]:
