@@ -609,3 +609,94 @@ def _generate_migration(message: str) -> Path | None:
         raise MigrationFailed(result.stderr)
     created = result.stdout.strip().splitlines()[-1:]
     return Path(created[0]) if created and created[0] else None
+
+
+@app.command()
+def remove(
+    doc: Annotated[
+        Path, typer.Argument(help="The design doc add built, e.g. docs/features/FEAT-003-labels.md")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go, change nothing.")
+    ] = False,
+    allow_data_loss: Annotated[
+        bool,
+        typer.Option("--allow-data-loss", help="Write a migration that drops an applied table."),
+    ] = False,
+) -> None:
+    """Undo `add` for a doc: its generated files, registry entries and build record.
+
+    Its migrations go too while the database (DATABASE_URL) has not applied them; a table that
+    was applied needs a migration that drops it, written only with --allow-data-loss. Files
+    edited by hand are kept in .featwright/backup/ first. All or nothing; the doc stays.
+    """
+    from src.core.config import get_settings
+    from src.engine.evolve import backup_dir
+    from src.engine.generate import restore
+    from src.engine.remove import (
+        NotBuilt,
+        RemovalRefused,
+        applied_revisions,
+        apply_removal,
+        plan_removal,
+    )
+    from src.models import Base
+
+    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    try:
+        removal = plan_removal(
+            ROOT, doc, known, Base.metadata, lambda: applied_revisions(get_settings(), ROOT)
+        )
+    except NotBuilt as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except RemovalRefused as error:
+        for refusal in error.problems:
+            typer.echo(refusal, err=True)
+        typer.echo("nothing removed", err=True)
+        raise typer.Exit(1) from None
+    if removal.drop and not allow_data_loss:
+        typer.echo(f"{doc}: its rows would be lost: {removal.drop.reason}", err=True)
+        typer.echo(
+            "nothing removed; pass --allow-data-loss to write a migration that drops"
+            f" {', '.join(removal.drop.tables)}, then run featwright db upgrade",
+            err=True,
+        )
+        raise typer.Exit(1)
+    table = Table("file", "change", title=f"featwright remove {doc.name}")
+    for path in removal.files:
+        edited = " (edited by hand: backed up)" if path in removal.edited else ""
+        table.add_row(path, f"{'would be ' if dry_run else ''}deleted{edited}")
+    for path in removal.registries:
+        table.add_row(path, f"{'would be ' if dry_run else ''}updated")
+    table.add_row(removal.record, f"{'would be ' if dry_run else ''}deleted")
+    for path in removal.migrations:
+        table.add_row(path, f"{'would be ' if dry_run else ''}deleted (never applied)")
+    if removal.drop:
+        drops = f"drops {', '.join(removal.drop.tables)}"
+        table.add_row(removal.drop.path, f"{'would be ' if dry_run else ''}created: {drops}")
+    if dry_run:
+        Console().print(table)
+        return
+    backup = backup_dir()
+    try:
+        before = apply_removal(ROOT, removal, backup)
+    except OSError as error:  # every file is back as it was
+        shutil.rmtree(ROOT / backup, ignore_errors=True)
+        typer.echo(f"{error}; nothing removed", err=True)
+        raise typer.Exit(1) from None
+    if removal.drop and (problem := _verify_migration()):
+        restore(before, ROOT)
+        shutil.rmtree(ROOT / backup, ignore_errors=True)
+        typer.echo(
+            f"the migration does not match the models; nothing removed:\n{problem}", err=True
+        )
+        raise typer.Exit(1)
+    Console().print(table)
+    if removal.edited or removal.migrations:
+        Console().print(f"the files as they were: {backup}/")
+    _print_next_steps(
+        removal.drop.path if removal.drop else None,
+        (),
+        f"the doc stays: edit it and add again, or delete {_relative(doc)} (check reads it)",
+    )

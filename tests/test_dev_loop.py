@@ -50,7 +50,7 @@ def heavy_modules_imported(*args: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("--help",), ("add", "--help"), ("serve", "--help"), ("db", "--help")],
+    [("--help",), ("add", "--help"), ("remove", "--help"), ("serve", "--help"), ("db", "--help")],
     ids=" ".join,
 )
 def test_help_imports_none_of_the_heavy_libraries(args: tuple[str, ...]) -> None:
