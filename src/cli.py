@@ -1,6 +1,5 @@
 """The `featwright` command line."""
 
-import asyncio
 import atexit
 import difflib
 import math
@@ -11,55 +10,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
-import uvicorn
-from alembic import command
-from alembic.script import ScriptDirectory
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from sqlalchemy import make_url
-from sqlalchemy.exc import DBAPIError
 
-from src.core.config import get_settings
-from src.core.database import Database, create_engine
-from src.core.logs import configure_logging
-from src.core.metrics import MULTIPROCESS_DIR
-from src.core.migrations import ROOT, MigrationRefused, alembic_config
-from src.engine.doc import InvalidDoc, parse_doc
-from src.engine.evolve import (
-    Built,
-    Merged,
-    TableChange,
-    backup_dir,
-    built_path,
-    built_record,
-    has_markers,
-    merge_files,
-    parse_built_doc,
-    read_built,
-    render_change_migration,
-    schema_changes,
-)
-from src.engine.generate import (
-    GenerationError,
-    format_python,
-    plan,
-    read_current,
-    render_feature,
-    restore,
-    write_all,
-)
 from src.engine.newdoc import DocNameError, new_doc
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from src.engine.evolve import Built, TableChange
     from src.schemas.user import UserCreate
 
 app = typer.Typer(help="featwright: serve the API and manage its database.", no_args_is_help=True)
@@ -70,10 +36,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(doc_app, name="doc")
 console = Console(stderr=True)
+ROOT = Path(__file__).resolve().parents[1]
+"""The project: src.core.migrations.ROOT, without importing alembic to know it."""
 DOCS_DIR = ROOT / "docs" / "features"
-# The app, its models and the engine's checks are imported by the commands that use them: a
-# generated module that does not import (conflict markers left by `add`) must not stop the
-# command line that reports it.
+# Every import beyond typer and rich is made by the command that needs it: `featwright --help`,
+# `doc new` and `check` start without uvicorn, alembic or the database layer, and a generated
+# module that does not import (conflict markers left by `add`) cannot stop the command line
+# that reports it.
 
 
 @app.command()
@@ -82,12 +51,30 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: PORT]")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when a .py file under src/ changes (dev).")
+    ] = False,
 ) -> None:
     """Serve the API with uvicorn.
 
     On SIGTERM it stops accepting connections, lets requests in flight finish for up to
-    SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0.
+    SHUTDOWN_TIMEOUT seconds, closes the database pool, and exits 0. With --reload (for
+    development) a supervisor restarts the server whenever a source file changes.
     """
+    if reload and workers > 1:
+        console.print(
+            "[red]error:[/red] --reload restarts one server process; drop --workers, or"
+            " drop --reload to serve with several workers"
+        )
+        raise typer.Exit(2)
+    import structlog
+    import uvicorn
+    from sqlalchemy import make_url
+
+    from src.core.config import get_settings
+    from src.core.logs import configure_logging
+    from src.core.metrics import MULTIPROCESS_DIR
+
     if not access_log:
         os.environ["LOG_REQUESTS"] = "false"  # read by every worker's settings
     if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
@@ -103,11 +90,13 @@ def serve(
     log = structlog.stdlib.get_logger("src.serve")
     log.info(
         f"featwright on {where}: docs at {where}/docs, database {database}, "
-        f"{workers} worker{'s' if workers > 1 else ''}",
+        f"{workers} worker{'s' if workers > 1 else ''}"
+        f"{', restarting when src/ changes' if reload else ''}",
         url=where,
         docs=f"{where}/docs",
         database=database,
         workers=workers,
+        reload=reload,
     )
     # uvicorn raises the signal it stopped on again once it has shut down, for the
     # handler it replaced: this one, so a SIGTERM stop exits 0 (not -15, which
@@ -119,6 +108,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn's reloader polls the modification times (it would use watchfiles if installed)
+        reload=reload,
+        reload_dirs=[str(ROOT / "src")] if reload else None,
         loop="auto",  # uvloop and httptools where installed
         http="src.core.http_limits:HeaderLimitedProtocol",  # httptools, heads bounded (431)
         access_log=False,  # the app logs each request, with its route and request id
@@ -132,6 +124,13 @@ def serve(
     )
 
 
+def alembic_config(database_url: str | None = None) -> "Config":
+    """The project's Alembic config (`src.core.migrations.alembic_config`), imported when used."""
+    from src.core.migrations import alembic_config as config
+
+    return config(database_url)
+
+
 def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -139,6 +138,10 @@ def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (one transaction: all of them or none)."""
+    from alembic import command
+
+    from src.core.migrations import MigrationRefused
+
     try:
         command.upgrade(alembic_config(), revision)
     except MigrationRefused as error:
@@ -155,6 +158,11 @@ def db_seed(
     ),
 ) -> None:
     """Fill the database with demo projects, fast: set-based SQL in batches."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
     from src.schemas.user import UserCreate
 
     try:
@@ -173,6 +181,10 @@ def db_seed(
 
 
 async def _seed(rows: int, email: str) -> None:
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from src.core.config import get_settings
+    from src.core.database import Database, create_engine
     from src.repositories.seed_repo import seed_projects
     from src.repositories.user_repo import UserRepository
     from src.schemas.user import UserCreate
@@ -212,6 +224,10 @@ def users_create(
     superuser: Annotated[bool, typer.Option("--superuser", help="Sees every user's rows.")] = False,
 ) -> None:
     """Create a user account."""
+    import asyncio
+
+    from pydantic import ValidationError
+
     from src.schemas.user import UserCreate
 
     try:
@@ -235,6 +251,8 @@ def users_create(
 
 async def _create_user(data: "UserCreate", superuser: bool) -> str | None:
     """The new user's id; None when the email is taken."""
+    from src.core.config import get_settings
+    from src.core.database import Database, create_engine
     from src.repositories.user_repo import UserRepository
     from src.services.auth_service import register
 
@@ -254,6 +272,7 @@ def check(
 ) -> None:
     """Compare design docs with the running app; exit 1 on any drift."""
     from src.engine.check import check_docs
+    from src.engine.doc import InvalidDoc, parse_doc
     from src.main import create_app
     from src.models import Base
 
@@ -330,6 +349,17 @@ def add(
     with markers, listed, and exit 1; every changed file's old text is kept in
     .featwright/backup/.
     """
+    from src.engine.doc import InvalidDoc, parse_doc
+    from src.engine.evolve import (
+        built_path,
+        built_record,
+        has_markers,
+        parse_built_doc,
+        read_built,
+        schema_changes,
+    )
+    from src.engine.generate import GenerationError, render_feature
+
     built = read_built(ROOT, doc) if doc.exists() else None
     marked = [path for path in sorted(built.files if built else ()) if has_markers(ROOT / path)]
     if marked and not force:
@@ -362,6 +392,9 @@ def _add_new(
     doc: Path, files: dict[str, str], record: dict[str, str], *, dry_run: bool, force: bool
 ) -> None:
     """A doc built for the first time: its files must not exist yet (unless forced)."""
+    from src.engine.evolve import backup_dir
+    from src.engine.generate import plan, read_current, restore, write_all
+
     changes = plan(files, ROOT)
     if dry_run:
         typer.echo("".join(changes.diff(ROOT, files)) or "nothing to change")
@@ -398,18 +431,29 @@ def _add_new(
     Console().print(table)
     if kept:
         Console().print(f"the files as they were: {backup}/")
+    _print_next_steps(_relative(migration) if migration else None, files)
 
 
 def _update(
     doc: Path,
-    built: Built,
+    built: "Built",
     files: dict[str, str],
-    tables: list[TableChange],
+    tables: "list[TableChange]",
     dry_run: bool,
     force: bool,
     allow_data_loss: bool,
 ) -> None:
     """A built doc that changed: merge the code, migrate the schema, keep what was there."""
+    from src.engine.evolve import (
+        Merged,
+        backup_dir,
+        built_path,
+        built_record,
+        has_markers,
+        merge_files,
+    )
+    from src.engine.generate import read_current, restore, write_all
+
     dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
     if dropped and not allow_data_loss:
         for column in dropped:
@@ -478,10 +522,26 @@ def _update(
                 typer.echo(f"{path}: no longer generated, but edited by hand: kept", err=True)
         typer.echo("then run featwright check, and add again", err=True)
         raise typer.Exit(1)
+    _print_next_steps(migration[0] if migration else None, files)
 
 
-def _change_migration(doc: Path, tables: list[TableChange]) -> tuple[str, str]:
+def _print_next_steps(migration: str | None, files: Iterable[str] = (), *more: str) -> None:
+    """What a person does after the code changed: the schema, the server, the tests."""
+    tests = sorted(path for path in files if path.startswith("tests/features/test_"))
+    steps = [f"featwright db upgrade    (applies {migration})"] if migration else []
+    steps.append("restart featwright serve (one started with --reload restarts by itself)")
+    if tests:
+        steps.append(f"make test PYTEST_ARGS='{' '.join(tests)}'")
+    steps += more
+    typer.echo("Next:\n" + "".join(f"  {step}\n" for step in steps), nl=False)
+
+
+def _change_migration(doc: Path, tables: "list[TableChange]") -> tuple[str, str]:
     """(path, text) of the migration holding just the doc's change."""
+    from alembic.script import ScriptDirectory
+
+    from src.engine.evolve import render_change_migration
+    from src.engine.generate import format_python
     from src.engine.migrate import next_revision_id
 
     script = ScriptDirectory.from_config(alembic_config())
@@ -555,3 +615,94 @@ def _generate_migration(message: str) -> Path | None:
         raise MigrationFailed(result.stderr)
     created = result.stdout.strip().splitlines()[-1:]
     return Path(created[0]) if created and created[0] else None
+
+
+@app.command()
+def remove(
+    doc: Annotated[
+        Path, typer.Argument(help="The design doc add built, e.g. docs/features/FEAT-003-labels.md")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go, change nothing.")
+    ] = False,
+    allow_data_loss: Annotated[
+        bool,
+        typer.Option("--allow-data-loss", help="Write a migration that drops an applied table."),
+    ] = False,
+) -> None:
+    """Undo `add` for a doc: its generated files, registry entries and build record.
+
+    Its migrations go too while the database (DATABASE_URL) has not applied them; a table that
+    was applied needs a migration that drops it, written only with --allow-data-loss. Files
+    edited by hand are kept in .featwright/backup/ first. All or nothing; the doc stays.
+    """
+    from src.core.config import get_settings
+    from src.engine.evolve import backup_dir
+    from src.engine.generate import restore
+    from src.engine.remove import (
+        NotBuilt,
+        RemovalRefused,
+        applied_revisions,
+        apply_removal,
+        plan_removal,
+    )
+    from src.models import Base
+
+    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    try:
+        removal = plan_removal(
+            ROOT, doc, known, Base.metadata, lambda: applied_revisions(get_settings(), ROOT)
+        )
+    except NotBuilt as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except RemovalRefused as error:
+        for refusal in error.problems:
+            typer.echo(refusal, err=True)
+        typer.echo("nothing removed", err=True)
+        raise typer.Exit(1) from None
+    if removal.drop and not allow_data_loss:
+        typer.echo(f"{doc}: its rows would be lost: {removal.drop.reason}", err=True)
+        typer.echo(
+            "nothing removed; pass --allow-data-loss to write a migration that drops"
+            f" {', '.join(removal.drop.tables)}, then run featwright db upgrade",
+            err=True,
+        )
+        raise typer.Exit(1)
+    table = Table("file", "change", title=f"featwright remove {doc.name}")
+    for path in removal.files:
+        edited = " (edited by hand: backed up)" if path in removal.edited else ""
+        table.add_row(path, f"{'would be ' if dry_run else ''}deleted{edited}")
+    for path in removal.registries:
+        table.add_row(path, f"{'would be ' if dry_run else ''}updated")
+    table.add_row(removal.record, f"{'would be ' if dry_run else ''}deleted")
+    for path in removal.migrations:
+        table.add_row(path, f"{'would be ' if dry_run else ''}deleted (never applied)")
+    if removal.drop:
+        drops = f"drops {', '.join(removal.drop.tables)}"
+        table.add_row(removal.drop.path, f"{'would be ' if dry_run else ''}created: {drops}")
+    if dry_run:
+        Console().print(table)
+        return
+    backup = backup_dir()
+    try:
+        before = apply_removal(ROOT, removal, backup)
+    except OSError as error:  # every file is back as it was
+        shutil.rmtree(ROOT / backup, ignore_errors=True)
+        typer.echo(f"{error}; nothing removed", err=True)
+        raise typer.Exit(1) from None
+    if removal.drop and (problem := _verify_migration()):
+        restore(before, ROOT)
+        shutil.rmtree(ROOT / backup, ignore_errors=True)
+        typer.echo(
+            f"the migration does not match the models; nothing removed:\n{problem}", err=True
+        )
+        raise typer.Exit(1)
+    Console().print(table)
+    if removal.edited or removal.migrations:
+        Console().print(f"the files as they were: {backup}/")
+    _print_next_steps(
+        removal.drop.path if removal.drop else None,
+        (),
+        f"the doc stays: edit it and add again, or delete {_relative(doc)} (check reads it)",
+    )

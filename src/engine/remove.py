@@ -1,0 +1,427 @@
+"""Undo `featwright add`: a built feature's files, its registry entries, its build record and,
+while no database has them, its migrations.
+
+What goes is read off the build record (`.featwright/built/<doc>.json`), not off the doc as
+it is now: the record says what `add` wrote. A migration of the feature is deleted only while
+it is at the end of the chain and the database at DATABASE_URL has not applied it; a table
+that some kept migration creates needs a migration that drops it, which the command line
+writes only with `--allow-data-loss`.
+"""
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.autogenerate import render_python_code
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError, format_as_comma
+from mako.template import Template  # type: ignore[import-untyped]
+from sqlalchemy import MetaData, Table, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from src.core.config import Settings
+from src.engine.doc import FeatureDoc, InvalidDoc, parse_doc_text, table_name
+from src.engine.evolve import BUILT_DIR, Built, built_path, parse_built_doc, read_built
+from src.engine.generate import (
+    GenerationError,
+    Names,
+    _unregister_routes,
+    format_python,
+    read_current,
+    restore,
+    write_all,
+)
+
+
+class NotBuilt(Exception):
+    """The doc has no build record: `add` never built it, so there is nothing to undo."""
+
+
+class RemovalRefused(Exception):
+    """What stops the removal; each line names the file and what to do about it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class DatabaseUnreadable(Exception):
+    """Which migrations the database has applied cannot be read."""
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Everything `remove` changes, worked out before anything is touched."""
+
+    doc: FeatureDoc
+    resource: str
+    record: str
+    files: dict[str, str]
+    """Each generated file still on disk, with its text now."""
+    edited: list[str]
+    """Those of `files` that differ from the build: backed up before they go."""
+    registries: dict[str, str]
+    """Registry (router, models/__init__) -> its text without the feature."""
+    migrations: dict[str, str]
+    """The feature's migrations that no database here has applied: deleted (and backed up)."""
+    tables: list[str]
+    drop: "Drop | None"
+    """The migration that drops tables a kept migration creates, or None."""
+
+
+@dataclass(frozen=True)
+class Drop:
+    reason: str
+    """Why the tables cannot simply go with their migrations."""
+    tables: list[str]
+    path: str
+    text: str
+
+
+def plan_removal(
+    root: Path,
+    doc_path: Path,
+    known_models: frozenset[str],
+    metadata: MetaData,
+    applied: Callable[[], set[str]],
+) -> Removal:
+    """What removing the feature built from `doc_path` takes; `applied()` is asked (once,
+    and only if the feature has migrations) which revisions the database has applied."""
+    built = read_built(root, doc_path)
+    if built is None:
+        raise NotBuilt(
+            f"{doc_path}: not built by featwright add (no {built_path(doc_path)});"
+            " nothing to remove"
+        )
+    doc = _as_built(built, doc_path, known_models)
+    names = [Names.of(model) for model in doc.models]
+    tables = [model.table for model in doc.models]
+    problems = _references(root, doc, doc_path, known_models, metadata)
+    if problems:
+        raise RemovalRefused(problems)
+    current = read_current(built.files, root)
+    files = {path: text for path, text in current.items() if text is not None}
+    edited = [path for path, text in files.items() if text != built.files[path]]
+    try:
+        registries = _registries(root, names)
+    except GenerationError as error:
+        raise RemovalRefused(error.problems) from None
+    resource = doc_path.stem.split("-", 2)[-1]  # as `add` names its migrations
+    chain = _migrations(root, resource, tables, applied)
+    drop = None
+    if chain.dropped:
+        dropped = [t for t in reversed(metadata.sorted_tables) if t.name in chain.dropped]
+        path, text = _drop_migration(root, resource, chain.kept, dropped)
+        reason = "; ".join(f"table {table}: {why}" for table, why in chain.dropped.items())
+        drop = Drop(reason, list(chain.dropped), path, text)
+    record = built_path(doc_path)
+    return Removal(doc, resource, record, files, edited, registries, chain.deleted, tables, drop)
+
+
+def apply_removal(root: Path, removal: Removal, backup: str) -> dict[str, str | None]:
+    """Back up what the record cannot give back, rewrite the registries, delete the rest.
+    Returns what `restore()` needs to put every file back; on an error, puts them back."""
+    kept = {f"{backup}/{path}": removal.files[path] for path in removal.edited}
+    kept.update({f"{backup}/{path}": text for path, text in removal.migrations.items()})
+    gone = [*removal.files, *removal.migrations, removal.record]
+    written = dict(removal.registries)
+    if removal.drop:
+        written[removal.drop.path] = removal.drop.text
+    before = read_current([*written, *gone, *kept], root)
+    try:
+        write_all({**kept, **written}, root)
+        for path in gone:
+            (root / path).unlink(missing_ok=True)
+    except OSError:
+        restore(before, root)
+        raise
+    return before
+
+
+# ------------------------------------------------------------------------- references
+
+
+def _as_built(built: Built, doc_path: Path, known_models: frozenset[str]) -> FeatureDoc:
+    try:
+        return parse_built_doc(built, doc_path, known_models)
+    except InvalidDoc as error:
+        raise RemovalRefused([str(problem) for problem in error.problems]) from None
+
+
+def _references(
+    root: Path,
+    doc: FeatureDoc,
+    doc_path: Path,
+    known_models: frozenset[str],
+    metadata: MetaData,
+) -> list[str]:
+    """Every other feature whose `ref` would break: built docs by name, then any other
+    table with a foreign key to the feature's tables (a hand-written model)."""
+    models = {model.name for model in doc.models}
+    tables = {model.table for model in doc.models}
+    problems, reported = [], set()  # the tables whose doc is named already
+    for record in sorted((root / BUILT_DIR).glob("*.json")):
+        other = Path("docs/features") / f"{record.stem}.md"
+        if record.stem == doc_path.stem:
+            continue
+        built = read_built(root, other)
+        for model, field, target in _refs(built, other, known_models) if built else ():
+            if target in models:
+                reported.add(table_name(model))
+                problems.append(
+                    f"{other}: {model}.{field} is ref({target}), which {doc_path.name} defines;"
+                    f" remove {other.name} first (featwright remove {other}) or drop the field"
+                )
+    for table in metadata.sorted_tables:
+        if table.name in tables | reported:
+            continue
+        for key in sorted(table.foreign_keys, key=lambda key: key.target_fullname):
+            target = key.target_fullname.split(".")[0]
+            if target in tables:
+                problems.append(
+                    f"table {table.name}: column {key.parent.name} references {target},"
+                    f" which {doc_path.name} creates; remove that reference first"
+                )
+    return problems
+
+
+def _refs(built: Built, path: Path, known_models: frozenset[str]) -> list[tuple[str, str, str]]:
+    """(model, field, referenced model) of each `ref` in a built doc."""
+    try:
+        doc = parse_doc_text(built.doc_text, path, known_models)
+    except InvalidDoc:  # a doc that no longer parses: its text still says what it refers to
+        pattern = re.compile(r"^\|\s*(\w+)\s*\|\s*ref\((\w+)\)", re.MULTILINE)
+        return [("a model", field, target) for field, target in pattern.findall(built.doc_text)]
+    return [
+        (model.name, item.name, item.type.ref)
+        for model in doc.models
+        for item in model.fields
+        if item.type.kind == "ref" and item.type.ref
+    ]
+
+
+# ------------------------------------------------------------------------- registries
+
+
+def _registries(root: Path, names: list[Names]) -> dict[str, str]:
+    """The router and the models' registry without the feature's entries (only the ones
+    that change)."""
+    router_path, models_path = "src/api/v1/router.py", "src/models/__init__.py"
+    router = (root / router_path).read_text(encoding="utf-8")
+    registry = (root / models_path).read_text(encoding="utf-8")
+    new_router, new_registry = router, registry
+    for each in names:
+        new_router = _unregister_routes(new_router, each)
+        new_registry = unregister_model(new_registry, each)
+    changed = {}
+    if new_router != router:
+        changed[router_path] = format_python(new_router, router_path)
+    if new_registry != registry:
+        changed[models_path] = format_python(new_registry, models_path)
+    return changed
+
+
+def unregister_model(text: str, names: Names) -> str:
+    """`src/models/__init__.py` without the model's import and the names it exported, the
+    way `add` writes `__all__` (one line, which ruff then wraps)."""
+    existing = re.search(
+        rf"^from src\.models\.{names.module} import (\(([^)]*)\)|(.+)$)\n", text, re.MULTILINE
+    )
+    if existing is None:
+        return text
+    listed = (existing[2] or existing[3]).replace("\n", " ").split(",")
+    exported = {name.strip() for name in listed if name.strip()}
+    text = text.replace(existing[0], "")
+    match = re.search(r"^__all__ = \[([^\]]*)\]", text, re.MULTILINE)
+    if match is None:
+        raise GenerationError(["src/models/__init__.py: no __all__ list"])
+    entries = (entry.strip().strip("\"'") for entry in match[1].replace("\n", " ").split(","))
+    kept = [entry for entry in entries if entry and entry not in exported]
+    return text.replace(match[0], f"__all__ = [{', '.join(f'{n!r}' for n in kept)}]")
+
+
+# ------------------------------------------------------------------------- migrations
+
+
+@dataclass(frozen=True)
+class _Chain:
+    deleted: dict[str, str]
+    """Path -> text of each migration to delete."""
+    kept: list[Script]
+    """The chain without them, newest first."""
+    dropped: dict[str, str]
+    """Table -> why it needs a migration that drops it (a kept migration creates it)."""
+
+
+def _migrations(
+    root: Path, resource: str, tables: list[str], applied: Callable[[], set[str]]
+) -> _Chain:
+    """Which of the feature's migrations can go, and which of its tables must be dropped."""
+    script = ScriptDirectory(str(root / "migrations"))
+    heads = script.get_heads()
+    if len(heads) > 1:
+        raise RemovalRefused(
+            [f"migrations/versions: {len(heads)} heads ({', '.join(heads)}); merge them first"]
+        )
+    own = re.compile(rf"^\d+_(create|change)_{re.escape(resource)}\.py$")
+    chain = list(script.walk_revisions()) if heads else []  # newest first
+    tail = []
+    for revision in chain:
+        if not own.match(Path(revision.path).name):
+            break
+        tail.append(revision)
+    unknown = None
+    done: set[str] = set()
+    if tail:
+        try:
+            done = applied()
+        except DatabaseUnreadable as error:
+            unknown, done = str(error), {revision.revision for revision in tail}
+    deleted = [revision for revision in tail if revision.revision not in done]
+    kept = [revision for revision in chain if revision not in deleted]
+    dropped = {}
+    for table in tables:
+        creator = _creator(kept, table)
+        if creator is None:
+            continue
+        where = _relative(root, creator)
+        if unknown is not None and creator in tail:
+            dropped[table] = f"{where} may be applied ({unknown})"
+        elif creator in tail:
+            dropped[table] = f"{where} is applied to the database (DATABASE_URL)"
+        elif own.match(Path(creator.path).name):
+            dropped[table] = f"{where} is followed by other migrations, so it cannot be deleted"
+        else:
+            dropped[table] = f"{where} creates it, and is not this feature's alone"
+    texts = {
+        _relative(root, revision): Path(revision.path).read_text(encoding="utf-8")
+        for revision in deleted
+    }
+    return _Chain(texts, kept, dropped)
+
+
+def _drop_migration(
+    root: Path, resource: str, kept: list[Script], tables: list[Table]
+) -> tuple[str, str]:
+    """(path, text) of a migration that drops `tables`, rendered from the models as they
+    are before the removal, so its downgrade creates them exactly as `add`'s migration did
+    (an autogenerated one would read them back from SQLite, as CHAR(32) for a UUID)."""
+    numbers = [int(revision.revision) for revision in kept if revision.revision.isdigit()]
+    revision = f"{max(numbers, default=0) + 1:04d}"
+    drops: list[ops.MigrateOperation] = []
+    creates: list[ops.MigrateOperation] = []
+    for table in tables:  # dependents first: `tables` is in reverse dependency order
+        indexes = sorted(table.indexes, key=lambda index: str(index.name))
+        if indexes:
+            drops.append(
+                ops.ModifyTableOps(table.name, [ops.DropIndexOp.from_index(i) for i in indexes])
+            )
+            creates.insert(
+                0,
+                ops.ModifyTableOps(table.name, [ops.CreateIndexOp.from_index(i) for i in indexes]),
+            )
+        drops.append(ops.DropTableOp.from_table(table))
+        creates.insert(0, ops.CreateTableOp.from_table(table))
+    template = Template(filename=str(root / "migrations/script.py.mako"))  # noqa: S702 (Python)
+    text = template.render_unicode(
+        message=f"remove {resource}",
+        up_revision=revision,
+        down_revision=kept[0].revision if kept else None,
+        branch_labels=None,
+        depends_on=None,
+        create_date=datetime.now(UTC),
+        imports="",
+        upgrades=_python(ops.UpgradeOps(ops=drops)),
+        downgrades=_python(ops.DowngradeOps(ops=creates)),
+        comma=format_as_comma,
+    )
+    path = f"migrations/versions/{revision}_remove_{resource}.py"
+    return path, format_python(text, path)
+
+
+def _python(operations: ops.UpgradeOps | ops.DowngradeOps) -> str:
+    """The operations as Alembic's autogenerate writes them (batch mode, as for SQLite),
+    without its comments; the template indents the first line."""
+    code = render_python_code(operations, render_as_batch=True)
+    return "\n".join(line for line in code.splitlines() if "# ###" not in line).strip()
+
+
+def _creator(chain: list[Script], table: str) -> Script | None:
+    """The migration of `chain` (newest first) whose upgrade made `table` exist at its head:
+    None when the last one to touch it dropped it, or none did."""
+    name = re.escape(table)
+    created = re.compile(rf"op\.create_table\(\s*[\"']{name}[\"']")
+    dropped = re.compile(rf"op\.drop_table\(\s*[\"']{name}[\"']")
+    for revision in chain:
+        upgrade = Path(revision.path).read_text(encoding="utf-8").partition("def downgrade(")[0]
+        if dropped.search(upgrade):
+            return None
+        if created.search(upgrade):
+            return revision
+    return None
+
+
+def _relative(root: Path, revision: Script) -> str:
+    return str(Path(revision.path).resolve().relative_to(root.resolve()))
+
+
+def applied_revisions(settings: Settings, root: Path) -> set[str]:
+    """Every revision the database at DATABASE_URL has applied (its alembic_version heads
+    and their ancestors); an empty set for a SQLite file that does not exist. Reads only:
+    it creates no file and no table."""
+    url = make_url(settings.database_url)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        if url.get_backend_name() == "sqlite":
+            heads = _sqlite_heads(url.database)
+        else:
+            heads = asyncio.run(_server_heads(settings))
+    except (OSError, sqlite3.Error, SQLAlchemyError) as error:
+        reason = str(error).partition("\n")[0] or type(error).__name__
+        raise DatabaseUnreadable(f"cannot read the database {shown}: {reason}") from None
+    script = ScriptDirectory(str(root / "migrations"))
+    applied: set[str] = set()
+    for head in heads:
+        try:
+            applied.update(revision.revision for revision in script.iterate_revisions(head, "base"))
+        except CommandError:
+            raise DatabaseUnreadable(
+                f"the database {shown} is at revision {head}, which migrations/versions lacks"
+            ) from None
+    return applied
+
+
+def _sqlite_heads(database: str | None) -> tuple[str, ...]:
+    if not database or database == ":memory:" or not Path(database).exists():
+        return ()
+    uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True)
+    try:
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return ()
+        raise
+    finally:
+        connection.close()
+    return tuple(str(row[0]) for row in rows)
+
+
+async def _server_heads(settings: Settings) -> tuple[str, ...]:
+    from src.core.database import create_engine
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            heads = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
+    finally:
+        await engine.dispose()
+    return tuple(heads)
