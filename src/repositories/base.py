@@ -37,6 +37,7 @@ from sqlalchemy.sql import ColumnElement, Executable
 
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
+from src.core.errors import in_words
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity, utcnow
 from src.models.user import User
@@ -339,7 +340,7 @@ class OwnedRepository(Repository[OwnedT]):
             target = owned_references(self.model)[name]
             statement = self._statement(("reference", name), partial(_same_owner, target))
             if not await self._read(statement, {"_pk": values[name], "_owner": owner_id}):
-                return target.__name__
+                return in_words(target.__name__)
         return None
 
 
