@@ -33,6 +33,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 
 from src.core.database import Database
@@ -323,7 +324,9 @@ class OwnedRepository(Repository[OwnedT]):
         references = owned_references(self.model)
         conditions: list[ColumnElement[bool]] = []
         for name in names:
-            target = references[name]
+            # Aliased: a reference to the model's own table (a parent category) names another
+            # row, which an unaliased subquery would take for the row written (correlation).
+            target = aliased(references[name], name=f"ref_{name}")
             usable: ColumnElement[bool] = exists().where(
                 target.id == bindparam(name), target.owner_id == owner
             )
