@@ -25,9 +25,9 @@ from pwdlib import PasswordHash
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.cli import alembic_config
 from src.core.config import Settings
 from src.core.database import Database, create_engine
+from src.core.migrations import alembic_config
 from src.core.security import Principal
 from src.main import create_app
 from src.repositories.user_repo import UserRepository
@@ -115,7 +115,7 @@ async def backend(
 @pytest.fixture(scope="session")
 def settings(backend: Backend) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=backend.url,
         secret_key="test-secret-that-is-long-enough-for-hs256-0123456789",
         redis_url=None,  # rate-limit counters per app, whatever the shell exports

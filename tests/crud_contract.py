@@ -5,6 +5,7 @@ body, the foreign keys to fill in, and the statuses its design doc lists per
 operation; this class turns those into one test per documented status.
 """
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -15,28 +16,104 @@ import pytest
 from src.core.config import Settings
 from src.core.database import Database
 from src.main import create_app
+from src.models import Base
 from tests.conftest import MakeUser
 from tests.helpers import assert_problem
 
 API = "/api/v1"
+Schema = dict[str, Any]
+NO_NUL = "^[^\\u0000]*$"
+"""The pattern of free text (`NoNul`); any other pattern is a format such as a decimal's."""
 
 
-def minimal_body(openapi: dict[str, Any], schema_name: str) -> dict[str, Any]:
-    """The smallest body the app's OpenAPI document says `schema_name` accepts."""
-    schema = openapi["components"]["schemas"][schema_name]
-    body: dict[str, Any] = {}
-    for name in schema.get("required", []):
-        spec = schema["properties"][name]
+def resolve(openapi: Schema, spec: Schema) -> Schema:
+    """`spec` with its `$ref`s followed, and an optional field's non-null branch."""
+    while True:
         if "$ref" in spec:
-            enum = openapi["components"]["schemas"][spec["$ref"].rsplit("/", 1)[-1]]
-            body[name] = enum["enum"][0]
-        elif spec.get("type") == "string":
-            body[name] = "x" * max(int(spec.get("minLength", 1)), 1)
-        elif spec.get("type") == "integer":
-            body[name] = int(spec.get("minimum", 0))
-        elif spec.get("type") == "boolean":
-            body[name] = True
-    return body
+            spec = openapi["components"]["schemas"][spec["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in spec:
+            spec = next(option for option in spec["anyOf"] if option.get("type") != "null")
+        else:
+            return spec
+
+
+def free_text(spec: Schema) -> bool:
+    """Whether a (resolved) schema is free text: a string of any characters but NUL."""
+    plain = spec.get("type") == "string" and spec.get("pattern", NO_NUL) == NO_NUL
+    return plain and not {"format", "enum", "const"} & set(spec)
+
+
+def create_schema(openapi: Schema, resource: str) -> Schema:
+    """The body `POST /api/v1/<resource>` takes, by the `$ref` of its request body: the
+    document names it, so no name is guessed from the resource's plural."""
+    operation = openapi["paths"][f"{API}/{resource}"]["post"]
+    return resolve(openapi, operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def sample(openapi: Schema, spec: Schema) -> Any:
+    """A valid value for `spec`: its first enum value, or the value nearest 0 (or "x")
+    within its bounds, its length and its pattern."""
+    spec = resolve(openapi, spec)
+    if "enum" in spec:
+        return spec["enum"][0]
+    kind, form = spec.get("type"), spec.get("format")
+    if form == "uuid":
+        return str(uuid.uuid4())
+    if form == "date":
+        return "2026-01-01"
+    if form == "date-time":
+        return "2026-01-01T00:00:00Z"
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        low, high = spec.get("minimum"), spec.get("maximum")
+        value = max(low, 0) if low is not None else 0
+        return min(value, high) if high is not None else value
+    assert kind == "string", f"no sample for {spec}"
+    low, high = int(spec.get("minLength", 1)), spec.get("maxLength")
+    pattern = spec.get("pattern", NO_NUL)
+    for candidate in ("x" * max(low, 1), "0", "1"):
+        fits = low <= len(candidate) <= (high if high is not None else len(candidate))
+        if fits and re.search(pattern, candidate):
+            return candidate
+    raise AssertionError(f"no sample fits {spec}")
+
+
+def minimal_body(openapi: Schema, schema: Schema) -> dict[str, Any]:
+    """The smallest body `schema` accepts: its required fields, each with a sample."""
+    properties = schema["properties"]
+    return {name: sample(openapi, properties[name]) for name in schema.get("required", [])}
+
+
+def references_of(resource: str) -> dict[str, str]:
+    """Each foreign-key field of `resource` (its table) and the resource it points at."""
+    table = Base.metadata.tables[resource]
+    return {
+        column.name: key.column.table.name
+        for column in table.columns
+        if column.name != "owner_id"
+        for key in column.foreign_keys
+    }
+
+
+async def create_row(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    resource: str,
+    chain: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A row of `resource` made through its own POST, after the rows its required
+    references need (a time entry needs a task, which needs a project)."""
+    assert resource not in chain, f"required references go round: {' -> '.join(chain)}"
+    openapi = (await client.get("/openapi.json")).json()
+    body = minimal_body(openapi, create_schema(openapi, resource))
+    for field, target in references_of(resource).items():
+        if field in body:
+            row = await create_row(client, headers, target, (*chain, resource))
+            body[field] = row["id"]
+    created = await client.post(f"{API}/{resource}", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
 
 
 class CrudContract:
@@ -50,22 +127,22 @@ class CrudContract:
     async def _headers(self, make_user: MakeUser) -> dict[str, str]:
         return (await make_user()).headers
 
-    async def _body(self, client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    async def _body(
+        self, client: httpx.AsyncClient, headers: dict[str, str], *, own_rows: bool = True
+    ) -> dict[str, Any]:
+        """`valid` with every reference filled; with `own_rows=False`, but references to this
+        resource (a parent category): their rows would show in its list."""
         body = dict(self.valid)
-        openapi = (await client.get("/openapi.json")).json()
         for field, target in self.references.items():
-            schema = f"{target[:-1].title().replace('_', '')}Create"
-            created = await client.post(
-                f"{API}/{target}", json=minimal_body(openapi, schema), headers=headers
-            )
-            assert created.status_code == 201, created.text
-            body[field] = created.json()["id"]
+            if own_rows or target != self.resource:
+                body[field] = (await create_row(client, headers, target))["id"]
         return body
 
-    async def _create(self, client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-        created = await client.post(
-            f"{API}/{self.resource}", json=await self._body(client, headers), headers=headers
-        )
+    async def _create(
+        self, client: httpx.AsyncClient, headers: dict[str, str], *, own_rows: bool = True
+    ) -> dict[str, Any]:
+        body = await self._body(client, headers, own_rows=own_rows)
+        created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
         assert created.status_code == 201, created.text
         return dict(created.json())
 
@@ -77,10 +154,10 @@ class CrudContract:
     ) -> dict[str, Any] | None:
         """The same body with one free-text field altered, or None if it has none."""
         openapi = (await client.get("/openapi.json")).json()
-        schema = openapi["components"]["schemas"][self._schema("Create")]
+        schema = create_schema(openapi, self.resource)
         for name, value in body.items():
-            spec = schema["properties"].get(name, {})
-            if spec.get("type") == "string" and "format" not in spec and isinstance(value, str):
+            spec = resolve(openapi, schema["properties"].get(name, {}))
+            if free_text(spec) and isinstance(value, str):
                 return {**body, name: value[:-1] + ("y" if value[-1:] != "y" else "z")}
         return None
 
@@ -93,9 +170,6 @@ class CrudContract:
         transport = httpx.ASGITransport(app=strict)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
-
-    def _schema(self, suffix: str) -> str:
-        return f"{self.resource[:-1].title().replace('_', '')}{suffix}"
 
 
 class CreateContract(CrudContract):
@@ -132,7 +206,7 @@ class CreateContract(CrudContract):
         self, client: httpx.AsyncClient, make_user: MakeUser
     ) -> None:
         headers = await self._headers(make_user)
-        body = await self._body(client, headers)
+        body = await self._body(client, headers, own_rows=False)
         url = f"{API}/{self.resource}"
         keyed = {**headers, "Idempotency-Key": f"contract-{uuid.uuid4()}"}
         first = await client.post(url, json=body, headers=keyed)
@@ -184,7 +258,7 @@ class GetContract(CrudContract):
 class ListContract(CrudContract):
     async def test_list(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
         headers = await self._headers(make_user)
-        rows = [await self._create(client, headers) for _ in range(3)]
+        rows = [await self._create(client, headers, own_rows=False) for _ in range(3)]
         url = f"{API}/{self.resource}"
         page = (await client.get(f"{url}?page=2&limit=2", headers=headers)).json()
         assert (page["total"], page["page"], page["limit"], page["pages"]) == (3, 2, 2, 2)

@@ -8,13 +8,16 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from src.core.config import DEFAULT_SQLITE_URL, Settings
+from src.schemas.base import DecimalString, PlainDecimal
 from tests.conftest import TEST_PASSWORD, MakeUser, User
 from tests.live_server import (
     featwright_env,
@@ -302,3 +305,34 @@ async def test_the_sqlite_files_featwright_creates_are_its_users_alone(
 
     assert created.status_code == 201, created.text
     assert modes == {**dict.fromkeys(directories, 0o700), **dict.fromkeys(files, 0o600)}
+
+
+@pytest.mark.parametrize(
+    ("precision", "scale", "longest"),
+    [(None, 0, "1" * 100), (8, 2, "-123456.78"), (2, 2, "-0.55"), (5, 0, "-12345")],
+)
+def test_a_decimal_string_is_bounded_and_says_so(
+    precision: int | None, scale: int, longest: str
+) -> None:
+    """Every input has a maxLength in the OpenAPI document (a Decimal had none), and the
+    validator holds to it: one character more is a 400, not a 1 MiB number."""
+    rule = DecimalString(precision, scale)
+    adapter = TypeAdapter(Annotated[Decimal, rule])
+
+    assert adapter.json_schema()["maxLength"] == len(longest)
+    assert adapter.validate_python(longest) == Decimal(longest)
+    with pytest.raises(ValidationError):
+        adapter.validate_python(longest + "1" if precision is None else "1" + longest)
+
+
+def test_a_decimal_without_a_scale_is_answered_alike_on_every_backend() -> None:
+    """SQLite hands back `1.0000000000` and `0E-10`; PostgreSQL `1` and `0`."""
+    answer = TypeAdapter(PlainDecimal).dump_python
+    values = ("1.0000000000", "0E-10", "1E+2", "-12.3400", "123456789012345678901234567890.5")
+    assert [answer(Decimal(v), mode="json") for v in values] == [
+        "1",
+        "0",
+        "100",
+        "-12.34",
+        "123456789012345678901234567890.5",
+    ]

@@ -1,5 +1,15 @@
 """Domain errors: raised by services and repositories, mapped to HTTP in one handler."""
 
+import re
+
+
+def in_words(model: str) -> str:
+    """A model's name as a sentence says it: `TimeEntry` -> `Time entry`, `APIKey` ->
+    `API key`, so a message reads "Time entry not found"."""
+    parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", model)
+    rest = [part if part.isupper() and len(part) > 1 else part.lower() for part in parts[1:]]
+    return " ".join([parts[0], *rest]) if parts else model
+
 
 class DomainError(Exception):
     def __init__(self, detail: str) -> None:

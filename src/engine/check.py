@@ -20,7 +20,7 @@ from src.api.routing import WRITE_METHODS
 from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import INT64, Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
 from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
-from src.schemas.base import INT32
+from src.schemas.base import INT32, TEXT_MAX_LENGTH
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")
 SYSTEM_COLUMNS = ("version",)
@@ -209,6 +209,8 @@ def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[
             expected = actual if actual in (None, 0) else None
         if field_type.kind == "int" and expected is None and actual in (*INT32, *INT64):
             expected = actual  # an open side of an int is its column's limit
+        if key == "maxLength" and expected is None and actual == TEXT_MAX_LENGTH:
+            expected = actual  # a str without a maximum still has one as input
         if actual != expected:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(expected)}"
 
@@ -225,8 +227,10 @@ def _number(value: float | None) -> str:
 
 
 def _literal(value: Any) -> str | None:
-    if value is None or callable(value):
+    if value is None:
         return None
+    if callable(value):  # utcnow(), uuid4(): a new value per row
+        return f"{getattr(value, '__name__', value)}()"
     if isinstance(value, bool):
         return str(value).lower()
     return str(getattr(value, "value", value))

@@ -5,19 +5,26 @@ text: `##` sections, one `###` per model or endpoint, and their tables. Every
 problem is collected with its line, so one run reports them all.
 """
 
+import difflib
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from src.schemas.base import INT32, DecimalString
 
 MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
 FILE_PLAN_COLUMNS = ("#", "File", "Action", "Description")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 REQUIRED_VALUES = ("yes", "no", "auto")
 PUBLIC_AUTH = ("none", "public")
+LIST_PARAMS = ("page", "limit", "cursor")
+"""Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
 ERROR_SCHEMAS = (
     "ValidationError",
     "UnauthorizedError",
@@ -40,6 +47,8 @@ FILE_PLAN_LAYOUT = (
 )
 INT64 = (-(2**63), 2**63 - 1)
 """The widest integer column (BIGINT): an `int` range stays within it."""
+DECIMAL_PRECISION = 1000
+"""The most digits a `Decimal(P, S)` may have: PostgreSQL's NUMERIC refuses more (and 0)."""
 TYPE_GRAMMAR = (
     "UUID, str, str(MIN..MAX), int, int(MIN..MAX), float, float(MIN..MAX), bool, date, "
     "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model)"
@@ -61,6 +70,8 @@ _TYPE_PATTERNS = {
 _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID_EXAMPLE = "00000000-0000-4000-8000-000000000000"
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
 
@@ -262,7 +273,34 @@ class _Reader:
             self.problem(section.line, "no model; expected one '### ModelName' with its table")
         for model in models:
             self.check_model(model, self.known_models | {m.name for m in models})
+        self.check_required_references(models)
         return tuple(models)
+
+    def check_required_references(self, models: list[Model]) -> None:
+        """A required reference that leads back to its own model (a required parent, or
+        two models that each require the other) leaves no row that could be created first."""
+        required = {
+            model.name: [f for f in model.fields if f.type.ref and f.required == "yes"]
+            for model in models
+        }
+        for model in models:
+            for item in required[model.name]:
+                path, seen = [f"{model.name}.{item.name}"], {model.name}
+                target = item.type.ref
+                while target in required and target not in seen:
+                    seen.add(target)
+                    following = required[target]
+                    if not following:
+                        break
+                    path.append(f"{target}.{following[0].name}")
+                    target = following[0].type.ref
+                if target == model.name:
+                    self.problem(
+                        item.line,
+                        f"{' -> '.join(path)} -> {model.name}: required references lead back to"
+                        f" {model.name}, so no first row could be created; write Required no"
+                        f" for {model.name}.{item.name}",
+                    )
 
     def check_model(self, model: Model, known: frozenset[str]) -> None:
         names = [f.name for f in model.fields]
@@ -312,7 +350,7 @@ class _Reader:
             ok = False
         field_type = parse_type(type_text)
         if field_type is None:
-            self.problem(line, f"unknown type {type_text!r}; expected one of: {TYPE_GRAMMAR}")
+            self.problem(line, type_problem(type_text) or f"unknown type {type_text!r}")
             ok = False
         if required not in REQUIRED_VALUES:
             self.problem(
@@ -325,6 +363,11 @@ class _Reader:
         if not ok or field_type is None:
             return None
         value = None if default in ("-", "") else _plain(default)
+        if required == "no" and value not in (None, "null"):
+            problem = _default_problem(field_type, _plain(type_text), value)
+            if problem is not None:
+                self.problem(line, f"{name}: {problem}")
+                return None
         return ModelField(name, field_type, required, value, description, line)
 
     def endpoints(
@@ -339,7 +382,7 @@ class _Reader:
             schemas.add(f"PaginatedResponse[{response}]")
         endpoints: dict[str, Endpoint] = {}
         for sub in section.subsections:
-            endpoint = self.endpoint(sub, schemas)
+            endpoint = self.endpoint(sub, schemas, models)
             if endpoint is None:
                 continue
             if endpoint.key in endpoints:
@@ -351,7 +394,9 @@ class _Reader:
             self.problem(section.line, "no endpoint; expected '### METHOD /api/v1/...' sections")
         return tuple(endpoints.values())
 
-    def endpoint(self, sub: _Section, schemas: set[str]) -> Endpoint | None:
+    def endpoint(
+        self, sub: _Section, schemas: set[str], models: tuple[Model, ...]
+    ) -> Endpoint | None:
         match = _ENDPOINT_HEADING.fullmatch(sub.title)
         if match is None or match["method"] not in METHODS:
             self.problem(
@@ -403,8 +448,36 @@ class _Reader:
             self.problem(table.line, f"{sub.title}: no 2xx response; expected e.g. 'Response 200'")
         query: tuple[QueryParam, ...] = ()
         if "Query Params" in aspects:
-            query = tuple(_query_params(aspects["Query Params"][1]))
+            line, detail = aspects["Query Params"]
+            query = tuple(_query_params(detail))
+            self.check_filters(match["method"], path, query, line, models)
         return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
+
+    def check_filters(
+        self,
+        method: str,
+        path: str,
+        query: tuple[QueryParam, ...],
+        line: int,
+        models: tuple[Model, ...],
+    ) -> None:
+        """A list of a model of this doc filters by the model's fields: a query parameter that
+        names none would be generated as nothing and ignored, silently."""
+        model = next((m for m in models if path == f"/api/v1/{m.table}"), None)
+        if method != "GET" or model is None:
+            return
+        fields = [f.name for f in model.fields if f.required != "auto"]
+        for param in query:
+            if param.name in (*LIST_PARAMS, *fields):
+                continue
+            close = difflib.get_close_matches(param.name, fields, n=1)
+            choices = f"{', '.join(LIST_PARAMS)} or a field: {', '.join(fields)}"
+            expected = f"{close[0]!r} (or {choices})" if close else choices
+            self.problem(
+                line,
+                f"query parameter {param.name!r} names no field of {model.name} that a client"
+                f" sets, so no list would filter by it; expected {expected}",
+            )
 
     def file_plan(self, section: _Section | None) -> tuple[PlannedFile, ...]:
         if section is None:
@@ -445,6 +518,18 @@ class _Reader:
 
 
 def parse_type(text: str) -> FieldType | None:
+    """The type a Type cell names, or None if it names none (`type_problem` says why)."""
+    found = _read_type(text)
+    return found if isinstance(found, FieldType) else None
+
+
+def type_problem(text: str) -> str | None:
+    """What is wrong with a Type cell and what to write instead; None when it is right."""
+    found = _read_type(text)
+    return None if isinstance(found, FieldType) else found
+
+
+def _read_type(text: str) -> FieldType | str:
     text = _plain(text)
     for kind, pattern in _TYPE_PATTERNS.items():
         match = pattern.fullmatch(text)
@@ -453,7 +538,10 @@ def parse_type(text: str) -> FieldType | None:
         groups = match.groupdict()
         low, high = groups.get("low"), groups.get("high")
         choices = tuple(c.strip() for c in (groups.get("choices") or "").split(","))
-        number = int if kind in ("str", "int") and "." not in f"{low}{high}" else float
+        if kind in ("str", "int") and any(v is not None and "." in v for v in (low, high)):
+            whole = f"{kind}({_whole(low, math.ceil)}..{_whole(high, math.floor)})"
+            return f"{text}: the bounds of {kind} are whole numbers; write e.g. {whole}"
+        number = int if kind in ("str", "int") else float
         field_type = FieldType(
             kind,
             low=number(low) if low is not None else None,
@@ -463,36 +551,118 @@ def parse_type(text: str) -> FieldType | None:
             precision=int(groups["precision"]) if groups.get("precision") else None,
             scale=int(groups["scale"]) if groups.get("scale") else None,
         )
-        return field_type if _possible(field_type, low, high) else None
+        return _impossible(text, field_type) or field_type
+    return f"unknown type {text!r}; expected one of: {TYPE_GRAMMAR}"
+
+
+def _whole(bound: str | None, rounded: Callable[[float], int]) -> str:
+    return "" if bound is None else str(rounded(float(bound)))
+
+
+def _impossible(text: str, field_type: FieldType) -> str | None:
+    """Why no value can meet the type's constraints, or no database can store it; and what
+    to write instead. None when it is possible."""
+    kind, low, high = field_type.kind, field_type.low, field_type.high
+    if kind == "enum":
+        return _enum_problem(field_type.choices)
+    if low is not None and high is not None and low > high:
+        return (
+            f"{text}: the range is empty (its lower bound is above its upper one);"
+            f" write {kind}({number_text(high)}..{number_text(low)})"
+        )
+    if kind == "str" and any(v is not None and v < 0 for v in (low, high)):
+        return f"{text}: a length is never negative; write e.g. str(..{int(high or 1)})"
+    if kind == "str" and high is not None and high < 1:
+        return f"{text}: no text is at most {int(high)} characters long; write e.g. str(..1)"
+    if kind == "int" and any(v is not None and not INT64[0] <= v <= INT64[1] for v in (low, high)):
+        return (
+            f"{text}: past the widest integer column (BIGINT); write bounds within"
+            f" {INT64[0]}..{INT64[1]}"
+        )
+    precision, scale = field_type.precision, field_type.scale
+    if precision is not None and not 1 <= precision <= DECIMAL_PRECISION:
+        return (
+            f"{text}: a precision is 1 to {DECIMAL_PRECISION} digits (PostgreSQL's NUMERIC);"
+            " write e.g. Decimal(12, 2)"
+        )
+    if precision is not None and scale is not None and scale > precision:
+        return (
+            f"{text}: the scale (digits after the point) is larger than the precision (all"
+            f" digits); write Decimal({scale}, {precision})"
+        )
     return None
 
 
-def _possible(field_type: FieldType, low: str | None, high: str | None) -> bool:
-    """Reject constraints no value can meet, or that make no sense for the type."""
-    if field_type.kind == "enum":
-        choices = field_type.choices
-        return all(_IDENTIFIER.fullmatch(c) for c in choices) and len(set(choices)) == len(choices)
-    if field_type.kind in ("str", "int") and any(v is not None and "." in v for v in (low, high)):
-        return False
-    if field_type.kind == "str" and any(
-        v is not None and v < 0 for v in (field_type.low, field_type.high)
-    ):
-        return False
-    if field_type.kind == "int" and any(
-        v is not None and not INT64[0] <= v <= INT64[1] for v in (field_type.low, field_type.high)
-    ):
-        return False  # past BIGINT
-    if (
-        field_type.low is not None
-        and field_type.high is not None
-        and field_type.low > field_type.high
-    ):
-        return False
-    return not (
-        field_type.precision is not None
-        and field_type.scale is not None
-        and field_type.scale > field_type.precision
+def _enum_problem(choices: tuple[str, ...]) -> str | None:
+    """What is wrong with an enum's values, with the enum to write instead."""
+    suggested = list(
+        dict.fromkeys(
+            re.sub(r"[^a-z0-9]+", "_", choice.lower()).strip("_") for choice in choices if choice
+        )
     )
+    suggested = [c if c[:1].isalpha() else f"v_{c}" for c in suggested if c]
+    write = f"write enum({', '.join(suggested)})" if suggested else "write e.g. enum(low, high)"
+    if not all(choices):
+        return f"enum has an empty value; {write}"
+    duplicated = sorted({c for c in choices if choices.count(c) > 1})
+    if duplicated:
+        return f"enum lists {', '.join(map(repr, duplicated))} twice; {write}"
+    if all(_IDENTIFIER.fullmatch(c.lower()) for c in choices) and list(choices) != suggested:
+        if len(set(suggested)) < len(choices):
+            return f"enum values must be lower-case, and then some are the same; {write}"
+        return f"enum values must be lower-case; {write}"
+    if not all(_IDENTIFIER.fullmatch(c) for c in choices):
+        return f"enum values are snake_case words that start with a letter; {write}"
+    return None
+
+
+def _default_problem(field_type: FieldType, type_text: str, default: str) -> str | None:
+    """Why `default` is no value of the type, and what to write instead; None when it is
+    one. It becomes code and a column default: it must be what the type takes."""
+    kind, low, high = field_type.kind, field_type.low, field_type.high
+    wrong = f"default {default!r} is not a value of {type_text}"
+    if kind == "bool" and default not in ("true", "false"):
+        return f"{wrong}; write true or false"
+    if kind == "enum" and default not in field_type.choices:
+        return f"{wrong}; write one of {', '.join(field_type.choices)}"
+    if kind == "datetime" and default != "utcnow()":
+        return f"{wrong} this generator can store; write utcnow() (the time of the insert) or -"
+    if kind == "uuid" and default != "uuid4()" and not _UUID.fullmatch(default):
+        return f"{wrong}; write uuid4(), a UUID such as {_UUID_EXAMPLE}, or -"
+    if kind == "ref":
+        return f"a reference takes no default; write - or null (got {default!r})"
+    if kind == "date":
+        try:
+            date.fromisoformat(default)
+        except ValueError:
+            return f"{wrong}; write a day as YYYY-MM-DD, such as 2026-01-31"
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", default):
+            return f"{wrong}; write a day as YYYY-MM-DD, such as 2026-01-31"
+    if kind == "decimal":
+        rule = DecimalString(field_type.precision, field_type.scale or 0)
+        if len(default) > rule.max_length or not re.fullmatch(rule.pattern, default):
+            return f"{wrong}; write {rule.message.removeprefix('must be ')}"
+    if kind == "str":
+        too = "short" if low is not None and len(default) < low else None
+        too = "long" if high is not None and len(default) > high else too
+        if too:
+            return f"default {default!r} is too {too} for {type_text}; write one that fits, or -"
+    if kind in ("int", "float"):
+        pattern = r"-?\d+" if kind == "int" else r"-?\d+(\.\d+)?"
+        if not re.fullmatch(pattern, default):
+            return f"{wrong}; write a number such as {number_text(low or 0)}"
+        value = float(default)
+        if kind == "int" and low is None and high is None:
+            low, high = INT32
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"default {default} is outside {type_text}; write one within it, or -"
+    return None
+
+
+def number_text(value: float | None) -> str:
+    """A bound as the doc and SQL write it: `5`, `0.5`."""
+    assert value is not None
+    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 def parse_doc(path: Path, known_models: frozenset[str] = frozenset()) -> FeatureDoc:

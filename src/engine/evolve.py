@@ -9,18 +9,25 @@ counted against the rows before the migration writes anything.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from merge3 import Merge3
 
-from src.engine.doc import FeatureDoc, Model, ModelField, parse_doc_text, table_name
+from src.engine.doc import (
+    FeatureDoc,
+    Model,
+    ModelField,
+    number_text,
+    parse_doc_text,
+    table_name,
+)
 from src.engine.generate import (
     REGISTRIES,
     GenerationError,
     int_column,
-    number_text,
     python_default,
     range_condition,
 )
@@ -318,6 +325,11 @@ def render_change_migration(
     upgrade = [line for change in changes for line in _operations(change, reverse=False)]
     downgrade = [line for change in reversed(changes) for line in _operations(change, True)]
     created = datetime.now(UTC).isoformat(sep=" ")
+    code = f"""def upgrade() -> None:
+{_body(upgrade)}
+
+def downgrade() -> None:
+{_body(downgrade)}"""
     return f'''"""{message}
 
 Revision ID: {revision}
@@ -331,13 +343,7 @@ Before it writes anything, each direction counts the rows its new rules would br
 stops, naming the rule, if there are any.
 """
 
-from collections.abc import Sequence
-
-import sqlalchemy as sa
-from alembic import op
-
-import src.models.base
-from src.core.migrations import refuse_rows
+{_imports(code)}
 
 revision: str = "{revision}"
 down_revision: str | None = {down_revision!r}
@@ -345,12 +351,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
-{_body(upgrade)}
-
-def downgrade() -> None:
-{_body(downgrade)}
+{code}
 '''
+
+
+MIGRATION_IMPORTS = (
+    ("datetime.", "import datetime"),
+    ("decimal.", "import decimal"),
+    ("uuid.", "import uuid"),
+    ("sa.", "import sqlalchemy as sa"),
+    ("op.", "from alembic import op"),
+    ("src.models.base.", "import src.models.base"),
+    ("refuse_rows(", "from src.core.migrations import refuse_rows"),
+)
+"""What a change migration's code may use, and the import each needs: only the ones its
+code uses are written, so the file passes `ruff check` (no unused import)."""
+
+
+def _imports(code: str) -> str:
+    lines = ["from collections.abc import Sequence"]
+    lines += [line for used, line in MIGRATION_IMPORTS if re.search(rf"\b{re.escape(used)}", code)]
+    return "\n".join(lines)
 
 
 def _body(lines: list[str]) -> str:
@@ -503,10 +524,10 @@ def _fill_value(item: ModelField, model: Model) -> str | None:
     if kind == "enum":
         return repr(item.default)
     if kind == "date":
-        return f"__import__('datetime').date.fromisoformat({item.default!r})"
+        return f"datetime.date.fromisoformat({item.default!r})"
     if kind == "uuid":
-        return f"__import__('uuid').UUID({item.default!r})"
+        return f"uuid.UUID({item.default!r})"
     value = python_default(item, model)
     if kind == "decimal" and value is not None:
-        return f"__import__('decimal').{value}"
+        return f"decimal.{value}"
     return value

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.engine.doc import INT64, FeatureDoc, Model, ModelField, table_name
-from src.schemas.base import INT32
+from src.core.errors import in_words
+from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
+from src.schemas.base import FILTER_TEXT_MAX_LENGTH, INT32, TEXT_MAX_LENGTH
 
 SMALLINT = (-(2**15), 2**15 - 1)
 CRUD_SHAPES = {
@@ -253,7 +254,9 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
             members = "\n".join(f'    {c.upper()} = "{c}"' for c in item.type.choices)
             enums.append(f"class {python_type}(enum.StrEnum):\n{members}\n")
             args.append(f'string_enum({python_type}, name="{item.name}")')
-        default = python_default(item, model)
+        default = python_default(item, model) or default_factory(item)
+        if default == "utcnow":
+            imports.add("from src.models.base import utcnow")
         if default is not None:
             args.append(f"default={default}")
         annotation = f"Mapped[{python_type}{' | None' if item.nullable else ''}]"
@@ -263,7 +266,7 @@ def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
     docstring = f"{header}: the {model.name} model ({_doc_path(doc)})."
     if overview:
         docstring += f"\n\n{overview}\n"
-    body = [f'"""{docstring}"""', "", *sorted(imports)]
+    body = [_docstring(docstring), "", *sorted(imports)]
     body += ["", "", *(f"{e}\n\n" for e in enums)]
     body += [
         f"class {model.name}(OwnedEntity):",
@@ -307,12 +310,6 @@ def _range_check(item: ModelField) -> str | None:
     return f'CheckConstraint("{condition}", name="{item.name}_range")'
 
 
-def number_text(value: float | None) -> str:
-    """A bound as the doc and SQL write it: `5`, `0.5`."""
-    assert value is not None
-    return str(int(value)) if float(value).is_integer() else repr(value)
-
-
 def python_default(item: ModelField, model: Model) -> str | None:
     if item.default in (None, "null"):
         return None
@@ -325,7 +322,23 @@ def python_default(item: ModelField, model: Model) -> str | None:
         return f'Decimal("{item.default}")'
     if kind == "enum":
         return f"{model.name}{pascal(item.name)}.{item.default.upper()}"
+    if kind == "date":
+        year, month, day = (int(part) for part in item.default.split("-"))
+        return f"date({year}, {month}, {day})"
+    if kind in ("datetime", "uuid") and item.default in FACTORIES:
+        return None  # a new value per row: default_factory()
+    if kind == "uuid":
+        return f"uuid.UUID({item.default!r})"
     return repr(item.default)
+
+
+FACTORIES = {"utcnow()": "utcnow", "uuid4()": "uuid.uuid4"}
+"""Defaults that are a new value per row: the function that makes it."""
+
+
+def default_factory(item: ModelField) -> str | None:
+    """The function a `utcnow()` or `uuid4()` default calls, for each row."""
+    return FACTORIES.get(item.default or "")
 
 
 # -------------------------------------------------------------------------- schemas
@@ -347,11 +360,16 @@ def _schemas_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> s
             create.append(f"    {item.name}: {input_type}")
         else:
             default = python_default(item, model) or "None"
+            if (factory := default_factory(item)) is not None:
+                default = f"Field(default_factory={factory})"
+                imports.add("from pydantic import Field")
+                if factory == "utcnow":
+                    imports.add("from src.models.base import utcnow")
             create.append(f"    {item.name}: {input_type}{optional} = {default}")
         update.append(f"    {item.name}: {input_type}{optional} | MISSING = MISSING")
         response.append(f"    {item.name}: {output_type}{optional}")
     body = [
-        f'"""{header}: request and response schemas ({_doc_path(doc)})."""',
+        _docstring(f"{header}: request and response schemas ({_doc_path(doc)})."),
         "",
         *sorted(imports),
         "",
@@ -397,6 +415,9 @@ def _schema_types(
         precision, scale = item.type.precision, item.type.scale
         exact = "" if precision is None else f"{precision}, {scale}"
         aliases.append(f"{alias} = Annotated[Decimal, DecimalString({exact})]")
+        if precision is None:  # no scale: answered without trailing zeros on every backend
+            imports.add("from src.schemas.base import PlainDecimal")
+            return alias, "PlainDecimal"
         return alias, "Decimal"
     if kind in ("int", "float"):
         base = {"int": "StrictInt", "float": "JsonFloat"}[kind]
@@ -441,6 +462,8 @@ def _field_bounds(item: ModelField) -> str:
     if item.type.kind == "int" and (low is not None or high is not None):
         limits = int_column(item)[1]  # an open side is its column's limit, not a 500
         low, high = limits[0] if low is None else low, limits[1] if high is None else high
+    if item.type.kind == "str" and high is None:
+        high = TEXT_MAX_LENGTH  # every input is bounded, and its JSON schema says so
     keys = ("min_length", "max_length") if item.type.kind == "str" else ("ge", "le")
     return ", ".join(
         f"{key}={number_text(value)}"
@@ -468,7 +491,7 @@ def _service_file(names: Names) -> str:
         f"from src.schemas.{names.module} import {model}Create, {model}Update\n"
         "from src.services.base import CrudService\n\n\n"
         f"class {model}Service(CrudService[{model}, {model}Create, {model}Update]):\n"
-        f'    resource = "{model}"\n'
+        f'    resource = "{in_words(model)}"\n'
     )
 
 
@@ -563,13 +586,11 @@ def _routes_file(
         )
         params, filters = ["page: PageDep", f"service: {service('list')}"], []
         for item in _filters(model, operations["list"]):
-            python_type = _filter_type(item, model, imports)
+            python_type, limits, after = _filter_type(item, model, imports)
             imports.add("from fastapi import Query")
-            description = f"Only {r} whose `{item.name}` is this."
-            params.append(
-                f'{item.name}: Annotated[{python_type} | None, Query(description="{description}")]'
-                " = None"
-            )
+            description = f"Only {r.replace('_', ' ')} whose `{item.name}` is this."
+            query = f'Query({limits}description="{description}"){after}'
+            params.append(f"{item.name}: Annotated[{python_type} | None, {query}] = None")
             filters.append(f'"{item.name}": {item.name}')
         call = f"service.list(page, {{{', '.join(filters)}}})" if filters else "service.list(page)"
         blocks.append(
@@ -605,23 +626,50 @@ def _routes_file(
             + f"\nasync def delete_{mod}(id: uuid.UUID, service: Service, if_match: IfMatch)"
             " -> None:\n    await service.delete(id, if_match)"
         )
-    head = [f'"""{header}: API endpoints ({_doc_path(doc)})."""', "", *sorted(imports), ""]
+    head = [_docstring(f"{header}: API endpoints ({_doc_path(doc)})."), "", *sorted(imports), ""]
     return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"
 
 
-def _filter_type(item: ModelField, model: Model, imports: set[str]) -> str:
-    kind = item.type.kind
+def _filter_type(item: ModelField, model: Model, imports: set[str]) -> tuple[str, str, str]:
+    """(type, the `Query` limits, metadata after it) of a list filter: it takes what the
+    field takes, in the URL's form (`?minutes=5`), so a value past a column's range or a
+    NUL is a 400, never a query that fails; a `str` without a maximum gets one."""
+    kind, low, high = item.type.kind, item.type.low, item.type.high
     if kind in ("uuid", "ref"):
         imports.add("import uuid")
-        return "uuid.UUID"
+        return "uuid.UUID", "", ""
     if kind == "enum":
         enum_name = f"{model.name}{pascal(item.name)}"
         imports.add(f"from src.models.{Names.of(model).module} import {enum_name}")
-        return enum_name
+        return enum_name, "", ""
     if kind == "date":
         imports.add("from datetime import date")
-        return "date"
-    return {"str": "str", "int": "int", "float": "float", "bool": "bool"}.get(kind, "str")
+        return "date", "", ""
+    if kind == "datetime":
+        imports.add("from src.schemas.base import IsoDateTime")
+        return "IsoDateTime", "", ""
+    if kind == "str":
+        imports.add("from src.schemas.base import NoNul")
+        limits = f"min_length={int(low)}, " if low else ""
+        limits += f"max_length={int(high) if high is not None else FILTER_TEXT_MAX_LENGTH}, "
+        return "str", limits, ", NoNul"
+    if kind == "decimal":
+        imports.add("from decimal import Decimal")
+        imports.add("from src.schemas.base import DecimalString")
+        exact = "" if item.type.precision is None else f"{item.type.precision}, {item.type.scale}"
+        return "Decimal", "", f", DecimalString({exact})"
+    if kind == "int":
+        column = int_column(item)[1]  # an open side is its column's limit
+        low, high = column[0] if low is None else low, column[1] if high is None else high
+        return "int", f"ge={number_text(low)}, le={number_text(high)}, ", ""
+    if kind == "float":
+        limits = "".join(
+            f"{key}={number_text(value)}, "
+            for key, value in (("ge", low), ("le", high))
+            if value is not None
+        )
+        return "float", limits + "allow_inf_nan=False, ", ""
+    return "bool", "", ""
 
 
 # ---------------------------------------------------------------------------- tests
@@ -651,14 +699,14 @@ def _test_file(
         if item.type.kind == "ref"
     }
     lines = [
-        f'"""{header}: the CRUD contract for each status in {_doc_path(doc)}."""',
+        _docstring(f"{header}: the CRUD contract for each status in {_doc_path(doc)}."),
         "",
         f"from tests.crud_contract import {', '.join(sorted(mixins))}",
         "",
         "",
         f"class Test{pascal(names.resource)}({', '.join(mixins)}):",
         f'    resource = "{names.resource}"',
-        f"    valid = {valid!r}",
+        "    valid = {" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in valid.items()) + "}",
         f"    references = {references!r}",
         "    statuses = {"
         + ", ".join(f'"{op}": {statuses[op]!r}' for op in CONTRACTS if op in statuses)
@@ -668,16 +716,19 @@ def _test_file(
 
 
 def _sample(item: ModelField) -> object:
-    """A valid input value for a required field."""
-    kind, low = item.type.kind, item.type.low
+    """A valid input value for a required field, as the answer gives it back (`"1.00"` for a
+    `Decimal(8, 2)`): the value nearest 0 within its bounds."""
+    kind, low, high = item.type.kind, item.type.low, item.type.high
     if kind == "str":
         return "x" * max(int(low or 1), 1)
-    if kind == "int":
-        return int(low) if low is not None else 0
-    if kind == "float":
-        return low if low is not None else 0.0
+    if kind in ("int", "float"):
+        nearest = max(low, 0) if low is not None else 0
+        nearest = min(nearest, high) if high is not None else nearest
+        return int(nearest) if kind == "int" else float(nearest)
     if kind == "decimal":
-        return "1"
+        precision, scale = item.type.precision, item.type.scale or 0
+        whole = "0" if precision is not None and precision == scale else "1"
+        return f"{whole}.{'0' * scale}" if scale else whole
     if kind == "bool":
         return True
     if kind == "date":
@@ -687,6 +738,14 @@ def _sample(item: ModelField) -> object:
     if kind == "uuid":
         return "00000000-0000-4000-8000-000000000000"
     return item.type.choices[0]
+
+
+def _literal(value: object) -> str:
+    """`value` as Python source; a long run of one character as `"x" * 300`, so a line
+    stays within the line length."""
+    if isinstance(value, str) and len(value) > 20 and len(set(value)) == 1:
+        return f"{value[0]!r} * {len(value)}"
+    return repr(value)
 
 
 # ------------------------------------------------------------------------ registries
@@ -748,6 +807,20 @@ def _register_model(text: str, model: Model, names: Names) -> str:
 
 def _doc_path(doc: FeatureDoc) -> str:
     return f"docs/features/{doc.path.name}"
+
+
+LINE_LENGTH = 100
+"""pyproject.toml's: ruff formats to it, and cannot wrap a docstring or a string for us."""
+
+
+def _docstring(text: str) -> str:
+    """`text` as a module docstring; a first line too long for one line is wrapped."""
+    first, newline, rest = text.partition("\n")
+    if len(first) + 6 > LINE_LENGTH:
+        first = textwrap.fill(
+            first, width=LINE_LENGTH - 6, break_long_words=False, break_on_hyphens=False
+        )
+    return f'"""{first}{newline}{rest}"""'
 
 
 def format_python(text: str, path: str) -> str:

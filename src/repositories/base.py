@@ -33,10 +33,12 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
+from src.core.errors import in_words
 from src.core.pagination import PageRequest
 from src.models.base import Entity, OwnedEntity, utcnow
 from src.models.user import User
@@ -322,7 +324,9 @@ class OwnedRepository(Repository[OwnedT]):
         references = owned_references(self.model)
         conditions: list[ColumnElement[bool]] = []
         for name in names:
-            target = references[name]
+            # Aliased: a reference to the model's own table (a parent category) names another
+            # row, which an unaliased subquery would take for the row written (correlation).
+            target = aliased(references[name], name=f"ref_{name}")
             usable: ColumnElement[bool] = exists().where(
                 target.id == bindparam(name), target.owner_id == owner
             )
@@ -339,7 +343,7 @@ class OwnedRepository(Repository[OwnedT]):
             target = owned_references(self.model)[name]
             statement = self._statement(("reference", name), partial(_same_owner, target))
             if not await self._read(statement, {"_pk": values[name], "_owner": owner_id}):
-                return target.__name__
+                return in_words(target.__name__)
         return None
 
 

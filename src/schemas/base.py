@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import date, datetime
+from decimal import Context, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PlainSerializer,
     StrictFloat,
     StrictInt,
 )
@@ -77,19 +79,35 @@ IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
 `2026-11-30T10:15:00` is a different instant in every zone. Stored and answered in UTC."""
 
 
+DECIMAL_MAX_LENGTH = 100
+"""Characters of a `Decimal` without a precision (sign and point included): every input is
+bounded, and the JSON schema says by how much."""
+
+TEXT_MAX_LENGTH = 65_535
+"""Characters of a `str` a doc gives no maximum (its column is `Text`): every input is
+bounded, and the JSON schema says by how much."""
+
+FILTER_TEXT_MAX_LENGTH = 1_000
+"""Characters of a list filter on such a `str`: the value travels in the URL."""
+
+
 class DecimalString:
     """A decimal as a JSON string, `"12.50"`: the form the answer gives it in, and exact, where
     a JSON number would pass through a float first (`0.1` is not 0.1). With a precision and a
     scale (`DecimalString(12, 2)`), more digits than they allow is refused, never rounded. The
-    JSON schema states the same rule as a pattern, so a client can check before it sends."""
+    JSON schema states the same rule as a pattern and a maxLength, so a client can check before
+    it sends."""
 
     def __init__(self, precision: int | None = None, scale: int = 0) -> None:
         example = "12.50"
         if precision is None:
-            whole, fraction, rule = r"\d+", r"(\.\d+)?", "digits only"
+            whole, fraction = r"\d+", r"(\.\d+)?"
+            self.max_length = DECIMAL_MAX_LENGTH
+            rule = f"digits only, at most {self.max_length} characters"
         else:
             whole = rf"\d{{1,{precision - scale}}}" if precision > scale else "0"
             fraction = rf"(\.\d{{1,{scale}}})?" if scale else ""
+            self.max_length = 1 + max(precision - scale, 1) + (1 + scale if scale else 0)
             rule = f"at most {precision - scale} digits before the point and {scale} after"
             example = "12" if scale == 0 else "0.5" if precision == scale else example
         self.pattern = f"^-?{whole}{fraction}$"
@@ -100,7 +118,9 @@ class DecimalString:
         self, source: type[Any], handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         def checked(value: object) -> object:
-            if not isinstance(value, str) or not self._matches(value):
+            if not isinstance(value, str) or len(value) > self.max_length:
+                raise ValueError(self.message)
+            if not self._matches(value):
                 raise ValueError(self.message)
             return value
 
@@ -109,8 +129,21 @@ class DecimalString:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "pattern": self.pattern}
+        return {"type": "string", "pattern": self.pattern, "maxLength": self.max_length}
 
+
+def _plain_decimal(value: Decimal) -> str:
+    """`1`, not `1.0000000000` (SQLite's 10 places) nor `0E-10` (no decimal string); every
+    digit kept (the default context would round to 28)."""
+    return format(value.normalize(_EXACT), "f") if value else "0"
+
+
+_EXACT = Context(prec=2 * DECIMAL_MAX_LENGTH)
+
+
+PlainDecimal = Annotated[Decimal, PlainSerializer(_plain_decimal, return_type=str)]
+"""A `Decimal` without a scale, as an answer gives it: its digits, without trailing zeros or
+an exponent, alike on SQLite and PostgreSQL."""
 
 JsonFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 """A JSON number (`4` or `4.5`); never `"4"`, `true`, `NaN` or an overflow such as `1e400`."""

@@ -27,8 +27,15 @@ class StoredResponse:
 
 
 def fingerprint(data: BaseModel) -> str:
-    """The validated body, so key order and whitespace do not make a request "different"."""
-    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    """The validated body, so key order and whitespace do not make a request "different";
+    without the values a `default_factory` made for fields not sent (a `utcnow()` default
+    is new on every request, the body the client sent is not)."""
+    made = {
+        name
+        for name, field in type(data).model_fields.items()
+        if field.default_factory is not None and name not in data.model_fields_set
+    }
+    return hashlib.sha256(data.model_dump_json(exclude=made).encode()).hexdigest()
 
 
 class IdempotencyService:

@@ -61,7 +61,11 @@ def problems_of(path: Path, known_models: frozenset[str] = APP_MODELS) -> list[t
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the repository's tracked files, to run `featwright add` in."""
-    copy = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(copy: Path) -> Path:
+    """The repository's tracked (and not ignored) files, copied to `copy`."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -191,13 +195,13 @@ def drive(
     return driven
 
 
-def run_generated_tests(project: Path, module: Path) -> subprocess.CompletedProcess[str]:
-    """A generated test module, run in the copy on both backends (its own PostgreSQL
-    database); fails the test if it fails."""
+def run_generated_tests(project: Path, *modules: Path) -> subprocess.CompletedProcess[str]:
+    """Generated test modules (or any of the copy's), run in the copy on both backends (its
+    own PostgreSQL database); fails the test if they fail."""
     server = postgres_url().rsplit("/", 1)[0]
     name = f"featwright_add_{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *map(str, modules)],
         cwd=project,
         env={**os.environ, "PYTHONPATH": str(project), "TEST_DATABASE_URL": f"{server}/{name}"},
         capture_output=True,

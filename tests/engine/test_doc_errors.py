@@ -386,7 +386,7 @@ def test_every_problem_says_what_was_expected(write_doc: WriteDoc) -> None:
     )
     problems = problems_of(path)
     assert len(problems) == 12
-    assert [m for _, m in problems if not re.search(r"; expected .", m)] == []
+    assert [m for _, m in problems if not re.search(r"; (expected|write) .", m)] == []
 
 
 def test_unknown_aspect_row_is_reported(write_doc: WriteDoc) -> None:
@@ -408,3 +408,155 @@ def test_auth_value_other_than_required_none_or_public_is_reported(write_doc: Wr
     problems = problems_of(path)
     assert [line for line, _ in problems] == [43]
     assert "'Anyone'" in problems[0][1]
+
+
+STATUS_ROW = "| status | enum(active, archived) |"
+LIST_QUERY = "limit (int, default 20, 1..100) |"
+
+
+@pytest.mark.parametrize(
+    ("type_text", "message"),
+    [
+        ("enum(Active, archived)", "enum values must be lower-case; write enum(active, archived)"),
+        (
+            "enum(Active, active)",
+            "enum values must be lower-case, and then some are the same; write enum(active)",
+        ),
+        (
+            "enum(in progress, done)",
+            "enum values are snake_case words that start with a letter;"
+            " write enum(in_progress, done)",
+        ),
+        ("enum(active, active)", "enum lists 'active' twice; write enum(active)"),
+        ("enum(active, )", "enum has an empty value; write enum(active)"),
+    ],
+    ids=["upper-case", "upper-case twice", "spaces", "twice", "empty value"],
+)
+def test_an_enum_whose_values_cannot_be_generated_says_what_to_write(
+    write_doc: WriteDoc, type_text: str, message: str
+) -> None:
+    """Not "unknown type": the type is known, its values are not usable as written."""
+    path = write_doc((STATUS_ROW, f"| status | {type_text} |"))
+    assert problems_of(path) == [(25, message)]
+
+
+@pytest.mark.parametrize(
+    ("type_text", "message"),
+    [
+        (
+            "int(5..1)",
+            "int(5..1): the range is empty (its lower bound is above its upper one)"
+            "; write int(1..5)",
+        ),
+        ("int(1.5..3)", "int(1.5..3): the bounds of int are whole numbers; write e.g. int(2..3)"),
+        ("str(..0)", "str(..0): no text is at most 0 characters long; write e.g. str(..1)"),
+        ("str(-1..5)", "str(-1..5): a length is never negative; write e.g. str(..5)"),
+        (
+            "Decimal(2, 10)",
+            "Decimal(2, 10): the scale (digits after the point) is larger than the precision"
+            " (all digits); write Decimal(10, 2)",
+        ),
+        (
+            "Decimal(0, 0)",
+            "Decimal(0, 0): a precision is 1 to 1000 digits (PostgreSQL's NUMERIC); write e.g."
+            " Decimal(12, 2)",
+        ),
+    ],
+    ids=["empty range", "fraction", "no length", "negative length", "scale", "precision"],
+)
+def test_a_type_no_value_or_column_can_meet_says_what_to_write(
+    write_doc: WriteDoc, type_text: str, message: str
+) -> None:
+    path = write_doc((NAME_ROW, f"| name | {type_text} | yes | - |"))
+    assert problems_of(path) == [(23, message)]
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (
+            "statu",
+            "expected 'status' (or page, limit, cursor or a field: name, description, status)",
+        ),
+        ("colour", "expected page, limit, cursor or a field: name, description, status"),
+        ("created_at", "expected page, limit, cursor or a field: name, description, status"),
+    ],
+    ids=["misspelt", "no such field", "system field"],
+)
+def test_a_list_query_parameter_that_names_no_field_is_refused(
+    write_doc: WriteDoc, param: str, expected: str
+) -> None:
+    """`add` would generate no filter for it, and the list would ignore it silently."""
+    path = write_doc((LIST_QUERY, f"limit (int, default 20, 1..100), {param} (str) |"))
+    assert problems_of(path) == [
+        (
+            53,
+            f"query parameter {param!r} names no field of Project that a client sets, so no"
+            f" list would filter by it; {expected}",
+        )
+    ]
+
+
+def test_list_query_parameters_that_name_fields_and_the_cursor_are_accepted(
+    write_doc: WriteDoc,
+) -> None:
+    path = write_doc((LIST_QUERY, "limit (int, default 20, 1..100), cursor, status (enum) |"))
+    listing = parse_doc(path, APP_MODELS).endpoints[2]
+    assert [param.name for param in listing.query] == ["page", "limit", "cursor", "status"]
+
+
+def test_a_required_reference_back_to_its_own_model_is_refused(write_doc: WriteDoc) -> None:
+    """No first row could ever be created: every row would need one that exists already."""
+    path = write_doc((NAME_ROW, "| parent_id | ref(Project) | yes | - | The parent |\n" + NAME_ROW))
+    assert problems_of(path) == [
+        (
+            23,
+            "Project.parent_id -> Project: required references lead back to Project, so no"
+            " first row could be created; write Required no for Project.parent_id",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "| done | bool | no | yes |",
+            "done: default 'yes' is not a value of bool; write true or false",
+        ),
+        (
+            "| stars | int(1..5) | no | 9 |",
+            "stars: default 9 is outside int(1..5); write one within it, or -",
+        ),
+        (
+            "| kind | enum(a, b) | no | c |",
+            "kind: default 'c' is not a value of enum(a, b); write one of a, b",
+        ),
+        (
+            "| day | date | no | 31.01.2026 |",
+            "day: default '31.01.2026' is not a value of date; write a day as YYYY-MM-DD,"
+            " such as 2026-01-31",
+        ),
+        (
+            "| cap | Decimal(4, 2) | no | 100.5 |",
+            "cap: default '100.5' is not a value of Decimal(4, 2); write a decimal string such as"
+            ' "12.50", with at most 2 digits before the point and 2 after',
+        ),
+        (
+            "| code | str(..3) | no | misc |",
+            "code: default 'misc' is too long for str(..3); write one that fits, or -",
+        ),
+        (
+            "| seen_at | datetime | no | 2026-01-01T00:00:00Z |",
+            "seen_at: default '2026-01-01T00:00:00Z' is not a value of datetime this generator"
+            " can store; write utcnow() (the time of the insert) or -",
+        ),
+    ],
+    ids=["bool", "int range", "enum", "date", "decimal", "str length", "datetime"],
+)
+def test_a_default_that_is_no_value_of_its_type_says_what_to_write(
+    write_doc: WriteDoc, row: str, message: str
+) -> None:
+    """It would become code (`default=yes`) and a column default the database refuses."""
+    path = write_doc((NAME_ROW, row + " - |\n" + NAME_ROW))
+    assert problems_of(path) == [(23, message)]

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from src.core.pagination import MAX_LIMIT, MAX_PAGE
 from src.models import Base
 from tests.conftest import TEST_PASSWORD, MakeUser, User
+from tests.crud_contract import free_text, resolve, sample
 from tests.helpers import API, PROBLEM_JSON, assert_problem, assert_validation_problem
 from tests.reliability.figures import assert_figure
 
@@ -114,38 +115,30 @@ class Api:
 
     def value(self, spec: dict[str, Any], text: str) -> Any:
         """A valid value for a schema, shaped from `text` where it is free text."""
-        spec = self.resolve(spec)
-        if "anyOf" in spec:
-            spec = self.resolve(next(s for s in spec["anyOf"] if s.get("type") != "null"))
-        if "enum" in spec:
-            return spec["enum"][0]
-        kind, fmt = spec.get("type"), spec.get("format")
-        if kind == "integer":
-            return int(spec.get("minimum", 1))
-        if kind == "boolean":
-            return True
-        if fmt == "date":
-            return "2030-01-02"
-        if fmt == "uuid":
-            return str(uuid.uuid4())
-        if fmt == "email":
+        spec = resolve(self.document, spec)
+        if spec.get("format") == "email":
             return f"{text.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+        if not free_text(spec):
+            return sample(self.document, spec)
         low, high = int(spec.get("minLength", 1)), int(spec.get("maxLength", 10_000))
         return (text * low)[: max(high, 1)] if len(text) < low else text[:high]
 
-    async def create(self, user: User, resource: str) -> dict[str, Any]:
-        """A row of `resource` owned by `user`, and the rows it refers to."""
+    async def create(self, user: User, resource: str, also: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A row of `resource` owned by `user`, and the rows it refers to; the optional
+        fields `also` names are filled in too."""
         operation = self.operation("POST", f"{API}/{resource}")
         assert operation is not None, f"no POST {API}/{resource}"
-        response = await self.client.post(
-            f"{API}/{resource}", json=await self.body(user, operation), headers=user.headers
-        )
+        body = await self.body(user, operation, also=also)
+        response = await self.client.post(f"{API}/{resource}", json=body, headers=user.headers)
         assert response.status_code == 201, response.text
         created: dict[str, Any] = response.json()
         return created
 
-    async def body(self, user: User, operation: Operation, text: str = "x") -> dict[str, Any]:
-        """A valid body: a create's required fields, or an update's non-reference fields.
+    async def body(
+        self, user: User, operation: Operation, text: str = "x", also: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """A valid body: a create's required fields (and those in `also`), or an update's
+        non-reference fields.
 
         References point at rows of `user`, created for it.
         """
@@ -155,7 +148,7 @@ class Api:
         properties: dict[str, Any] = schema.get("properties", {})
         references = self.references(operation.resource, properties)
         if operation.method == "POST":
-            names = list(schema.get("required", []))
+            names = [*schema.get("required", []), *also]
         else:
             names = [name for name in properties if name not in references]
         body = {name: self.value(properties[name], text) for name in names}
@@ -344,7 +337,7 @@ async def _query_reference_cases(
     names = [p["name"] for p in operation.spec.get("parameters", []) if p["in"] == "query"]
     for name in api.references(operation.resource, names):
         case = f"{operation}?{name}=<another user's>"
-        child = await api.create(alice, operation.resource)
+        child = await api.create(alice, operation.resource, also=(name,))
         await _probe(
             matrix,
             api,
@@ -584,6 +577,30 @@ async def test_no_response_carries_a_secret_a_hash_or_internals(
 MALFORMED_IDS = ("not-a-uuid", "1", "%00", "0" * 31 + "g", "' OR 1=1--", "9" * 400)
 OUT_OF_RANGE = (2**31, 2**63, -(2**63) - 1, 10**30)
 BAD_PAGES = ("0", "-1", str(MAX_PAGE + 1), str(2**63), str(10**30), "1e3", "abc", "%00")
+
+
+def _within(spec: dict[str, Any], value: object) -> bool:
+    """Whether `value` is an integer in an integer schema's range (`1e3`, `abc` are not)."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    low, high = spec.get("minimum"), spec.get("maximum")
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _past_the_range(spec: dict[str, Any], candidates: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The candidates an integer schema refuses (a filter's `0`, a BIGINT's 2^31 may be
+    fine), and one step past each of its bounds."""
+    steps = [
+        int(bound) + step
+        for bound, step in ((spec.get("minimum"), -1), (spec.get("maximum"), 1))
+        if bound is not None
+    ]
+    refused = [value for value in candidates if not _within(spec, value)]
+    return tuple(dict.fromkeys([*refused, *(type(candidates[0])(step) for step in steps)]))
+
+
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 
 
@@ -598,8 +615,15 @@ async def _hostile_requests(api: Api, user: User) -> AsyncIterator[tuple[str, st
                 yield operation.method, operation.path.replace("{id}", bad), {}
         for parameter in operation.spec.get("parameters", []):
             if parameter["in"] == "query":
-                integer = api.resolve(parameter["schema"]).get("type") == "integer"
-                for bad in BAD_PAGES if integer else ("nope", "%00"):
+                spec = resolve(api.document, parameter["schema"])
+                bad_values: tuple[str, ...] = ("nope", "%00")
+                if spec.get("type") == "integer":
+                    bad_values = _past_the_range(spec, BAD_PAGES)
+                elif spec.get("type") == "number":
+                    bad_values = ("nope", "%00", "nan", "inf", "1e400")
+                elif free_text(spec):  # any text but one with a NUL or one too long
+                    bad_values = ("%00", "x" * (int(spec["maxLength"]) + 1))
+                for bad in bad_values:
                     yield operation.method, f"{url}?{parameter['name']}={bad}", {}
         found = api.body_schema(operation)
         if found is None:
@@ -615,7 +639,7 @@ async def _hostile_requests(api: Api, user: User) -> AsyncIterator[tuple[str, st
             kinds = {option.get("type") for option in api.resolve(spec).get("anyOf", [spec])}
             values: tuple[Any, ...] = ("a\x00b",) if "string" in kinds else ()
             if "integer" in kinds:
-                values = OUT_OF_RANGE
+                values = _past_the_range(resolve(api.document, spec), OUT_OF_RANGE)
             for value in values:
                 yield operation.method, url, {send: {**valid, name: value}}
 

@@ -4,10 +4,13 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, Field
+
 from src.core.config import Settings
+from src.models.base import utcnow
 from src.models.project import Project
 from src.schemas.problem import Problem
-from src.services.idempotency_service import purge_expired_keys
+from src.services.idempotency_service import fingerprint, purge_expired_keys
 from tests.conftest import Backend
 from tests.helpers import API, PROBLEM_JSON
 from tests.reliability.conftest import OpenApp
@@ -126,3 +129,18 @@ async def test_a_failed_create_stores_nothing(live_app: OpenApp) -> None:
     retried = await live.client.post(f"{API}/tasks", json=fixed, headers=keyed)
     assert retried.status_code == 201, retried.text
     assert "idempotent-replayed" not in retried.headers
+
+
+def test_a_value_made_per_request_is_not_part_of_the_body_s_fingerprint() -> None:
+    """A `utcnow()` default is new on every request; the body the client sent is not, so a
+    replay with the same body is a replay, not "a different request body" (422)."""
+
+    class Entry(BaseModel):
+        minutes: int
+        logged_at: datetime = Field(default_factory=utcnow)
+
+    first, again = Entry(minutes=5), Entry(minutes=5)
+    assert fingerprint(first) == fingerprint(again)
+    assert fingerprint(Entry(minutes=6)) != fingerprint(first)
+    sent = datetime(2026, 1, 1, tzinfo=UTC)
+    assert fingerprint(Entry(minutes=5, logged_at=sent)) != fingerprint(first)
