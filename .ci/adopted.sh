@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A project stays green after its first features: copy this checkout (the files git lists),
-# add two realistic features from design docs with no hand edits (tests/adopted: time entries
-# that reference tasks, and approvals that reference time entries), then run `make lint` and
+# add two realistic features from design docs with no hand edits (tests/adopted: work logs
+# that reference tasks, and invoices that reference work logs), then run `make lint` and
 # `make test` there, as the user's own CI would.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-FEATURES = ["time_entries", "approvals"]  # in order: approvals reference time entries
+FEATURES = ["work_logs", "invoices"]  # in order: invoices reference work logs
 TEMPLATE_FIELD = "| name | str(1..200) | yes | - | Display name |\n"
 TEMPLATE_QUERY = "| Query Params | page (int, default 1), limit (int, default 20) |\n"
 
