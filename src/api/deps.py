@@ -6,6 +6,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from src.api.routing import WRITE_METHODS
 from src.core.database import Database
 from src.core.errors import AuthenticationFailed
 from src.core.pagination import (
@@ -20,7 +21,6 @@ from src.core.pagination import (
 from src.core.security import Principal, TokenService
 
 TOKEN_URL = "/api/v1/auth/token"
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
 
 
@@ -54,7 +54,7 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
             raise AuthenticationFailed("Not authenticated")
         caller = (await get_token_service(request)).read(token)
         request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
-        if request.method not in READ_METHODS:
+        if request.method in WRITE_METHODS:
             await request.app.state.limiter.write(caller.id)  # RATE_LIMIT_WRITES_PER_USER
         return self.build(request, caller)
 

@@ -46,16 +46,15 @@ class AttemptLimiter:
         self, storage: Storage, settings: Settings, *, pool: ConnectionPool | None
     ) -> None:
         self._window = MovingWindowRateLimiter(storage)
+        # In memory, a counter of our own (see LocalFixedWindow); in Redis, limits' window.
         self._writes = FixedWindowRateLimiter(storage)
-        self._local_writes = (
-            LocalFixedWindow(parse(settings.rate_limit_writes_per_user))
-            if isinstance(storage, MemoryStorage)
-            else None
-        )
         self._per_client = parse(settings.rate_limit_per_client)
         self._per_pair = parse(settings.rate_limit_per_client_account)
         self._per_account = parse(settings.rate_limit_per_account)
         self._per_user_writes = parse(settings.rate_limit_writes_per_user)
+        self._local_writes = (
+            LocalFixedWindow(self._per_user_writes) if isinstance(storage, MemoryStorage) else None
+        )
         self._slowdown = settings.login_slowdown_seconds
         self._slowed: dict[str, list[Any]] = {}
         self._pool = pool
