@@ -1,22 +1,24 @@
 """Render a design doc's File Plan as code, in the project's conventions.
 
-Rendering is pure: it returns the text of every file the doc plans (and the two
-registries a new model needs), formatted by ruff. Writing is `write_all()`: all
-files or none, never over a hand edit unless forced.
+Rendering is pure: it computes the names, types and imports each file needs and fills the
+templates (src/engine/render.py) with them, returning the text of every file the doc plans
+and of the two registries a new model needs. Writing is `write_all()`: all files or none,
+never over a hand edit unless forced.
 """
 
+import ast
 import difflib
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from src.core.errors import in_words
 from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
+from src.engine.render import Renderer, import_block, pascal, python_literal, wrap
 from src.schemas.base import FILTER_TEXT_MAX_LENGTH, INT32, TEXT_MAX_LENGTH
 
 SMALLINT = (-(2**15), 2**15 - 1)
@@ -68,37 +70,47 @@ class Names:
         }
 
 
-def pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
 def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
-    """Every file `add` writes for `doc`, path (relative to root) -> full text."""
+    """Every file `add` writes for `doc`, path (relative to root) -> full text, rendered from
+    the templates (the project's own, where it has them) and already formatted."""
     all_names = [Names.of(model) for model in doc.models]
     operations = _crud_endpoints(doc, all_names)
     _check_plan(doc, all_names, with_routes=set(operations))
-    header = f"{doc.id} {doc.title}"
+    renderer = Renderer(root)
     router = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
     registry = (root / "src/models/__init__.py").read_text(encoding="utf-8")
     files: dict[str, str] = {}
     for model, names in zip(doc.models, all_names, strict=True):
         planned = names.planned()
-        files[planned["model"]] = _model_file(header, doc, model)
-        files[planned["schemas"]] = _schemas_file(header, doc, model, names)
-        files[planned["repository"]] = _repository_file(names)
-        files[planned["service"]] = _service_file(names)
+        context = {
+            "header": f"{doc.id} {doc.title}",
+            "doc_path": _doc_path(doc),
+            "names": names,
+            "model": model,
+            "resource_words": in_words(model.name),
+        }
+        files[planned["model"]] = renderer.render("model.py.jinja", **context, **_model(doc, model))
+        files[planned["schemas"]] = renderer.render(
+            "schemas.py.jinja", **context, **_schemas(model)
+        )
+        files[planned["repository"]] = renderer.render("repository.py.jinja", **context)
+        files[planned["service"]] = renderer.render("service.py.jinja", **context)
         registry = _register_model(registry, model, names)
         if model.name in operations:
             ops = operations[model.name]
-            files[planned["routes"]] = _routes_file(header, doc, model, names, ops)
+            files[planned["routes"]] = renderer.render(
+                "routes.py.jinja", **context, **_routes(model, ops)
+            )
             test_module = f"tests/features/test_{names.resource}.py"
-            files[test_module] = _test_file(header, doc, model, names, ops)
+            files[test_module] = renderer.render(
+                "test_feature.py.jinja", **context, **_tests(model, ops)
+            )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model
             router = _unregister_routes(router, names)
     files["src/api/v1/router.py"] = router
     files["src/models/__init__.py"] = registry
-    return {path: format_python(text, path) for path, text in files.items()}
+    return files
 
 
 def _check_plan(doc: FeatureDoc, all_names: list[Names], with_routes: set[str]) -> None:
@@ -192,90 +204,62 @@ def _filters(model: Model, listing: Operation) -> list[ModelField]:
 # ---------------------------------------------------------------------------- model
 
 
-def _model_file(header: str, doc: FeatureDoc, model: Model) -> str:
-    imports = {"from sqlalchemy import Index", "from sqlalchemy.orm import Mapped, mapped_column"}
-    imports.add("from src.models.base import OwnedEntity")
-    enums, columns = [], []
-    table_args = ['Index(None, "owner_id", "created_at", "id")']
+def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
+    """The model template's names and types: each column's Python type, SQL type, default."""
+    fields, enums = [], []
     for item in _input_fields(model):
-        kind, python_type, args = item.type.kind, "", []
-        if kind == "str":
-            python_type = "str"
-            if item.type.high is not None:
-                args.append(f"String({int(item.type.high)})")
-                imports.add("from sqlalchemy import String")
-            else:
-                args.append("Text")
-                imports.add("from sqlalchemy import Text")
-        elif kind in ("int", "float"):
-            python_type = kind
-            if kind == "int" and int_column(item)[0] != "Integer":
-                args.append(int_column(item)[0])
-                imports.add(f"from sqlalchemy import {int_column(item)[0]}")
-            if kind == "float":
-                args.append("Float")
-                imports.add("from sqlalchemy import Float")
-            check = _range_check(item)
-            if check:
-                table_args.append(check)
-                imports.add("from sqlalchemy import CheckConstraint")
-        elif kind == "decimal":
-            python_type = "Decimal"
-            imports.add("from decimal import Decimal")
-            imports.add("from sqlalchemy import Numeric")
-            if item.type.precision is not None:
-                args.append(f"Numeric({item.type.precision}, {item.type.scale})")
-            else:
-                args.append("Numeric")
-        elif kind == "bool":
-            python_type = "bool"
-        elif kind == "date":
-            python_type = "date"
-            imports.add("from datetime import date")
-        elif kind == "datetime":
-            python_type = "datetime"
-            imports.add("from datetime import datetime")
-            imports.add("from src.models.base import UTCDateTime")
-            args.append("UTCDateTime")
-        elif kind == "uuid":
-            python_type = "uuid.UUID"
-            imports.update({"import uuid", "from sqlalchemy import Uuid"})
-            args.append("Uuid")
-        elif kind == "ref":
-            python_type = "uuid.UUID"
-            imports.update({"import uuid", "from sqlalchemy import ForeignKey, Uuid"})
-            on_delete = "SET NULL" if item.nullable else "CASCADE"
-            target = table_name(item.type.ref or "")
-            args += ["Uuid", f'ForeignKey("{target}.id", ondelete="{on_delete}")']
-            table_args.append(f'Index(None, "{item.name}", "created_at", "id")')
-        elif kind == "enum":
-            python_type = f"{model.name}{pascal(item.name)}"
-            imports.update({"import enum", "from src.models.base import string_enum"})
-            members = "\n".join(f'    {c.upper()} = "{c}"' for c in item.type.choices)
-            enums.append(f"class {python_type}(enum.StrEnum):\n{members}\n")
-            args.append(f'string_enum({python_type}, name="{item.name}")')
+        python_type, column_type, imports = _column_types(item, model)
+        if item.type.kind == "enum":
+            enums.append({"name": python_type, "members": item.type.choices})
         default = python_default(item, model) or default_factory(item)
         if default == "utcnow":
-            imports.add("from src.models.base import utcnow")
-        if default is not None:
-            args.append(f"default={default}")
-        annotation = f"Mapped[{python_type}{' | None' if item.nullable else ''}]"
-        value = f" = mapped_column({', '.join(args)})" if args else ""
-        columns.append(f"    {item.name}: {annotation}{value}")
+            imports.append("from src.models.base import utcnow")
+        fields.append(
+            {
+                "name": item.name,
+                "python_type": python_type,
+                "nullable": item.nullable,
+                "column_type": column_type,
+                "ref_table": table_name(item.type.ref) if item.type.ref else None,
+                "on_delete": "SET NULL" if item.nullable else "CASCADE",
+                "default": default,
+                "check": range_condition(item),
+                "imports": imports,
+            }
+        )
     overview = textwrap.fill(doc.overview, width=96) if doc.overview else ""
-    docstring = f"{header}: the {model.name} model ({_doc_path(doc)})."
-    if overview:
-        docstring += f"\n\n{overview}\n"
-    body = [_docstring(docstring), "", *sorted(imports)]
-    body += ["", "", *(f"{e}\n\n" for e in enums)]
-    body += [
-        f"class {model.name}(OwnedEntity):",
-        f'    __tablename__ = "{model.table}"',
-        f"    __table_args__ = ({', '.join(table_args)},)",
-        "",
-        *columns,
-    ]
-    return "\n".join(body) + "\n"
+    summary = f"{doc.id} {doc.title}: the {model.name} model ({_doc_path(doc)})."
+    return {"fields": fields, "enums": enums, "summary": summary, "overview": overview}
+
+
+def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list[str]]:
+    """(Python type, SQLAlchemy column type or None for the default one, imports)."""
+    kind, high = item.type.kind, item.type.high
+    if kind == "str":
+        sql = "Text" if high is None else f"String({int(high)})"
+        return "str", sql, [f"from sqlalchemy import {sql.partition('(')[0]}"]
+    if kind == "int":
+        sql = int_column(item)[0]
+        if sql == "Integer":  # the column type Mapped[int] gets
+            return "int", None, []
+        return "int", sql, [f"from sqlalchemy import {sql}"]
+    if kind == "float":
+        return "float", "Float", ["from sqlalchemy import Float"]
+    if kind == "decimal":
+        precision, scale = item.type.precision, item.type.scale
+        sql = "Numeric" if precision is None else f"Numeric({precision}, {scale})"
+        return "Decimal", sql, ["from decimal import Decimal", "from sqlalchemy import Numeric"]
+    if kind == "bool":
+        return "bool", None, []
+    if kind == "date":
+        return "date", None, ["from datetime import date"]
+    if kind == "datetime":
+        imports = ["from datetime import datetime", "from src.models.base import UTCDateTime"]
+        return "datetime", "UTCDateTime", imports
+    if kind in ("uuid", "ref"):
+        return "uuid.UUID", "Uuid", ["import uuid", "from sqlalchemy import Uuid"]
+    enum_name = f"{model.name}{pascal(item.name)}"
+    return enum_name, f'string_enum({enum_name}, name="{item.name}")', []
 
 
 def int_column(item: ModelField) -> tuple[str, tuple[int, int]]:
@@ -303,13 +287,6 @@ def range_condition(item: ModelField, column: str | None = None) -> str | None:
     return None
 
 
-def _range_check(item: ModelField) -> str | None:
-    condition = range_condition(item)
-    if condition is None:
-        return None
-    return f'CheckConstraint("{condition}", name="{item.name}_range")'
-
-
 def python_default(item: ModelField, model: Model) -> str | None:
     if item.default in (None, "null"):
         return None
@@ -328,8 +305,8 @@ def python_default(item: ModelField, model: Model) -> str | None:
     if kind in ("datetime", "uuid") and item.default in FACTORIES:
         return None  # a new value per row: default_factory()
     if kind == "uuid":
-        return f"uuid.UUID({item.default!r})"
-    return repr(item.default)
+        return f"uuid.UUID({python_literal(item.default)})"
+    return python_literal(item.default)
 
 
 FACTORIES = {"utcnow()": "utcnow", "uuid4()": "uuid.uuid4"}
@@ -344,116 +321,93 @@ def default_factory(item: ModelField) -> str | None:
 # -------------------------------------------------------------------------- schemas
 
 
-def _schemas_file(header: str, doc: FeatureDoc, model: Model, names: Names) -> str:
-    imports = {
-        "from pydantic import MISSING",
-        "from src.schemas.base import InputSchema, ResourceResponse",
-    }
-    aliases: list[str] = []
-    create: list[str] = []
-    update: list[str] = []
-    response: list[str] = []
+def _schemas(model: Model) -> dict[str, Any]:
+    """The schemas template's types: each field's input and response annotation, and the
+    constrained types (aliases) they use."""
+    fields: list[dict[str, Any]] = []
+    aliases: list[dict[str, str]] = []
     for item in _input_fields(model):
+        imports: list[str] = []
         input_type, output_type = _schema_types(item, model, imports, aliases)
-        optional = " | None" if item.nullable else ""
-        if item.required == "yes":
-            create.append(f"    {item.name}: {input_type}")
-        else:
-            default = python_default(item, model) or "None"
-            if (factory := default_factory(item)) is not None:
-                default = f"Field(default_factory={factory})"
-                imports.add("from pydantic import Field")
-                if factory == "utcnow":
-                    imports.add("from src.models.base import utcnow")
-            create.append(f"    {item.name}: {input_type}{optional} = {default}")
-        update.append(f"    {item.name}: {input_type}{optional} | MISSING = MISSING")
-        response.append(f"    {item.name}: {output_type}{optional}")
-    body = [
-        _docstring(f"{header}: request and response schemas ({_doc_path(doc)})."),
-        "",
-        *sorted(imports),
-        "",
-        *aliases,
-        "",
-        "",
-        f"class {names.model}Create(InputSchema):",
-        *create,
-        "",
-        "",
-        f"class {names.model}Update(InputSchema):",
-        *update,
-        "",
-        "",
-        f"class {names.model}Response(ResourceResponse):",
-        *response,
-    ]
-    return "\n".join(body) + "\n"
+        factory = default_factory(item)
+        if factory == "utcnow":
+            imports.append("from src.models.base import utcnow")
+        fields.append(
+            {
+                "name": item.name,
+                "required": item.required == "yes",
+                "nullable": item.nullable,
+                "input_type": input_type,
+                "output_type": output_type,
+                "default": python_default(item, model),
+                "factory": factory,
+                "imports": imports,
+            }
+        )
+    return {"fields": fields, "aliases": aliases}
 
 
 def _schema_types(
-    item: ModelField, model: Model, imports: set[str], aliases: list[str]
+    item: ModelField, model: Model, imports: list[str], aliases: list[dict[str, str]]
 ) -> tuple[str, str]:
     """(input annotation, response annotation) for one field."""
     kind = item.type.kind
     alias = f"{model.name}{pascal(item.name)}"
     bounds = _field_bounds(item)
     if kind == "str":
-        imports.update({"from typing import Annotated", "from src.schemas.base import NoNul"})
+        imports += ["from typing import Annotated", "from src.schemas.base import NoNul"]
         field = f"Field({bounds}), " if bounds else ""
         if field:
-            imports.add("from pydantic import Field")
-        aliases.append(f"{alias} = Annotated[str, {field}NoNul]")
+            imports.append("from pydantic import Field")
+        aliases.append({"name": alias, "type": f"Annotated[str, {field}NoNul]"})
         return alias, "str"
     if kind == "decimal":
-        imports.update(
-            {
-                "from decimal import Decimal",
-                "from typing import Annotated",
-                "from src.schemas.base import DecimalString",
-            }
-        )
+        imports += [
+            "from decimal import Decimal",
+            "from typing import Annotated",
+            "from src.schemas.base import DecimalString",
+        ]
         precision, scale = item.type.precision, item.type.scale
         exact = "" if precision is None else f"{precision}, {scale}"
-        aliases.append(f"{alias} = Annotated[Decimal, DecimalString({exact})]")
+        aliases.append({"name": alias, "type": f"Annotated[Decimal, DecimalString({exact})]"})
         if precision is None:  # no scale: answered without trailing zeros on every backend
-            imports.add("from src.schemas.base import PlainDecimal")
+            imports.append("from src.schemas.base import PlainDecimal")
             return alias, "PlainDecimal"
         return alias, "Decimal"
     if kind in ("int", "float"):
         base = {"int": "StrictInt", "float": "JsonFloat"}[kind]
-        output = {"int": "int", "float": "float"}[kind]
         if kind == "float":
-            imports.add("from src.schemas.base import JsonFloat")
+            imports.append("from src.schemas.base import JsonFloat")
         if kind == "int" and not bounds:
-            imports.add("from src.schemas.base import JsonInt")
-            return "JsonInt", output
+            imports.append("from src.schemas.base import JsonInt")
+            return "JsonInt", kind
         if not bounds:
-            return base, output
-        imports.update({"from typing import Annotated", "from pydantic import Field"})
+            return base, kind
+        imports += ["from typing import Annotated", "from pydantic import Field"]
         if kind == "int":  # the bounds go inside, so the JSON schema shows them
-            imports.update(
-                {"from pydantic import StrictInt", "from src.schemas.base import WholeNumber"}
-            )
-            aliases.append(f"{alias} = Annotated[StrictInt, Field({bounds}), WholeNumber]")
+            imports += [
+                "from pydantic import StrictInt",
+                "from src.schemas.base import WholeNumber",
+            ]
+            type_ = f"Annotated[StrictInt, Field({bounds}), WholeNumber]"
         else:
-            aliases.append(f"{alias} = Annotated[{base}, Field({bounds})]")
-        return alias, output
+            type_ = f"Annotated[{base}, Field({bounds})]"
+        aliases.append({"name": alias, "type": type_})
+        return alias, kind
     if kind == "bool":
-        imports.add("from pydantic import StrictBool")
+        imports.append("from pydantic import StrictBool")
         return "StrictBool", "bool"
     if kind == "date":
-        imports.update({"from datetime import date", "from src.schemas.base import IsoDate"})
+        imports += ["from datetime import date", "from src.schemas.base import IsoDate"]
         return "IsoDate", "date"
     if kind == "datetime":
-        imports.update(
-            {"from datetime import datetime", "from src.schemas.base import IsoDateTime"}
-        )
+        imports += ["from datetime import datetime", "from src.schemas.base import IsoDateTime"]
         return "IsoDateTime", "datetime"
     if kind in ("uuid", "ref"):
-        imports.add("import uuid")
+        imports.append("import uuid")
         return "uuid.UUID", "uuid.UUID"
     enum_name = f"{model.name}{pascal(item.name)}"
-    imports.add(f"from src.models.{Names.of(model).module} import {enum_name}")
+    imports.append(f"from src.models.{Names.of(model).module} import {enum_name}")
     return enum_name, enum_name
 
 
@@ -472,190 +426,61 @@ def _field_bounds(item: ModelField) -> str:
     )
 
 
-# ------------------------------------------------------------ repository, service
-
-
-def _repository_file(names: Names) -> str:
-    return (
-        f"from src.models.{names.module} import {names.model}\n"
-        "from src.repositories.base import OwnedRepository\n\n\n"
-        f"class {names.model}Repository(OwnedRepository[{names.model}]):\n"
-        f"    model = {names.model}\n"
-    )
-
-
-def _service_file(names: Names) -> str:
-    model = names.model
-    return (
-        f"from src.models.{names.module} import {model}\n"
-        f"from src.schemas.{names.module} import {model}Create, {model}Update\n"
-        "from src.services.base import CrudService\n\n\n"
-        f"class {model}Service(CrudService[{model}, {model}Create, {model}Update]):\n"
-        f'    resource = "{in_words(model)}"\n'
-    )
-
-
 # --------------------------------------------------------------------------- routes
 
 
-def _routes_file(
-    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, Operation]
-) -> str:
-    m, r, mod = names.model, names.resource, names.module
-    public = {name for name, operation in operations.items() if operation.public}
-    authenticated = set(operations) - public
-    imports = {
-        "from typing import Annotated",
-        "from fastapi import APIRouter, Depends",
-        "from fastapi import Request",
-        "from src.api.deps import database_of",
-        "from src.api.problems import problem_responses",
-        "from src.repositories.base import Record",
-        f"from src.repositories.{mod}_repo import {m}Repository",
-        f"from src.schemas.{mod} import {m}Response",
-        f"from src.services.{mod}_service import {m}Service",
-    }
-    scope = "database_of(request), owner_id=user.id, unrestricted=user.is_superuser"
-    router_401 = ", responses=problem_responses(401)" if not public else ""
-    blocks = [f'router = APIRouter(prefix="/{r}", tags=["{r}"]{router_401})']
-    if authenticated:
-        imports.update(
-            {"from src.api.deps import BearerUser", "from src.core.security import Principal"}
-        )
-        blocks += [
-            f"def get_service(request: Request, user: Principal) -> {m}Service:\n"
-            f"    return {m}Service({m}Repository({scope}))",
-            f"Service = Annotated[{m}Service, Depends(BearerUser(get_service))]",
-        ]
-    if public:
-        blocks += [
-            f"async def get_public_service(request: Request) -> {m}Service:\n"
-            '    """Public reads: every owner\'s rows, no token."""\n'
-            f"    return {m}Service(\n"
-            f"        {m}Repository(database_of(request), owner_id=None, unrestricted=True)\n"
-            "    )",
-            f"PublicService = Annotated[{m}Service, Depends(get_public_service)]",
-        ]
-
-    def service(operation: str) -> str:
-        return "PublicService" if operation in public else "Service"
-
-    def decorator(method: str, path: str, operation: str, extra: str) -> str:
-        statuses = sorted({*operations[operation].errors, *PLATFORM_STATUSES.get(operation, ())})
-        if public and operation in authenticated:
-            statuses = sorted([*statuses, 401])
-        errors = ", ".join(map(str, statuses))
-        responses = f", responses=problem_responses({errors})" if errors else ""
-        return f'@router.{method}("{path}"{extra}{responses})'
-
-    if "create" in operations:
-        imports.update(
+def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+    """The routes template's data: each operation's documented error statuses, whether it is
+    public, and the list's filters with their types."""
+    public = any(operation.public for operation in operations.values())
+    shown = {}
+    for name, operation in operations.items():
+        statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
+        if public and not operation.public:
+            statuses.add(401)  # the router does not document 401 for every route then
+        shown[name] = {"public": operation.public, "responses": sorted(statuses)}
+    filters = []
+    for item in _filters(model, operations["list"]) if "list" in operations else ():
+        imports: list[str] = []
+        python_type, limits, metadata = _filter_type(item, model, imports)
+        filters.append(
             {
-                f"from src.schemas.{mod} import {m}Create",
-                "from fastapi import Response",
-                "from src.api.idempotency import IdempotencyKey, created",
+                "name": item.name,
+                "type": python_type,
+                "limits": limits,
+                "metadata": metadata,
+                "imports": imports,
             }
         )
-        blocks.append(
-            decorator("post", "", "create", f", status_code=201, response_model={m}Response")
-            + f"\nasync def create_{mod}(\n    request: Request, data: {m}Create, service: Service,"
-            " key: IdempotencyKey = None\n) -> Response:\n"
-            "    return await created(request, service, data, key)"
-        )
-    if "get" in operations:
-        imports.update(
-            {
-                "import uuid",
-                "from fastapi import Response",
-                "from src.api.conditional import tagged",
-            }
-        )
-        blocks.append(
-            decorator("get", "/{id}", "get", f", response_model={m}Response")
-            + f"\nasync def get_{mod}(id: uuid.UUID, service: {service('get')},"
-            " response: Response) -> Record:\n"
-            "    return tagged(response, await service.get(id))"
-        )
-    if "list" in operations:
-        imports.update(
-            {
-                "from src.api.deps import PageDep",
-                "from src.core.pagination import Page",
-                "from src.schemas.base import PaginatedResponse",
-            }
-        )
-        params, filters = ["page: PageDep", f"service: {service('list')}"], []
-        for item in _filters(model, operations["list"]):
-            python_type, limits, after = _filter_type(item, model, imports)
-            imports.add("from fastapi import Query")
-            description = f"Only {r.replace('_', ' ')} whose `{item.name}` is this."
-            query = f'Query({limits}description="{description}"){after}'
-            params.append(f"{item.name}: Annotated[{python_type} | None, {query}] = None")
-            filters.append(f'"{item.name}": {item.name}')
-        call = f"service.list(page, {{{', '.join(filters)}}})" if filters else "service.list(page)"
-        blocks.append(
-            decorator("get", "", "list", f", response_model=PaginatedResponse[{m}Response]")
-            + f"\nasync def list_{r}({', '.join(params)}) -> Page[Record]:\n"
-            f"    return await {call}"
-        )
-    if "update" in operations:
-        imports.update(
-            {
-                "import uuid",
-                f"from src.schemas.{mod} import {m}Update",
-                "from fastapi import Response",
-                "from src.api.conditional import IfMatch, tagged",
-            }
-        )
-        blocks.append(
-            decorator("put", "/{id}", "update", f", response_model={m}Response")
-            + f"\nasync def update_{mod}(\n    id: uuid.UUID, data: {m}Update, service: Service,"
-            " if_match: IfMatch, response: Response\n) -> Record:\n"
-            "    return tagged(response, await service.update(id, data, if_match))"
-        )
-    if "delete" in operations:
-        imports.update(
-            {
-                "import uuid",
-                "from fastapi import Response",
-                "from src.api.conditional import IfMatch",
-            }
-        )
-        blocks.append(
-            decorator("delete", "/{id}", "delete", ", status_code=204, response_class=Response")
-            + f"\nasync def delete_{mod}(id: uuid.UUID, service: Service, if_match: IfMatch)"
-            " -> None:\n    await service.delete(id, if_match)"
-        )
-    head = [_docstring(f"{header}: API endpoints ({_doc_path(doc)})."), "", *sorted(imports), ""]
-    return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"
+    ordered = {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
+    return {"operations": ordered, "filters": filters}
 
 
-def _filter_type(item: ModelField, model: Model, imports: set[str]) -> tuple[str, str, str]:
+def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[str, str, str]:
     """(type, the `Query` limits, metadata after it) of a list filter: it takes what the
     field takes, in the URL's form (`?minutes=5`), so a value past a column's range or a
     NUL is a 400, never a query that fails; a `str` without a maximum gets one."""
     kind, low, high = item.type.kind, item.type.low, item.type.high
     if kind in ("uuid", "ref"):
-        imports.add("import uuid")
+        imports.append("import uuid")
         return "uuid.UUID", "", ""
     if kind == "enum":
         enum_name = f"{model.name}{pascal(item.name)}"
-        imports.add(f"from src.models.{Names.of(model).module} import {enum_name}")
+        imports.append(f"from src.models.{Names.of(model).module} import {enum_name}")
         return enum_name, "", ""
     if kind == "date":
-        imports.add("from datetime import date")
+        imports.append("from datetime import date")
         return "date", "", ""
     if kind == "datetime":
-        imports.add("from src.schemas.base import IsoDateTime")
+        imports.append("from src.schemas.base import IsoDateTime")
         return "IsoDateTime", "", ""
     if kind == "str":
-        imports.add("from src.schemas.base import NoNul")
+        imports.append("from src.schemas.base import NoNul")
         limits = f"min_length={int(low)}, " if low else ""
         limits += f"max_length={int(high) if high is not None else FILTER_TEXT_MAX_LENGTH}, "
         return "str", limits, ", NoNul"
     if kind == "decimal":
-        imports.add("from decimal import Decimal")
-        imports.add("from src.schemas.base import DecimalString")
+        imports += ["from decimal import Decimal", "from src.schemas.base import DecimalString"]
         exact = "" if item.type.precision is None else f"{item.type.precision}, {item.type.scale}"
         return "Decimal", "", f", DecimalString({exact})"
     if kind == "int":
@@ -674,20 +499,10 @@ def _filter_type(item: ModelField, model: Model, imports: set[str]) -> tuple[str
 
 # ---------------------------------------------------------------------------- tests
 
-CONTRACTS = {
-    "create": "CreateContract",
-    "get": "GetContract",
-    "list": "ListContract",
-    "update": "UpdateContract",
-    "delete": "DeleteContract",
-}
 
-
-def _test_file(
-    header: str, doc: FeatureDoc, model: Model, names: Names, operations: dict[str, Operation]
-) -> str:
-    statuses = {name: operation.statuses for name, operation in operations.items()}
-    mixins = [CONTRACTS[operation] for operation in CONTRACTS if operation in statuses]
+def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+    """The test template's data: a valid body's required values, the references a body
+    needs, and each operation's documented statuses."""
     valid = {
         item.name: _sample(item)
         for item in _input_fields(model)
@@ -698,21 +513,10 @@ def _test_file(
         for item in _input_fields(model)
         if item.type.kind == "ref"
     }
-    lines = [
-        _docstring(f"{header}: the CRUD contract for each status in {_doc_path(doc)}."),
-        "",
-        f"from tests.crud_contract import {', '.join(sorted(mixins))}",
-        "",
-        "",
-        f"class Test{pascal(names.resource)}({', '.join(mixins)}):",
-        f'    resource = "{names.resource}"',
-        "    valid = {" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in valid.items()) + "}",
-        f"    references = {references!r}",
-        "    statuses = {"
-        + ", ".join(f'"{op}": {statuses[op]!r}' for op in CONTRACTS if op in statuses)
-        + "}",
-    ]
-    return "\n".join(lines) + "\n"
+    statuses = {
+        name: operations[name].statuses for name in CRUD_SHAPES.values() if name in operations
+    }
+    return {"valid": valid, "references": references, "statuses": statuses}
 
 
 def _sample(item: ModelField) -> object:
@@ -740,14 +544,6 @@ def _sample(item: ModelField) -> object:
     return item.type.choices[0]
 
 
-def _literal(value: object) -> str:
-    """`value` as Python source; a long run of one character as `"x" * 300`, so a line
-    stays within the line length."""
-    if isinstance(value, str) and len(value) > 20 and len(set(value)) == 1:
-        return f"{value[0]!r} * {len(value)}"
-    return repr(value)
-
-
 # ------------------------------------------------------------------------ registries
 
 
@@ -756,12 +552,7 @@ def _register_routes(text: str, names: Names) -> str:
     include = f"api_router.include_router({names.resource}.router)"
     if include in text:
         return text
-    match = re.search(r"^from src\.api\.v1\.routes import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE)
-    if match is None:
-        raise GenerationError(["src/api/v1/router.py: no 'from src.api.v1.routes import' line"])
-    listed = (match[2] or match[3]).replace("\n", " ").split(",")
-    modules = sorted({*(m.strip() for m in listed if m.strip()), names.resource})
-    text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
+    text = _edit_imports(text, ROUTES_PACKAGE, add={names.resource})
     return text.rstrip("\n") + f"\n{include}\n"
 
 
@@ -770,66 +561,77 @@ def _unregister_routes(text: str, names: Names) -> str:
     include = f"api_router.include_router({names.resource}.router)\n"
     if include not in text:
         return text
-    match = re.search(r"^from src\.api\.v1\.routes import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE)
-    assert match is not None  # _register_routes wrote it
-    listed = (match[2] or match[3]).replace("\n", " ").split(",")
-    modules = sorted({m.strip() for m in listed if m.strip()} - {names.resource})
-    text = text.replace(match[0], f"from src.api.v1.routes import {', '.join(modules)}")
-    return text.replace(include, "")
+    return _edit_imports(text, ROUTES_PACKAGE, remove={names.resource}).replace(include, "")
+
+
+ROUTES_PACKAGE = "src.api.v1.routes"
 
 
 def _register_model(text: str, model: Model, names: Names) -> str:
     """`src/models/__init__.py` with the model (and its enums) imported and exported."""
-    exported = [model.name] + [
+    exported = {model.name} | {
         f"{model.name}{pascal(item.name)}" for item in model.fields if item.type.kind == "enum"
-    ]
-    line = f"from src.models.{names.module} import {', '.join(exported)}"
-    existing = re.search(
-        rf"^from src\.models\.{names.module} import (\(([^)]*)\)|(.+)$)", text, re.MULTILINE
-    )
-    gone: set[str] = set()
-    if existing is not None:  # registered before: its names now (an enum renamed or removed)
-        listed = (existing[2] or existing[3]).replace("\n", " ").split(",")
-        gone = {n.strip() for n in listed if n.strip()} - set(exported)
-        text = text.replace(existing[0], line)
-        line = ""
+    }
+    module = f"src.models.{names.module}"
+    gone = _imported(text, module) - exported  # an enum renamed or removed
+    text = _edit_imports(text, module, add=exported, remove=gone)
+    return _edit_all(text, add=exported, remove=gone)
+
+
+def _imported(text: str, module: str) -> set[str]:
+    """The names `text` imports from `module`."""
+    return {
+        alias.name
+        for node in ast.parse(text).body
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    }
+
+
+def _edit_imports(
+    text: str, module: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> str:
+    """`text` with names added to or removed from its imports of `module`, and its import
+    block sorted again (as ruff's isort rules want)."""
+    nodes = [n for n in ast.parse(text).body if isinstance(n, ast.Import | ast.ImportFrom)]
+    if not nodes:
+        raise GenerationError([f"{module}: no import block to register it in"])
+    statements = []
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module == module:
+            node.names = [alias for alias in node.names if alias.name not in set(remove)]
+            if not node.names:
+                continue
+        statements.append(ast.unparse(node))
+    statements += [f"from {module} import {name}" for name in sorted(add)]
+    lines = text.splitlines(keepends=True)
+    start, end = nodes[0].lineno - 1, nodes[-1].end_lineno or nodes[-1].lineno
+    return "".join(lines[:start]) + import_block(statements) + "\n" + "".join(lines[end:])
+
+
+def _edit_all(text: str, *, add: set[str], remove: set[str]) -> str:
+    """`text` with its `__all__` list holding `add` and not `remove`, sorted."""
     match = re.search(r"^__all__ = \[([^\]]*)\]", text, re.MULTILINE)
     if match is None:
         raise GenerationError(["src/models/__init__.py: no __all__ list"])
-    listed = match[1].replace("\n", " ").split(",")
-    names_all = sorted({*(n.strip().strip('"') for n in listed if n.strip()), *exported} - gone)
-    text = text.replace(match[0], f"__all__ = [{', '.join(f'{n!r}' for n in names_all)}]")
-    return text.replace("\n\n__all__", f"\n{line}\n\n__all__", 1) if line else text
+    listed = {n.strip().strip("\"'") for n in match[1].split(",") if n.strip()}
+    names = sorted((listed | add) - remove)
+    return text.replace(match[0], wrap(f"__all__ = {python_literal(names)}"))
 
 
-# ------------------------------------------------------------------- format & write
+# ------------------------------------------------------------------------------ write
 
 
 def _doc_path(doc: FeatureDoc) -> str:
     return f"docs/features/{doc.path.name}"
 
 
-LINE_LENGTH = 100
-"""pyproject.toml's: ruff formats to it, and cannot wrap a docstring or a string for us."""
-
-
-def _docstring(text: str) -> str:
-    """`text` as a module docstring; a first line too long for one line is wrapped."""
-    first, newline, rest = text.partition("\n")
-    if len(first) + 6 > LINE_LENGTH:
-        first = textwrap.fill(
-            first, width=LINE_LENGTH - 6, break_long_words=False, break_on_hyphens=False
-        )
-    return f'"""{first}{newline}{rest}"""'
-
-
 def format_python(text: str, path: str) -> str:
-    """ruff's import sorting and formatting, as `make format` applies them."""
+    """ruff's import sorting and formatting (migrations only, until they are templates)."""
+    import subprocess
+    import sys
+
     ruff = Path(sys.executable).with_name("ruff")
-    if not ruff.exists():
-        raise GenerationError(
-            [f"{ruff}: not found; `make install-dev` installs ruff, which add needs"]
-        )
     for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
         result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
             [str(ruff), *args, "--stdin-filename", path, "-"],

@@ -1,0 +1,303 @@
+"""Templates of the generated files, and the layout rules that keep their output lint-clean.
+
+A template is a Jinja file in `src/engine/templates/`; a project's own file of the same name
+in `featwright/templates/` is used in its place. Templates write code already formatted as
+`ruff format` would (line length 100): they call `wrap` on a statement that may grow past it
+and `import_block` on the imports they collect, so `add` needs no formatter at run time.
+"""
+
+import ast
+import re
+import sys
+import textwrap
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+)
+
+LINE_LENGTH = 100
+"""pyproject.toml's: what ruff formats to and what `ruff check` holds lines to."""
+INDENT = 4
+BUILTIN = Path(__file__).parent / "templates"
+OVERRIDES = Path("featwright/templates")
+"""Where a project keeps its own templates, relative to its root."""
+FIRST_PARTY = frozenset({"src", "tests", "migrations"})
+
+
+class TemplateProblem(Exception):
+    """A template that does not render: `path:line: problem`."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path, self.line = path, line
+        super().__init__(f"{path}:{line or 1}: {message}")
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    name: str
+    path: Path
+    overridden: bool
+
+
+def builtin_names() -> list[str]:
+    return sorted(
+        str(p.relative_to(BUILTIN)) for p in BUILTIN.rglob("*") if p.is_file() and p.name[0] != "."
+    )
+
+
+def templates(root: Path) -> list[TemplateFile]:
+    """Every built-in template, and whether `root` overrides it."""
+    found = []
+    for name in builtin_names():
+        override = root / OVERRIDES / name
+        found.append(
+            TemplateFile(
+                name, override if override.is_file() else BUILTIN / name, override.is_file()
+            )
+        )
+    return found
+
+
+class Renderer:
+    """Renders templates for the project at `root`, its overrides first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.environment = Environment(  # noqa: S701 (writes Python source, not HTML)
+            loader=ChoiceLoader([FileSystemLoader(root / OVERRIDES), FileSystemLoader(BUILTIN)]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            extensions=["jinja2.ext.do"],
+        )
+        self.environment.filters.update(
+            wrap=wrap,
+            docstring=docstring,
+            py=python_literal,
+            import_block=import_block,
+            pascal=pascal,
+        )
+
+    def render(self, name: str, **context: Any) -> str:
+        """The template's text for `context`; TemplateProblem names the file and line of a
+        template that cannot be read or rendered."""
+        try:
+            return self.environment.get_template(name).render(**context)
+        except TemplateSyntaxError as error:
+            raise TemplateProblem(self._shown(name), error.lineno, error.message or "") from None
+        except Exception as error:  # an override may fail in any way: say where
+            line = _template_line(error.__traceback__, self._path(name))
+            raise TemplateProblem(self._shown(name), line, str(error)) from None
+
+    def _path(self, name: str) -> Path:
+        override = self.root / OVERRIDES / name
+        return override if override.is_file() else BUILTIN / name
+
+    def _shown(self, name: str) -> str:
+        path = self._path(name)
+        return str(OVERRIDES / name) if path.is_relative_to(self.root) else f"built-in {name}"
+
+
+def _template_line(trace: TracebackType | None, path: Path) -> int | None:
+    """The template line an error was raised at: Jinja puts the template's frames into the
+    traceback under the template's file name."""
+    line = None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == str(path):
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+# ------------------------------------------------------------------------------- filters
+
+
+def python_literal(value: object) -> str:
+    """`value` as Python source with double quotes, as ruff formats a string; a long run of
+    one character as `"x" * 300`, so a line stays within the line length."""
+    if isinstance(value, str):
+        if len(value) > 20 and len(set(value)) == 1:
+            return f"{python_literal(value[0])} * {len(value)}"
+        text = repr(value)
+        if text.startswith("'") and '"' not in value:
+            text = '"' + text[1:-1].replace("\\'", "'") + '"'
+        return text
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items())
+            + "}"
+        )
+    if isinstance(value, tuple):
+        items = [python_literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def docstring(summary: str, body: str = "") -> str:
+    """A module docstring: `summary` (wrapped when too long for one line, which ruff does not
+    do), then `body` as a paragraph of its own."""
+    if len(summary) + 6 > LINE_LENGTH:
+        summary = textwrap.fill(
+            summary, width=LINE_LENGTH - 6, break_long_words=False, break_on_hyphens=False
+        )
+    return f'"""{summary}\n\n{body}\n"""' if body else f'"""{summary}"""'
+
+
+def pascal(name: str) -> str:
+    """`time_entries` -> `TimeEntries`."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+# ------------------------------------------------------------------------------- imports
+
+
+def import_block(statements: Iterable[str]) -> str:
+    """Import statements sorted, merged and sectioned as ruff's isort rules (I001) want:
+    standard library, third party, first party; `import x` before `from x import y`."""
+    plain: dict[int, set[str]] = {}
+    members: dict[int, dict[str, set[str]]] = {}
+    for statement in statements:
+        node = ast.parse(statement).body[0]
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                text = alias.name + (f" as {alias.asname}" if alias.asname else "")
+                plain.setdefault(_section(alias.name), set()).add(text)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = members.setdefault(_section(node.module), {})
+            names = modules.setdefault(node.module, set())
+            names.update(a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
+    sections = []
+    for section in sorted(plain.keys() | members.keys()):
+        lines = [f"import {name}" for name in sorted(plain.get(section, ()), key=_module_key)]
+        for module in sorted(members.get(section, {}), key=_module_key):
+            lines.append(_from_import(module, sorted(members[section][module], key=_member_key)))
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def _section(module: str) -> int:
+    top = module.split(".")[0]
+    if top == "__future__":
+        return 0
+    if top in sys.stdlib_module_names:
+        return 1
+    return 3 if top in FIRST_PARTY else 2
+
+
+def _module_key(module: str) -> tuple[str, str]:
+    return module.lower(), module
+
+
+def _member_key(name: str) -> tuple[int, str, str]:
+    """Constants, then classes, then the rest (ruff's `order-by-type`)."""
+    bare = name.split(" as ")[0]
+    kind = 0 if bare.isupper() and len(bare) > 1 else 1 if bare[:1].isupper() else 2
+    return kind, bare.lower(), bare
+
+
+def _from_import(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
+
+
+# ------------------------------------------------------------------------------ wrapping
+
+OPENING = "([{"
+CLOSING = ")]}"
+
+
+def wrap(text: str) -> str:
+    """One statement (its lines joined, the first one's indentation kept) laid out as
+    `ruff format` lays it out: as is when it fits; else split at its last bracket whose
+    opening line fits, the inside on one line if it fits there, or one item per line with a
+    trailing comma."""
+    statement = text.strip("\n")
+    code = ""
+    for line in (line.strip() for line in statement.splitlines()):
+        joined = not code or code[-1] in OPENING or line[:1] in CLOSING
+        code += line if joined else " " + line
+    indent = len(statement) - len(statement.lstrip(" "))
+    return "\n".join(_lines(code, indent)) + ("\n" if text.endswith("\n") else "")
+
+
+def _lines(code: str, indent: int) -> list[str]:
+    pad = " " * indent
+    if indent + len(code) <= LINE_LENGTH:
+        return [pad + code]
+    for opening, closing in _trailing_brackets(code):
+        head, body, tail = code[: opening + 1], code[opening + 1 : closing], code[closing:]
+        if indent + len(head) <= LINE_LENGTH:
+            break
+    else:
+        return [pad + code]
+    inner = indent + INDENT
+    items = _split_top(body, ",")
+    parameters = code.startswith(("def ", "async def ")) and code.find("(") == opening
+    # a tuple, list, dict or set literal: a bracket that follows no name, call or subscript
+    literal = opening == 0 or not (code[opening - 1].isalnum() or code[opening - 1] in "_)]")
+    # ruff gives a lone parameter, and a literal's items, a trailing comma: one per line
+    one_per_line = (parameters and len(items) == 1) or (literal and len(items) > 1)
+    if not one_per_line and inner + len(body) <= LINE_LENGTH:
+        return [pad + head, " " * inner + body, pad + tail]
+    if not one_per_line and len(items) == 1:
+        return [pad + head, *_lines(body, inner), pad + tail]
+    return [pad + head, *(line for item in items for line in _lines(item + ",", inner)), pad + tail]
+
+
+def _trailing_brackets(code: str) -> Iterator[tuple[int, int]]:
+    """(opening, closing) of the outermost bracket pairs, the last one first; empty ones and
+    those inside strings are not split at."""
+    pairs, stack = [], []
+    for index, char in _code_chars(code):
+        if char in OPENING:
+            stack.append(index)
+        elif char in CLOSING:
+            opening = stack.pop()
+            if not stack and index > opening + 1:
+                pairs.append((opening, index))
+    return reversed(pairs)
+
+
+def _split_top(body: str, separator: str) -> list[str]:
+    """`body` split at `separator` where it is outside brackets and strings."""
+    parts, depth, start = [], 0, 0
+    for index, char in _code_chars(body):
+        if char in OPENING:
+            depth += 1
+        elif char in CLOSING:
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append(body[start:index].strip())
+            start = index + 1
+    last = body[start:].strip()
+    return [*parts, last] if last else parts
+
+
+STRING = re.compile(r"""[rbf]*("([^"\\]|\\.)*"|'([^'\\]|\\.)*')""", re.IGNORECASE)
+
+
+def _code_chars(code: str) -> Iterator[tuple[int, str]]:
+    """Each character of `code` outside string literals, with its index."""
+    index = 0
+    while index < len(code):
+        match = STRING.match(code, index) if code[index] in "\"'rbfRBF" else None
+        if match and (index == 0 or not (code[index - 1].isalnum() or code[index - 1] == "_")):
+            index = match.end()
+            continue
+        yield index, code[index]
+        index += 1
