@@ -32,9 +32,15 @@ app = typer.Typer(help="featwright: serve the API and manage its database.", no_
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 doc_app = typer.Typer(help="Feature design docs.", no_args_is_help=True)
+templates_app = typer.Typer(
+    help="The templates add writes code from: a project's own file in featwright/templates/"
+    " is used in place of the built-in one of the same name.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(doc_app, name="doc")
+app.add_typer(templates_app, name="templates")
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parents[1]
 """The project: src.core.migrations.ROOT, without importing alembic to know it."""
@@ -311,12 +317,52 @@ def doc_new(
     resource: Annotated[str, typer.Argument(help="Plural snake_case resource, e.g. labels")],
 ) -> None:
     """Write docs/features/FEAT-NNN-RESOURCE.md from the template, ready to edit."""
+    from src.engine.render import template_path
+
     try:
-        path = new_doc(resource, DOCS_DIR)
+        path = new_doc(resource, DOCS_DIR, template_path(ROOT, "design_doc.md"))
     except DocNameError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     console.print(f"[green]Wrote {_relative(path)}[/green]")
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """Every template, and whether this project overrides it."""
+    from src.engine.render import OVERRIDES, builtin_names, templates
+
+    table = Table("template", "used", title="featwright templates")
+    for template in templates(ROOT):
+        used = _relative(template.path) if template.overridden else "built-in"
+        table.add_row(template.name, used)
+    Console().print(table)
+    own = ROOT / OVERRIDES
+    for path in sorted(own.rglob("*") if own.is_dir() else ()):
+        if path.is_file() and str(path.relative_to(own)) not in builtin_names():
+            typer.echo(f"{_relative(path)}: overrides no template (a typo?)", err=True)
+
+
+@templates_app.command("copy")
+def templates_copy(
+    name: Annotated[str, typer.Argument(help="A template's name, e.g. routes.py.jinja")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the project's own copy.")
+    ] = False,
+) -> None:
+    """Copy a built-in template into featwright/templates/ to edit: add uses it from then on."""
+    from src.engine.render import BUILTIN, OVERRIDES, builtin_names
+
+    if name not in builtin_names():
+        typer.echo(f"no template {name!r}; expected one of {', '.join(builtin_names())}", err=True)
+        raise typer.Exit(2)
+    target = ROOT / OVERRIDES / name
+    if target.exists() and not force:
+        typer.echo(f"{_relative(target)} exists; nothing written (--force replaces it)", err=True)
+        raise typer.Exit(1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(BUILTIN / name, target)
+    console.print(f"[green]Wrote {_relative(target)}[/green]: edit it; add renders from it now")
 
 
 def _relative(path: Path) -> str:
@@ -359,6 +405,7 @@ def add(
         schema_changes,
     )
     from src.engine.generate import GenerationError, render_feature
+    from src.engine.render import TemplateProblem
 
     built = read_built(ROOT, doc) if doc.exists() else None
     marked = [path for path in sorted(built.files if built else ()) if has_markers(ROOT / path)]
@@ -380,6 +427,9 @@ def add(
     except (InvalidDoc, GenerationError) as error:
         for problem in error.problems:
             typer.echo(str(problem), err=True)
+        raise typer.Exit(2) from None
+    except TemplateProblem as error:
+        typer.echo(f"{error}; nothing written", err=True)
         raise typer.Exit(2) from None
     if built is None:
         record = {built_path(doc): built_record(doc.read_text(encoding="utf-8"), files)}

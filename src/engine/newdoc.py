@@ -19,8 +19,9 @@ def singular(resource: str) -> str:
     return resource.removesuffix("s")
 
 
-def new_doc(resource: str, docs_dir: Path) -> Path:
-    """Write `FEAT-NNN-<resource>.md` with the next free number; never overwrites."""
+def new_doc(resource: str, docs_dir: Path, template: Path = TEMPLATE) -> Path:
+    """Write `FEAT-NNN-<resource>.md` from `template` (the built-in one by default) with the
+    next free number; never overwrites."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*s", resource):
         raise DocNameError(
             f"resource name {resource!r}; expected a plural snake_case name such as 'labels'"
@@ -34,14 +35,20 @@ def new_doc(resource: str, docs_dir: Path) -> Path:
     feat_id = f"FEAT-{max(numbers, default=0) + 1:03d}"
     module = singular(resource)
     model = "".join(part.capitalize() for part in module.split("_"))
-    text = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        feat_id=feat_id,
-        title=" ".join(part.capitalize() for part in resource.split("_")),
-        resource=resource,
-        module=module,
-        model=model,
-        model_lower=module.replace("_", " "),
-    )
+    try:
+        text = Template(template.read_text(encoding="utf-8")).substitute(
+            feat_id=feat_id,
+            title=" ".join(part.capitalize() for part in resource.split("_")),
+            resource=resource,
+            module=module,
+            model=model,
+            model_lower=module.replace("_", " "),
+        )
+    except (KeyError, ValueError) as error:  # a project's own template with a bad placeholder
+        raise DocNameError(
+            f"{template.name}: placeholder {error} is not one of $feat_id, $title, $resource,"
+            " $module, $model, $model_lower ($$ for a dollar sign)"
+        ) from None
     docs_dir.mkdir(parents=True, exist_ok=True)
     path = docs_dir / f"{feat_id}-{resource}.md"
     with path.open("x", encoding="utf-8") as file:  # "x": fail rather than overwrite

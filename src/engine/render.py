@@ -56,15 +56,16 @@ def builtin_names() -> list[str]:
 
 def templates(root: Path) -> list[TemplateFile]:
     """Every built-in template, and whether `root` overrides it."""
-    found = []
-    for name in builtin_names():
-        override = root / OVERRIDES / name
-        found.append(
-            TemplateFile(
-                name, override if override.is_file() else BUILTIN / name, override.is_file()
-            )
-        )
-    return found
+    return [
+        TemplateFile(name, template_path(root, name), (root / OVERRIDES / name).is_file())
+        for name in builtin_names()
+    ]
+
+
+def template_path(root: Path, name: str) -> Path:
+    """The file used for template `name` in the project at `root`: its own, else built-in."""
+    override = root / OVERRIDES / name
+    return override if override.is_file() else BUILTIN / name
 
 
 class Renderer:
@@ -96,15 +97,11 @@ class Renderer:
         except TemplateSyntaxError as error:
             raise TemplateProblem(self._shown(name), error.lineno, error.message or "") from None
         except Exception as error:  # an override may fail in any way: say where
-            line = _template_line(error.__traceback__, self._path(name))
+            line = _template_line(error.__traceback__, template_path(self.root, name))
             raise TemplateProblem(self._shown(name), line, str(error)) from None
 
-    def _path(self, name: str) -> Path:
-        override = self.root / OVERRIDES / name
-        return override if override.is_file() else BUILTIN / name
-
     def _shown(self, name: str) -> str:
-        path = self._path(name)
+        path = template_path(self.root, name)
         return str(OVERRIDES / name) if path.is_relative_to(self.root) else f"built-in {name}"
 
 
@@ -232,20 +229,24 @@ def wrap(text: str) -> str:
         joined = not code or code[-1] in OPENING or line[:1] in CLOSING
         code += line if joined else " " + line
     indent = len(statement) - len(statement.lstrip(" "))
-    return "\n".join(_lines(code, indent)) + ("\n" if text.endswith("\n") else "")
+    return "\n".join(_lines(code, indent, statement=True)) + ("\n" if text.endswith("\n") else "")
 
 
-def _lines(code: str, indent: int) -> list[str]:
+def _lines(code: str, indent: int, statement: bool = False) -> list[str]:
     pad = " " * indent
     if indent + len(code) <= LINE_LENGTH:
         return [pad + code]
+    inner = indent + INDENT
+    equals = _assignment(code) if statement else None
     for opening, closing in _trailing_brackets(code):
         head, body, tail = code[: opening + 1], code[opening + 1 : closing], code[closing:]
-        if indent + len(head) <= LINE_LENGTH:
+        if (equals is None or opening > equals) and indent + len(head) <= LINE_LENGTH:
             break
     else:
-        return [pad + code]
-    inner = indent + INDENT
+        if equals is None:
+            return [pad + code]
+        # a right-hand side without a bracket to split at goes in parentheses of its own
+        return [pad + code[: equals + 1] + " (", *_lines(code[equals + 2 :], inner), pad + ")"]
     items = _split_top(body, ",")
     parameters = code.startswith(("def ", "async def ")) and code.find("(") == opening
     # a tuple, list, dict or set literal: a bracket that follows no name, call or subscript
@@ -257,6 +258,19 @@ def _lines(code: str, indent: int) -> list[str]:
     if not one_per_line and len(items) == 1:
         return [pad + head, *_lines(body, inner), pad + tail]
     return [pad + head, *(line for item in items for line in _lines(item + ",", inner)), pad + tail]
+
+
+def _assignment(code: str) -> int | None:
+    """Where the `=` of an assignment statement is, or None."""
+    depth = 0
+    for index, char in _code_chars(code):
+        if char in OPENING:
+            depth += 1
+        elif char in CLOSING:
+            depth -= 1
+        elif char == "=" and depth == 0 and code[index - 1 : index + 2] == " = ":
+            return index
+    return None
 
 
 def _trailing_brackets(code: str) -> Iterator[tuple[int, int]]:

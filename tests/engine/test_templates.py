@@ -1,0 +1,276 @@
+"""The generator's templates: output ruff leaves unchanged without ruff at run time, and a
+project's own templates used, listed, copied, and refused with their line when broken."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from src.engine.doc import parse_doc
+from src.engine.generate import render_feature
+from src.engine.newdoc import new_doc
+from src.engine.render import OVERRIDES, import_block, wrap
+from tests.engine.conftest import APP_MODELS, ROOT, edited, featwright, snapshot
+from tests.engine.test_generated_projects import DOCS
+
+RUFF = Path(sys.executable).with_name("ruff")
+FIRST_PARTY = 'lint.isort.known-first-party = ["src", "tests", "migrations"]'
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    """ruff with the project's settings; first party named, as files outside the project
+    cannot be told apart otherwise."""
+    return subprocess.run(
+        [str(RUFF), *args, "--config", str(ROOT / "pyproject.toml"), "--config", FIRST_PARTY],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _doc(directory: Path, resource: str, rows: str, filters: str, public: bool) -> Path:
+    doc = new_doc(resource, directory)
+    text = doc.read_text(encoding="utf-8")
+    params = "| Query Params | page (int, default 1), limit (int, default 20)"
+    text = edited(text, ("| name | str(1..200) | yes | - | Display name |\n", rows))
+    if filters:
+        text = edited(text, (params + " |", f"{params}, {filters} |"))
+    model = re.search(r"^### (\w+)$", text, re.MULTILINE)
+    assert model is not None
+    response = f"| Response 201 | {model[1]}Response |\n"
+    if "ref(" in rows:
+        text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
+    if public:  # the two reads public: the routes then document 401 route by route
+        text = text.replace("| Auth | Required |", "| Auth | none |", 2)
+    doc.write_text(text, encoding="utf-8")
+    return doc
+
+
+LONG_SUFFIX = "_" + "x" * 12
+"""Long names push statements past the line length, so every layout rule is used."""
+
+
+def _variants() -> list[tuple[str, str, str, bool]]:
+    found = []
+    for resource, rows, filters in DOCS:
+        rows = rows.replace("ref(TimeEntry)", "ref(Project)").replace("ref(Category)", "ref(Task)")
+        found.append((resource, rows, filters, False))
+        found.append((resource, rows, filters, True))
+        names = re.findall(r"^\| (\w+) \|", rows, re.MULTILINE)
+        for name in names:
+            rows = rows.replace(f"| {name} |", f"| {name}{LONG_SUFFIX} |")
+            filters = re.sub(rf"\b{name} \(", f"{name}{LONG_SUFFIX} (", filters)
+        found.append((f"very_long_resource_{resource}", rows, filters, False))
+    return found
+
+
+def test_every_rendered_file_is_what_ruff_would_write(tmp_path: Path) -> None:
+    """Every type form, required and optional, as list filters, public reads, long names:
+    `ruff format --check` and `ruff check` find nothing to change in any file."""
+    out = tmp_path / "out"
+    for index, (resource, rows, filters, public) in enumerate(_variants()):
+        docs = tmp_path / "docs" / str(index)
+        files = render_feature(
+            parse_doc(_doc(docs, resource, rows, filters, public), APP_MODELS), ROOT
+        )
+        for path, text in files.items():
+            target = out / str(index) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    written = list(out.rglob("*.py"))
+    assert len(written) == 8 * len(_variants())
+
+    formatted = _ruff("format", "--check", "--diff", str(out))
+    checked = _ruff("check", "--output-format", "concise", str(out))
+
+    assert formatted.returncode == 0, formatted.stdout[-4000:]
+    assert checked.returncode == 0, checked.stdout[-4000:]
+
+
+STATEMENTS = [
+    'x = call("a", "b")',
+    "    value: Mapped[uuid.UUID | None] = mapped_column("
+    'Uuid, ForeignKey("some_long_table_name.id", ondelete="SET NULL"), default=None)',
+    '    __table_args__ = (Index(None, "owner_id", "created_at", "id"), '
+    'Index(None, "parent_identifier", "created_at", "id"))',
+    '    __table_args__ = (Index(None, "owner_id", "created_at", "id"), '
+    'CheckConstraint("minutes_spent_on_it BETWEEN 1 AND 1440", name="minutes_spent_on_it_range"), '
+    'Index(None, "parent_identifier", "created_at", "id"))',
+    "async def get_a_rather_long_resource_name_here(id: uuid.UUID, "
+    "service: PublicService, response: Response) -> Record:",
+    "async def delete_an_even_longer_resource_name_that_goes_on(id: uuid.UUID, "
+    "service: Service, if_match: IfMatch) -> None:",
+    "async def list_things(page: PageDep, service: Service, "
+    'kind_of_thing: Annotated[ThingKindOfThing | None, Query(description="Only things whose '
+    '`kind_of_thing` is this.")] = None, other: Annotated[uuid.UUID | None, Query('
+    'description="Only things whose `other` is this.")] = None) -> Page[Record]:',
+    "def only_one_parameter_but_a_very_long_one(the_parameter_with_a_long_name: "
+    "Annotated[SomeTypeName, Depends(some_dependency_function)]) -> None:",
+    '@router.get("/{id}", response_model=SomeLongResourceNameResponse, '
+    "responses=problem_responses(400, 401, 404))",
+    '    statuses = {"create": (201, 400, 401, 404), "get": (200, 400, 401, 404), '
+    '"list": (200, 400, 401)}',
+    '__all__ = ["Base", "Entity", "IdempotencyRecord", "OwnedEntity", "Project", '
+    '"ProjectStatus", "RefreshToken", "Task", "User"]',
+    "    return SomeLongServiceName(SomeLongRepositoryName(database_of(request), "
+    "owner_id=user.id, unrestricted=user.is_superuser))",
+    "class VeryLongModelNameForTestingService(CrudService[VeryLongModelNameForTesting, "
+    "VeryLongModelNameForTestingCreate, VeryLongModelNameForTestingUpdate]):",
+]
+
+
+def test_wrap_lays_statements_out_as_ruff_format_does(tmp_path: Path) -> None:
+    source = tmp_path / "statements.py"
+    blocks = []
+    for statement in STATEMENTS:
+        text = wrap(statement)
+        if text.rstrip().endswith(":"):
+            text += "\n" + " " * (len(statement) - len(statement.lstrip()) + 4) + "pass"
+        if text.startswith("@"):
+            text += "\ndef decorated() -> None:\n    pass"
+        if text.startswith(" "):
+            text = "class Holder:\n" + text
+        blocks.append(text)
+    source.write_text("\n\n\n".join(blocks) + "\n", encoding="utf-8")
+
+    found = _ruff("format", "--check", "--diff", str(source))
+
+    assert found.returncode == 0, found.stdout
+
+
+def test_import_block_sorts_as_ruff_does(tmp_path: Path) -> None:
+    statements = [
+        "from src.schemas.base import ResourceResponse",
+        "import uuid",
+        "from pydantic import Field",
+        "from src.schemas.base import InputSchema, IsoDate, NoNul, DecimalString, JsonFloat",
+        "from src.schemas.base import PlainDecimal, WholeNumber, IsoDateTime, JsonInt",
+        "import sqlalchemy as sa",
+        "from alembic import op",
+        "from pydantic import MISSING, StrictInt",
+        "from datetime import date",
+        "import src.models.base",
+        "from typing import Annotated",
+    ]
+    source = tmp_path / "imports.py"
+    block = import_block(statements)
+    uses = "\n".join(
+        f"print({name})"
+        for name in re.findall(r"(?:import |,\s*|\(\s*)([A-Za-z_][\w.]*)(?=,|\n|$)", block)
+    )
+    source.write_text(f"{block}\n\n{uses}\nprint(sa, uuid, src.models.base)\n", encoding="utf-8")
+
+    found = _ruff("check", "--select", "I", "--diff", str(source))
+
+    assert found.returncode == 0, found.stdout
+    assert block.count("from src.schemas.base import (") == 1  # merged, then split at 100
+
+
+# --------------------------------------------------------------- a project's own templates
+
+ROUTE_MARK = "# our API review: {{ names.resource }}"
+
+
+@pytest.fixture(scope="module")
+def overridden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy whose routes template marks every route, with a feature added."""
+    from tests.engine.conftest import copy_project
+
+    project = copy_project(tmp_path_factory.mktemp("overridden") / "project")
+    copied = featwright(project, "templates", "copy", "routes.py.jinja")
+    assert copied.returncode == 0, copied.stderr
+    template = project / OVERRIDES / "routes.py.jinja"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(
+        text.replace("{% filter wrap %}\n@router.", f"{ROUTE_MARK}\n{{% filter wrap %}}\n@router."),
+        encoding="utf-8",
+    )
+    assert featwright(project, "doc", "new", "labels").returncode == 0
+    return project
+
+
+def test_an_override_is_used_by_add_and_check_stays_green(overridden: Path) -> None:
+    (doc,) = (overridden / "docs/features").glob("FEAT-*-labels.md")
+    added = featwright(overridden, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+
+    routes = (overridden / "src/api/v1/routes/labels.py").read_text(encoding="utf-8")
+    assert routes.count("# our API review: labels\n@router.") == 5
+    assert "# our API review" not in (overridden / "src/api/v1/routes/tasks.py").read_text(
+        encoding="utf-8"
+    )
+    checked = featwright(overridden, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    linted = subprocess.run(
+        [str(RUFF), "check", "src/api/v1/routes/labels.py"],
+        cwd=overridden,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout
+
+
+def test_templates_list_shows_the_override_and_a_stray_file(overridden: Path) -> None:
+    stray = overridden / OVERRIDES / "route.py.jinja"
+    stray.write_text("typo\n", encoding="utf-8")
+    try:
+        listed = featwright(overridden, "templates", "list", env={"COLUMNS": "200"})
+    finally:
+        stray.unlink()
+
+    assert listed.returncode == 0, listed.stderr
+    rows = {
+        line.split()[1]: line.split()[3]
+        for line in listed.stdout.splitlines()
+        if ".jinja" in line or ".md" in line
+    }
+    assert rows["routes.py.jinja"] == "featwright/templates/routes.py.jinja"
+    assert rows["model.py.jinja"] == "built-in"
+    assert "featwright/templates/route.py.jinja: overrides no template" in listed.stderr
+
+
+def test_templates_copy_refuses_an_unknown_name_and_an_existing_copy(overridden: Path) -> None:
+    unknown = featwright(overridden, "templates", "copy", "controller.rb.tt")
+    again = featwright(overridden, "templates", "copy", "routes.py.jinja")
+
+    assert unknown.returncode == 2
+    assert "no template 'controller.rb.tt'; expected one of" in unknown.stderr
+    assert "routes.py.jinja" in unknown.stderr
+    assert again.returncode == 1
+    assert "featwright/templates/routes.py.jinja exists; nothing written" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("{% endif %}\n", "Encountered unknown tag 'endif'"),
+        ("x = {{ no_such_name }}\n", "'no_such_name' is undefined"),
+    ],
+    ids=["syntax", "unknown-name"],
+)
+def test_a_broken_override_is_refused_with_its_line_and_nothing_written(
+    tmp_path: Path, broken: str, message: str
+) -> None:
+    from tests.engine.conftest import copy_project
+
+    project = copy_project(tmp_path / "project")
+    assert featwright(project, "doc", "new", "labels").returncode == 0
+    template = project / OVERRIDES / "service.py.jinja"
+    template.parent.mkdir(parents=True)
+    shutil.copyfile(ROOT / "src/engine/templates/service.py.jinja", template)
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    template.write_text("".join(lines) + broken, encoding="utf-8")
+    (doc,) = (project / "docs/features").glob("FEAT-*-labels.md")
+    before = snapshot(project)
+
+    added = featwright(project, "add", str(doc))
+
+    assert added.returncode == 2
+    assert f"featwright/templates/service.py.jinja:{len(lines) + 1}: " in added.stderr
+    assert message in added.stderr
+    assert "nothing written" in added.stderr
+    assert snapshot(project) == before
