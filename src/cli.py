@@ -346,9 +346,7 @@ def templates_list() -> None:
 @templates_app.command("copy")
 def templates_copy(
     name: Annotated[str, typer.Argument(help="A template's name, e.g. routes.py.jinja")],
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace the project's own copy.")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the project's own copy.")] = False,
 ) -> None:
     """Copy a built-in template into featwright/templates/ to edit: add uses it from then on."""
     from src.engine.render import BUILTIN, OVERRIDES, builtin_names
