@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -127,3 +128,43 @@ def test_the_dev_lock_pins_every_run_time_package_at_the_same_version() -> None:
     dev = locked_versions("requirements-dev.lock")
     assert runtime
     assert {name: dev.get(name) for name in runtime} == runtime
+
+
+def test_add_works_with_the_run_time_install_alone(tmp_path: Path) -> None:
+    """`make run` installs requirements.lock only: `featwright add` needs nothing more (no
+    ruff), and what it writes is what `make lint`'s ruff would leave unchanged."""
+    from tests.engine.conftest import copy_project
+
+    venv = tmp_path / "venv"
+    install = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "install", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert not (venv / "bin/ruff").exists()
+    project = copy_project(tmp_path / "project")
+    env = {**os.environ, "PYTHONPATH": str(project), "SECRET_KEY": "k" * 40, "COLUMNS": "200"}
+
+    def featwright(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(venv / "bin/python"), "-c", "from src.cli import app; app()", *args]
+        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+    assert featwright("doc", "new", "labels").returncode == 0
+    (doc,) = (project / "docs/features").glob("FEAT-*-labels.md")
+    added = featwright("add", str(doc.relative_to(project)))
+
+    assert added.returncode == 0, added.stdout + added.stderr
+    written = [
+        line.split()[1]
+        for line in added.stdout.splitlines()
+        if line.startswith("│ ") and ".py" in line
+    ]
+    assert "src/models/label.py" in written
+    assert any(path.startswith("migrations/versions/") for path in written)
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    for args in (["check"], ["format", "--check"]):
+        linted = subprocess.run(
+            [ruff, *args, *written], cwd=project, capture_output=True, text=True
+        )
+        assert linted.returncode == 0, linted.stdout + linted.stderr
