@@ -50,9 +50,13 @@ run: install
 	$(BIN)/featwright db upgrade
 	$(BIN)/featwright serve
 
-# pytest exits 5 when it ran no test: that is a failure too, said plainly.
+# pytest exits 5 when it ran no test: that is a failure too, said plainly. pytest-xdist runs a
+# worker per core, each test module whole on one worker (module fixtures are built once), each
+# worker on a PostgreSQL database of its own (tests/conftest.py). PYTEST_WORKERS=0 runs in one.
+PYTEST_WORKERS ?= auto
 test: install-dev
-	@status=0; $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term \
+		$(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; fi; exit $$status
 
 # HAProxy, 3 featwright processes, PgBouncer (transaction pooling), Redis: on 127.0.0.1 only.

@@ -58,7 +58,16 @@ async def _probe_postgres(url: str) -> str | None:
     return None
 
 
+NAMED_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
+"""A server named by the person running the tests: not answering is an error, not a skip."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: a database of its own
+        worker = os.environ["PYTEST_XDIST_WORKER"]
+        url = make_url(postgres_url())
+        database = f"{url.database}_{worker}"
+        os.environ["TEST_DATABASE_URL"] = url.set(database=database).render_as_string(False)
     config.postgres_problem = asyncio.run(_probe_postgres(postgres_url()))  # type: ignore[attr-defined]
 
 
@@ -99,9 +108,7 @@ async def backend(
         if problem is not None:
             message = f"PostgreSQL not reachable at {make_url(postgres_url())!r}: {problem}"
             # An explicitly named server that does not answer is an error, not a skip.
-            if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1" or os.environ.get(
-                "TEST_DATABASE_URL"
-            ):
+            if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1" or NAMED_POSTGRES:
                 pytest.fail(message + " (FEATWRIGHT_REQUIRE_POSTGRES=1)")
             pytest.skip(message)
         url = postgres_url()

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import postgres_url
+from tests.conftest import NAMED_POSTGRES, postgres_url
 
 SERVER_START_TIMEOUT = 20.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -185,7 +185,7 @@ def require_postgres(config: pytest.Config) -> None:
     if problem is None:
         return
     message = f"PostgreSQL not reachable at {make_url(postgres_url())!r}: {problem}"
-    if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1" or os.environ.get("TEST_DATABASE_URL"):
+    if os.environ.get("FEATWRIGHT_REQUIRE_POSTGRES") == "1" or NAMED_POSTGRES:
         pytest.fail(message + " (FEATWRIGHT_REQUIRE_POSTGRES=1)")
     pytest.skip(message)
 
