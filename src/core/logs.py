@@ -39,16 +39,20 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
         structlog.processors.CallsiteParameterAdder([CallsiteParameter.PROCESS]),
         _request_id,
     ]
-    renderer: Processor
+    # The format is the handler's alone: a logger caches the chain above on first use, so
+    # a format chosen later (a second call) must not need a processor in it.
+    rendering: list[Processor]
     if log_format == "json":
-        shared.append(structlog.processors.format_exc_info)  # the traceback as one field
-        renderer = structlog.processors.JSONRenderer()
+        # the traceback as one field
+        rendering = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         # A plain traceback: the default one prints each frame's local variables, which
         # may hold a password or a token.
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
+        rendering = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -57,7 +61,7 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)

@@ -14,12 +14,14 @@ from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from src.core.config import Settings
 from src.core.database import Database
+from src.core.logs import configure_logging
 from src.main import create_app
 from tests.conftest import User
 from tests.helpers import create_project
@@ -317,3 +319,27 @@ async def test_a_wildcard_origin_never_comes_with_credentials(
         answer = await client.get("/health/live", headers={"Origin": ORIGIN, "Cookie": "a=b"})
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
     assert "access-control-allow-credentials" not in answer.headers
+
+
+def test_a_format_chosen_later_applies_to_a_logger_already_used() -> None:
+    """structlog caches a logger's processors on first use: the JSON format's traceback field
+    must come from the handler, or a logger used before the format changed would lose it."""
+    configure_logging("info", "console")
+    log = structlog.get_logger("tests.format_later")
+    try:
+        raise RuntimeError("first")
+    except RuntimeError:
+        with captured_log():
+            log.error("before", exc_info=True)
+    configure_logging("info", "json")
+    try:
+        with captured_log() as buffer:
+            try:
+                raise RuntimeError("a bug in a route")
+            except RuntimeError:
+                log.error("after", exc_info=True)
+    finally:
+        configure_logging("info", "console")
+
+    (line,) = json_lines(buffer)
+    assert "RuntimeError: a bug in a route" in str(line["exception"])
