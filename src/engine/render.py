@@ -128,10 +128,7 @@ def python_literal(value: object) -> str:
     if isinstance(value, str):
         if len(value) > 20 and len(set(value)) == 1:
             return f"{python_literal(value[0])} * {len(value)}"
-        text = repr(value)
-        if text.startswith("'") and '"' not in value:
-            text = '"' + text[1:-1].replace("\\'", "'") + '"'
-        return text
+        return _string_literal(value)
     if isinstance(value, dict):
         return (
             "{"
@@ -144,6 +141,14 @@ def python_literal(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
     return repr(value)
+
+
+def _string_literal(value: str) -> str:
+    """A string in the quotes ruff chooses: double, unless the text holds more double quotes
+    than single ones; only the chosen quote is escaped."""
+    quote = "'" if value.count('"') > value.count("'") else '"'
+    body = "".join("\\" + char if char == quote else repr(char)[1:-1] for char in value)
+    return quote + body + quote
 
 
 def docstring(summary: str, body: str = "") -> str:
