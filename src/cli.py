@@ -541,21 +541,20 @@ def _change_migration(doc: Path, tables: "list[TableChange]") -> tuple[str, str]
     from alembic.script import ScriptDirectory
 
     from src.engine.evolve import render_change_migration
-    from src.engine.generate import format_python
     from src.engine.migrate import next_revision_id
 
     script = ScriptDirectory.from_config(alembic_config())
     revision = next_revision_id(script)
     resource = doc.stem.split("-", 2)[-1]
-    path = f"migrations/versions/{revision}_change_{resource}.py"
     text = render_change_migration(
         tables,
+        ROOT,
         revision=revision,
         down_revision=script.get_current_head(),
         message=f"change {resource}",
         doc_path=_relative(doc),
     )
-    return path, format_python(text, path)
+    return f"migrations/versions/{revision}_change_{resource}.py", text
 
 
 def _print_update(
