@@ -348,32 +348,6 @@ class TableSteps:
     """Columns altered and dropped, constraints created."""
 
 
-def render_change_migration(
-    changes: list[TableChange],
-    root: Path,
-    *,
-    revision: str,
-    down_revision: str | None,
-    message: str,
-    doc_path: str,
-) -> str:
-    """One migration holding just the doc's change, both ways, on SQLite and PostgreSQL:
-    each table's steps in the template's statements (templates/migration_change.py.jinja)."""
-    from src.engine.render import Renderer
-
-    return Renderer(root).render(
-        "migration_change.py.jinja",
-        message=message,
-        revision=revision,
-        down_revision=down_revision,
-        created=datetime.now(UTC).isoformat(sep=" "),
-        doc_path=doc_path,
-        summary=[line for change in changes for line in change.summary()],
-        upgrade=[table_steps(change, reverse=False) for change in changes],
-        downgrade=[table_steps(change, reverse=True) for change in reversed(changes)],
-    )
-
-
 def table_steps(change: TableChange, reverse: bool) -> TableSteps:
     """What takes `change.table` from the built doc's columns to the changed doc's (or back,
     when `reverse`): counts first, then drops and renames, fills, the rest."""

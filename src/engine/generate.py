@@ -626,26 +626,6 @@ def _doc_path(doc: FeatureDoc) -> str:
     return f"docs/features/{doc.path.name}"
 
 
-def format_python(text: str, path: str) -> str:
-    """ruff's import sorting and formatting (migrations only, until they are templates)."""
-    import subprocess
-    import sys
-
-    ruff = Path(sys.executable).with_name("ruff")
-    for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
-        result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
-            [str(ruff), *args, "--stdin-filename", path, "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode not in (0, 1) or not result.stdout:
-            raise GenerationError([f"{path}: ruff could not format the generated code"])
-        text = result.stdout
-    return text
-
-
 @dataclass(frozen=True)
 class Plan:
     created: list[str]

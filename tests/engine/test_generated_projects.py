@@ -21,8 +21,9 @@ import pytest
 
 from src.core.errors import in_words
 from src.engine.doc import parse_doc, parse_doc_text
-from src.engine.evolve import render_change_migration, schema_changes
+from src.engine.evolve import schema_changes
 from src.engine.generate import render_feature
+from src.engine.migrate import render_change_migration
 from src.engine.newdoc import new_doc
 from tests.engine.conftest import (
     APP_MODELS,
