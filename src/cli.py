@@ -357,7 +357,7 @@ def add(
         read_built,
         schema_changes,
     )
-    from src.engine.generate import GenerationError, render_feature
+    from src.engine.generate import GenerationError, model_names, render_feature
 
     built = read_built(ROOT, doc) if doc.exists() else None
     marked = [path for path in sorted(built.files if built else ()) if has_markers(ROOT / path)]
@@ -366,9 +366,7 @@ def add(
             typer.echo(f"{path}: unresolved conflict markers (<<<<<<< ... >>>>>>>)", err=True)
         typer.echo("nothing written; resolve them, then run add again", err=True)
         raise typer.Exit(1)
-    from src.models import Base
-
-    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    known = model_names(ROOT)
     try:
         parsed = parse_doc(doc, known)
         files = render_feature(parsed, ROOT)

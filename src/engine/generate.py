@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from src.core.errors import in_words
 from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
@@ -617,6 +617,44 @@ def _edit_all(text: str, *, add: set[str], remove: set[str]) -> str:
     listed = {n.strip().strip("\"'") for n in match[1].split(",") if n.strip()}
     names = sorted((listed | add) - remove)
     return text.replace(match[0], wrap(f"__all__ = {python_literal(names)}"))
+
+
+def model_names(root: Path) -> frozenset[str]:
+    """The project's models a doc may `ref`: each class with a `__tablename__` in the modules
+    `src/models/__init__.py` imports, read from their source, so that `add` of a doc that did
+    not change needs no SQLAlchemy (the mapped classes of a single-table subclass, which has
+    no `__tablename__` of its own, are not seen)."""
+    package = root / "src/models"
+    registry = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    modules = {
+        node.module.removeprefix("src.models.")
+        for node in registry.body
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("src.models.")
+    }
+    names: set[str] = set()
+    for module in sorted(modules):
+        path = package / f"{module.replace('.', '/')}.py"
+        nodes = ast.parse(path.read_text(encoding="utf-8")).body if path.is_file() else []
+        names.update(node.name for node in nodes if _names_a_table(node))
+    return frozenset(names)
+
+
+def _names_a_table(node: ast.stmt) -> TypeGuard[ast.ClassDef]:
+    """A class that assigns `__tablename__`: a mapped model."""
+    if not isinstance(node, ast.ClassDef):
+        return False
+    for statement in node.body:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------ write
