@@ -474,7 +474,7 @@ def _update(
         has_markers,
         merge_files,
     )
-    from src.engine.generate import read_current, restore, write_all
+    from src.engine.generate import forget_bytecode, read_current, restore, write_all
 
     dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
     if dropped and not allow_data_loss:
@@ -518,6 +518,7 @@ def _update(
     write_all({**written, **kept}, ROOT)
     for path in (path for path, text in writes.items() if text is None):
         (ROOT / path).unlink()
+        forget_bytecode(ROOT / path)
     if migration and not conflicts and (problem := _verify()):
         restore(before, ROOT)
         typer.echo(f"the migration failed its check; nothing written:\n{problem}", err=True)

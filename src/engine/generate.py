@@ -7,7 +7,9 @@ never over a hand edit unless forced.
 """
 
 import ast
+import contextlib
 import difflib
+import importlib.util
 import os
 import re
 import textwrap
@@ -720,6 +722,7 @@ def write_all(files: dict[str, str], root: Path) -> None:
         try:
             for temp, target, before in staged:
                 os.replace(temp, target)
+                forget_bytecode(target)
                 done.append((target, before))
         except OSError:
             for target, before in reversed(done):
@@ -727,10 +730,20 @@ def write_all(files: dict[str, str], root: Path) -> None:
                     target.unlink(missing_ok=True)
                 else:
                     target.write_text(before, encoding="utf-8")
+                forget_bytecode(target)
             raise
     finally:
         for temp, _, _ in staged:
             temp.unlink(missing_ok=True)
+
+
+def forget_bytecode(path: Path) -> None:
+    """Remove the .pyc of a module just rewritten or deleted: Python takes a .pyc as current
+    while its source has the same size and modification second, so a file rewritten within
+    the second at the same size would still run as it was (a migration Alembic loads, too)."""
+    if path.suffix == ".py":
+        with contextlib.suppress(OSError, NotImplementedError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def read_current(paths: Iterable[str], root: Path) -> dict[str, str | None]:
@@ -747,3 +760,4 @@ def restore(before: dict[str, str | None], root: Path) -> None:
     for path, text in before.items():
         if text is None:
             (root / path).unlink(missing_ok=True)
+            forget_bytecode(root / path)

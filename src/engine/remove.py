@@ -31,6 +31,7 @@ from src.engine.generate import (
     _edit_imports,
     _imported,
     _unregister_routes,
+    forget_bytecode,
     read_current,
     restore,
     write_all,
@@ -136,6 +137,7 @@ def apply_removal(root: Path, removal: Removal, backup: str) -> dict[str, str | 
         write_all({**kept, **written}, root)
         for path in gone:
             (root / path).unlink(missing_ok=True)
+            forget_bytecode(root / path)
     except OSError:
         restore(before, root)
         raise

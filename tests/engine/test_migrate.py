@@ -2,7 +2,9 @@
 written, tables in the order their references allow, and proved in process against the
 models as the files on disk define them."""
 
+import importlib.util
 import os
+import py_compile
 import re
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from src.engine.doc import FeatureDoc, parse_doc_text
 from src.engine.evolve import schema_changes
-from src.engine.generate import model_names
+from src.engine.generate import model_names, read_current, restore, write_all
 from src.engine.migrate import render_change_migration, render_migration, tables_of
 from src.engine.newdoc import new_doc
 from src.models import Base
@@ -304,6 +306,25 @@ def test_fresh_models_are_read_from_the_files_as_they_are_now(project: Path) -> 
     assert lines["one package"] == "True"
     assert lines["restored"] == "True"
     assert "'tasks'" in lines["plain"], "the control: a plain import reads the stale .pyc"
+
+
+def test_a_module_written_or_put_back_loses_its_bytecode(tmp_path: Path) -> None:
+    """What `add` writes, and what it deletes when it puts files back, leaves no .pyc that
+    Python could take for the new text (same size, same second)."""
+    module = tmp_path / "migrations/versions/0099_written.py"
+    cached = Path(importlib.util.cache_from_source(str(module)))
+    before = read_current(["migrations/versions/0099_written.py"], tmp_path)
+    write_all({"migrations/versions/0099_written.py": "X = 1\n"}, tmp_path)
+    py_compile.compile(str(module))
+    assert cached.exists()
+
+    write_all({"migrations/versions/0099_written.py": "X = 2\n"}, tmp_path)
+    assert not cached.exists()
+
+    py_compile.compile(str(module))
+    restore(before, tmp_path)
+    assert not module.exists()
+    assert not cached.exists()
 
 
 def test_a_migration_that_does_not_match_the_models_is_refused(project: Path) -> None:
