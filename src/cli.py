@@ -2,13 +2,12 @@
 
 import atexit
 import difflib
+import gc
 import math
 import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from src.engine.newdoc import DocNameError, new_doc
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from src.engine.doc import FeatureDoc
     from src.engine.evolve import Built, TableChange
     from src.schemas.user import UserCreate
 
@@ -45,6 +45,11 @@ console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parents[1]
 """The project: src.core.migrations.ROOT, without importing alembic to know it."""
 DOCS_DIR = ROOT / "docs" / "features"
+# One command, then the process ends: its last garbage collection would walk every object
+# SQLAlchemy, Alembic or the app left behind (a fifth of a second after `add`). Frozen, they
+# are still freed with their modules, only not searched for cycles.
+atexit.register(gc.freeze)
+
 # Every import beyond typer and rich is made by the command that needs it: `featwright --help`,
 # `doc new` and `check` start without uvicorn, alembic or the database layer, and a generated
 # module that does not import (conflict markers left by `add`) cannot stop the command line
@@ -402,7 +407,7 @@ def add(
         read_built,
         schema_changes,
     )
-    from src.engine.generate import GenerationError, render_feature
+    from src.engine.generate import GenerationError, model_names, render_feature
     from src.engine.render import TemplateProblem
 
     built = read_built(ROOT, doc) if doc.exists() else None
@@ -412,9 +417,7 @@ def add(
             typer.echo(f"{path}: unresolved conflict markers (<<<<<<< ... >>>>>>>)", err=True)
         typer.echo("nothing written; resolve them, then run add again", err=True)
         raise typer.Exit(1)
-    from src.models import Base
-
-    known = frozenset(mapper.class_.__name__ for mapper in Base.registry.mappers)
+    known = model_names(ROOT)
     try:
         parsed = parse_doc(doc, known)
         files = render_feature(parsed, ROOT)
@@ -429,23 +432,44 @@ def add(
     except TemplateProblem as error:
         typer.echo(f"{error}; nothing written", err=True)
         raise typer.Exit(2) from None
-    if built is None:
-        record = {built_path(doc): built_record(doc.read_text(encoding="utf-8"), files)}
-        _add_new(doc, files, record, dry_run=dry_run, force=force)
-    else:
-        _update(doc, built, files, tables, dry_run, force, allow_data_loss)
+    try:
+        if built is None:
+            record = {built_path(doc): built_record(doc.read_text(encoding="utf-8"), files)}
+            _add_new(doc, parsed, files, record, dry_run=dry_run, force=force)
+        else:
+            _update(doc, built, files, tables, dry_run, force, allow_data_loss)
+    except GenerationError as error:  # the migrations' history, before anything is written
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1) from None
+    except TemplateProblem as error:  # a migration template: before anything is written
+        typer.echo(f"{error}; nothing written", err=True)
+        raise typer.Exit(2) from None
 
 
 def _add_new(
-    doc: Path, files: dict[str, str], record: dict[str, str], *, dry_run: bool, force: bool
+    doc: Path,
+    parsed: "FeatureDoc",
+    files: dict[str, str],
+    record: dict[str, str],
+    *,
+    dry_run: bool,
+    force: bool,
 ) -> None:
-    """A doc built for the first time: its files must not exist yet (unless forced)."""
+    """A doc built for the first time: its files must not exist yet (unless forced), and a
+    migration creates its tables (unless the migrations create them already)."""
     from src.engine.evolve import backup_dir
     from src.engine.generate import plan, read_current, restore, write_all
+    from src.engine.migrate import History, render_create_migration, verify
 
     changes = plan(files, ROOT)
+    resource = doc.stem.split("-", 2)[-1]
+    migration = render_create_migration(parsed, ROOT, History(ROOT), resource, _relative(doc))
     if dry_run:
-        typer.echo("".join(changes.diff(ROOT, files)) or "nothing to change")
+        diff = "".join(changes.diff(ROOT, files))
+        if migration:
+            diff += f"--- new migration {migration[0]}\n{migration[1]}"
+        typer.echo(diff or "nothing to change", nl=not diff)
         return
     if changes.conflicts and not force:
         for path in changes.conflicts:
@@ -455,31 +479,32 @@ def _add_new(
         )
         raise typer.Exit(1)
     to_write = {path: files[path] for path in changes.created + changes.changed + changes.conflicts}
+    if not to_write and migration is None:
+        write_all(record, ROOT)
+        Console().print(f"[green]{doc.name}: nothing to change[/green]")
+        return
     backup = backup_dir()
     kept = {
         f"{backup}/{path}": (ROOT / path).read_text(encoding="utf-8") for path in changes.conflicts
     }
-    before = read_current([*to_write, *record, *kept], ROOT)
-    write_all({**to_write, **record, **kept}, ROOT)
-    try:
-        verb = "create" if any(before[path] is None for path in to_write) else "change"
-        migration = _generate_migration(f"{verb} {doc.stem.split('-', 2)[-1]}")
-    except MigrationFailed as error:
+    written = {**to_write, **record, **kept}
+    if migration:
+        written[migration[0]] = migration[1]
+    before = read_current(written, ROOT)
+    write_all(written, ROOT)
+    if problem := verify(ROOT, revert_last=migration is not None):
         restore(before, ROOT)
-        typer.echo(f"the migration could not be generated; nothing written:\n{error}", err=True)
-        raise typer.Exit(1) from None
-    if not to_write and migration is None:
-        Console().print(f"[green]{doc.name}: nothing to change[/green]")
-        return
+        typer.echo(f"the migration failed its check; nothing written:\n{problem}", err=True)
+        raise typer.Exit(1)
     table = Table("file", "change", title=f"featwright add {doc.name}")
     for path in to_write:
         table.add_row(path, "created" if before[path] is None else "updated")
     if migration:
-        table.add_row(_relative(migration), "created")
+        table.add_row(migration[0], "created")
     Console().print(table)
     if kept:
         Console().print(f"the files as they were: {backup}/")
-    _print_next_steps(_relative(migration) if migration else None, files)
+    _print_next_steps(migration[0] if migration else None, files)
 
 
 def _update(
@@ -500,7 +525,7 @@ def _update(
         has_markers,
         merge_files,
     )
-    from src.engine.generate import read_current, restore, write_all
+    from src.engine.generate import forget_bytecode, read_current, restore, write_all
 
     dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
     if dropped and not allow_data_loss:
@@ -527,8 +552,8 @@ def _update(
     if dry_run:
         _print_update(doc, writes, current, migration, conflicts)
         return
-    if unverified and not conflicts and not migration and (problem := _verify_migration()):
-        typer.echo(f"the last migration does not match the models:\n{problem}", err=True)
+    if unverified and not conflicts and not migration and (problem := _verify()):
+        typer.echo(f"the last migration failed its check:\n{problem}", err=True)
         raise typer.Exit(1)
     if migration is None and not writes:
         if record[record_path] != current[record_path]:
@@ -544,11 +569,10 @@ def _update(
     write_all({**written, **kept}, ROOT)
     for path in (path for path, text in writes.items() if text is None):
         (ROOT / path).unlink()
-    if migration and not conflicts and (problem := _verify_migration()):
+        forget_bytecode(ROOT / path)
+    if migration and not conflicts and (problem := _verify()):
         restore(before, ROOT)
-        typer.echo(
-            f"the migration does not match the models; nothing written:\n{problem}", err=True
-        )
+        typer.echo(f"the migration failed its check; nothing written:\n{problem}", err=True)
         raise typer.Exit(1)
     table = Table("file", "change", title=f"featwright add {doc.name}")
     for path, text in writes.items():
@@ -586,24 +610,20 @@ def _print_next_steps(migration: str | None, files: Iterable[str] = (), *more: s
 
 def _change_migration(doc: Path, tables: "list[TableChange]") -> tuple[str, str]:
     """(path, text) of the migration holding just the doc's change."""
-    from alembic.script import ScriptDirectory
+    from src.engine.migrate import VERSIONS, History, render_change_migration
 
-    from src.engine.evolve import render_change_migration
-    from src.engine.generate import format_python
-    from src.engine.migrate import next_revision_id
-
-    script = ScriptDirectory.from_config(alembic_config())
-    revision = next_revision_id(script)
+    history = History(ROOT)
+    revision = history.next_revision()
     resource = doc.stem.split("-", 2)[-1]
-    path = f"migrations/versions/{revision}_change_{resource}.py"
     text = render_change_migration(
         tables,
+        ROOT,
         revision=revision,
-        down_revision=script.get_current_head(),
+        down_revision=history.head(),
         message=f"change {resource}",
         doc_path=_relative(doc),
     )
-    return path, format_python(text, path)
+    return f"{VERSIONS}/{revision}_change_{resource}.py", text
 
 
 def _print_update(
@@ -633,36 +653,11 @@ def _print_update(
         typer.echo(f"{doc.name}: nothing to change")
 
 
-def _verify_migration() -> str | None:
-    """What is wrong with the newest migration (applied, reverted, applied again on SQLite,
-    then compared with the models), or None."""
-    result = subprocess.run(
-        [sys.executable, "-m", "src.engine.migrate", "--verify"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stderr.strip() or "failed" if result.returncode else None
+def _verify() -> str | None:
+    """What is wrong with the newest migration (`src.engine.migrate.verify`), or None."""
+    from src.engine.migrate import verify
 
-
-class MigrationFailed(Exception):
-    pass
-
-
-def _generate_migration(message: str) -> Path | None:
-    """The new migration, or None if none was needed; MigrationFailed says why not."""
-    result = subprocess.run(  # noqa: S603 (this interpreter, our own module)
-        [sys.executable, "-m", "src.engine.migrate", message],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise MigrationFailed(result.stderr)
-    created = result.stdout.strip().splitlines()[-1:]
-    return Path(created[0]) if created and created[0] else None
+    return verify(ROOT)
 
 
 @app.command()
@@ -739,12 +734,10 @@ def remove(
         shutil.rmtree(ROOT / backup, ignore_errors=True)
         typer.echo(f"{error}; nothing removed", err=True)
         raise typer.Exit(1) from None
-    if removal.drop and (problem := _verify_migration()):
+    if removal.drop and (problem := _verify()):
         restore(before, ROOT)
         shutil.rmtree(ROOT / backup, ignore_errors=True)
-        typer.echo(
-            f"the migration does not match the models; nothing removed:\n{problem}", err=True
-        )
+        typer.echo(f"the migration failed its check; nothing removed:\n{problem}", err=True)
         raise typer.Exit(1)
     Console().print(table)
     if removal.edited or removal.migrations:

@@ -9,7 +9,6 @@ counted against the rows before the migration writes anything.
 """
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +23,7 @@ from src.engine.doc import (
     parse_doc_text,
     table_name,
 )
-from src.engine.generate import (
-    REGISTRIES,
-    GenerationError,
-    int_column,
-    python_default,
-    range_condition,
-)
+from src.engine.generate import REGISTRIES, GenerationError, int_column, range_condition
 
 BUILT_DIR = ".featwright/built"
 BACKUP_DIR = ".featwright/backup"
@@ -312,75 +305,52 @@ def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) 
 # ------------------------------------------------------------------ the migration
 
 
-def render_change_migration(
-    changes: list[TableChange],
-    *,
-    revision: str,
-    down_revision: str | None,
-    message: str,
-    doc_path: str,
-) -> str:
-    """One migration holding just the doc's change, both ways, on SQLite and PostgreSQL."""
-    summary = "\n".join(f"- {line}" for change in changes for line in change.summary())
-    upgrade = [line for change in changes for line in _operations(change, reverse=False)]
-    downgrade = [line for change in reversed(changes) for line in _operations(change, True)]
-    created = datetime.now(UTC).isoformat(sep=" ")
-    code = f"""def upgrade() -> None:
-{_body(upgrade)}
+@dataclass(frozen=True)
+class Operation:
+    """One statement of a `batch_alter_table` block: its kind (rename, alter, add, require,
+    drop, drop_check, create_check, drop_reference, create_reference; see
+    templates/migration_ops.jinja) and its column (after, and before for a rename or alter)."""
 
-def downgrade() -> None:
-{_body(downgrade)}"""
-    return f'''"""{message}
-
-Revision ID: {revision}
-Revises: {down_revision}
-Create Date: {created}
-
-Written by `featwright add` from {doc_path}:
-{summary}
-
-Before it writes anything, each direction counts the rows its new rules would break and
-stops, naming the rule, if there are any.
-"""
-
-{_imports(code)}
-
-revision: str = "{revision}"
-down_revision: str | None = {down_revision!r}
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+    kind: str
+    column: Column
+    before: Column | None = None
 
 
-{code}
-'''
+@dataclass(frozen=True)
+class Refusal:
+    """Rows of the table matching `where` stop the migration: they `problem`."""
+
+    where: str
+    problem: str
 
 
-MIGRATION_IMPORTS = (
-    ("datetime.", "import datetime"),
-    ("decimal.", "import decimal"),
-    ("uuid.", "import uuid"),
-    ("sa.", "import sqlalchemy as sa"),
-    ("op.", "from alembic import op"),
-    ("src.models.base.", "import src.models.base"),
-    ("refuse_rows(", "from src.core.migrations import refuse_rows"),
-)
-"""What a change migration's code may use, and the import each needs: only the ones its
-code uses are written, so the file passes `ruff check` (no unused import)."""
+@dataclass(frozen=True)
+class Fill:
+    """Rows given the column's value by an UPDATE (all of them, or only its nulls): `value`
+    as a Python value, its field's `kind` saying how the migration writes it."""
+
+    column: Column
+    kind: str
+    value: object
+    only_nulls: bool
 
 
-def _imports(code: str) -> str:
-    lines = ["from collections.abc import Sequence"]
-    lines += [line for used, line in MIGRATION_IMPORTS if re.search(rf"\b{re.escape(used)}", code)]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class TableSteps:
+    """What one direction of a change migration does to one table, in this order."""
+
+    table: str
+    refusals: list[Refusal]
+    first: list[Operation]
+    """Constraints dropped, columns renamed and added."""
+    fills: list[Fill]
+    last: list[Operation]
+    """Columns altered and dropped, constraints created."""
 
 
-def _body(lines: list[str]) -> str:
-    return "\n".join(f"    {line}" if line else "" for line in lines) + "\n"
-
-
-def _operations(change: TableChange, reverse: bool) -> list[str]:
-    """The statements that take `change.table` from the built doc's columns to the changed
-    doc's (or back, when `reverse`): counts first, then drops and renames, fills, the rest."""
+def table_steps(change: TableChange, reverse: bool) -> TableSteps:
+    """What takes `change.table` from the built doc's columns to the changed doc's (or back,
+    when `reverse`): counts first, then drops and renames, fills, the rest."""
     table, model = change.table, change.model
     added, removed = change.added, change.removed
     pairs = [(old, new) for old, new in change.changed]
@@ -389,33 +359,27 @@ def _operations(change: TableChange, reverse: bool) -> list[str]:
         added, removed = removed, added
         pairs = [(new, old) for old, new in pairs]
         renamed = {old: new for new, old in renamed.items()}
-    counts: list[str] = []
-    first: list[str] = []
-    fills: list[str] = []
-    last: list[str] = []
+    steps = TableSteps(table, [], [], [], [])
     for old, new in pairs:
         old_name = renamed.get(new.name, new.name)
         before, after = column_of(old, model, old_name), column_of(new, model, new.name)
-        fill = _fill_value(new, model) if before.nullable and not after.nullable else None
+        required = before.nullable and not after.nullable
+        fill = _fill(new, after, only_nulls=True) if required else None
         if fill is not None:  # rows without a value get the Default now required
-            fills.append(_fill(table, after, fill, only_nulls=True))
-        counts += _counts(table, before, after, nulls_filled=fill is not None)
-        first += _drop_constraints(table, before, keep=after)
+            steps.fills.append(fill)
+        steps.refusals.extend(_refusals(before, after, nulls_filled=fill is not None))
+        steps.first.extend(_drop_constraints(before, keep=after))
         if old_name != new.name:
-            first.append(f"batch_op.alter_column({old_name!r}, new_column_name={new.name!r})")
+            steps.first.append(Operation("rename", after, before))
         if before.type != after.type or before.nullable != after.nullable:
-            to_type = f" type_={after.type}," if before.type != after.type else ""
-            last.append(
-                f"batch_op.alter_column({new.name!r}, existing_type={before.type},{to_type}"
-                f" existing_nullable={before.nullable}, nullable={after.nullable})"
-            )
-        last += _create_constraints(table, after, keep=before)
+            steps.last.append(Operation("alter", after, before))
+        steps.last.extend(_create_constraints(after, keep=before))
     for item in added:
         column = column_of(item, model)
-        first.append(f"batch_op.add_column(sa.Column({item.name!r}, {column.type}, nullable=True))")
-        fill = _fill_value(item, model)
+        steps.first.append(Operation("add", column))
+        fill = _fill(item, column, only_nulls=False)
         if fill is not None:
-            fills.append(_fill(table, column, fill, only_nulls=False))
+            steps.fills.append(fill)
         elif not column.nullable:
             problem = (
                 f"have no value for {item.name}, whose column this downgrade restores empty"
@@ -423,38 +387,19 @@ def _operations(change: TableChange, reverse: bool) -> list[str]:
                 else f"have no value for the new field {item.name}, which may not be null:"
                 " give it a Default in the doc"
             )
-            counts.append(f"refuse_rows({table!r}, 'TRUE', {problem!r})")
+            steps.refusals.append(Refusal("TRUE", problem))
         if not column.nullable:
-            last.append(
-                f"batch_op.alter_column({item.name!r}, existing_type={column.type}, nullable=False)"
-            )
-        last += _create_constraints(table, column, keep=None)
+            steps.last.append(Operation("require", column))
+        steps.last.extend(_create_constraints(column, keep=None))
     for item in removed:
         column = column_of(item, model)
-        first += _drop_constraints(table, column, keep=None)
-        last.append(f"batch_op.drop_column({item.name!r})")
-    return [*counts, *_batch(table, first), *fills, *_batch(table, last)]
+        steps.first.extend(_drop_constraints(column, keep=None))
+        steps.last.append(Operation("drop", column))
+    return steps
 
 
-def _fill(table: str, column: Column, value: str, *, only_nulls: bool) -> str:
-    """An UPDATE that gives rows `value` (a Python literal, bound as a parameter)."""
-    where = f' WHERE "{column.name}" IS NULL' if only_nulls else ""
-    return (
-        # identifiers the doc parser checked, quoted; the value is a bound parameter
-        f"""op.execute(sa.text('UPDATE {table} SET "{column.name}" = :value{where}')"""  # noqa: S608
-        f".bindparams(sa.bindparam('value', {value}, type_={column.type})))"
-    )
-
-
-def _batch(table: str, operations: list[str]) -> list[str]:
-    """Operations on one table: ALTERs on PostgreSQL, a copy of the table on SQLite."""
-    if not operations:
-        return []
-    return [f"with op.batch_alter_table({table!r}) as batch_op:", *(f"    {o}" for o in operations)]
-
-
-def _counts(table: str, before: Column, after: Column, *, nulls_filled: bool) -> list[str]:
-    """Rows of `before` that `after`'s rules refuse, each check as a `refuse_rows` line."""
+def _refusals(before: Column, after: Column, *, nulls_filled: bool) -> list[Refusal]:
+    """Rows of `before` that `after`'s rules refuse, each rule a count of its own."""
     column, checks = f'"{before.name}"', []
     if before.nullable and not after.nullable and not nulls_filled:
         checks.append((f"{column} IS NULL", "have no value"))
@@ -472,62 +417,46 @@ def _counts(table: str, before: Column, after: Column, *, nulls_filled: bool) ->
                 "break the new rule",
             )
         )
-    return [
-        f"refuse_rows({table!r}, {where!r}, {f'{problem} ({after.rule})'!r})"
-        for where, problem in checks
-    ]
+    return [Refusal(where, f"{problem} ({after.rule})") for where, problem in checks]
 
 
 def _renamed(condition: str | None, old: str, new: str) -> str | None:
     return None if condition is None else condition.replace(f"{old} ", f"{new} ", 1)
 
 
-def _drop_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
-    lines = []
+def _drop_constraints(column: Column, keep: Column | None) -> list[Operation]:
+    operations = []
     if column.check_name and column.check_differs(keep):
-        lines.append(f"batch_op.drop_constraint(op.f('ck_{table}_{column.check_name}'), 'check')")
+        operations.append(Operation("drop_check", column))
     if column.ref and column.reference_differs(keep):
-        lines.append(f"batch_op.drop_index(op.f('ix_{table}_{column.name}_created_at_id'))")
-        lines.append(
-            f"batch_op.drop_constraint(op.f('fk_{table}_{column.name}_{column.ref}'), 'foreignkey')"
-        )
-    return lines
+        operations.append(Operation("drop_reference", column))
+    return operations
 
 
-def _create_constraints(table: str, column: Column, keep: Column | None) -> list[str]:
-    lines = []
+def _create_constraints(column: Column, keep: Column | None) -> list[Operation]:
+    operations = []
     if column.check_name and column.check and column.check_differs(keep):
-        lines.append(
-            f"batch_op.create_check_constraint(op.f('ck_{table}_{column.check_name}'),"
-            f" {column.check!r})"
-        )
+        operations.append(Operation("create_check", column))
     if column.ref and column.reference_differs(keep):
-        lines.append(
-            f"batch_op.create_foreign_key(op.f('fk_{table}_{column.name}_{column.ref}'),"
-            f" {column.ref!r}, [{column.name!r}], ['id'], ondelete={column.on_delete!r})"
-        )
-        lines.append(
-            f"batch_op.create_index(op.f('ix_{table}_{column.name}_created_at_id'),"
-            f" [{column.name!r}, 'created_at', 'id'])"
-        )
-    return lines
+        operations.append(Operation("create_reference", column))
+    return operations
 
 
-def _fill_value(item: ModelField, model: Model) -> str | None:
-    """What rows that exist before a field is added get: its Default, as a Python literal
-    (`utcnow()` is the upgrade's time); None when there is no such value."""
+def _fill(item: ModelField, column: Column, *, only_nulls: bool) -> Fill | None:
+    """What rows that exist before a field is added (or made required) get: its Default
+    (`utcnow()`: the upgrade's time); None when there is no such value."""
     if item.default in (None, "null", "uuid4()", "current user"):
         return None
-    kind = item.type.kind
-    if item.default == "utcnow()":
-        return "src.models.base.utcnow()" if kind == "datetime" else None
-    if kind == "enum":
-        return repr(item.default)
-    if kind == "date":
-        return f"datetime.date.fromisoformat({item.default!r})"
-    if kind == "uuid":
-        return f"uuid.UUID({item.default!r})"
-    value = python_default(item, model)
-    if kind == "decimal" and value is not None:
-        return f"decimal.{value}"
-    return value
+    kind, default = item.type.kind, item.default
+    value: object = default
+    if default == "utcnow()":
+        if kind != "datetime":
+            return None
+        value = None
+    elif kind == "bool":
+        value = default == "true"
+    elif kind == "int":
+        value = int(default)
+    elif kind == "float":
+        value = float(default)
+    return Fill(column, kind, value, only_nulls)

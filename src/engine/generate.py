@@ -7,14 +7,16 @@ never over a hand edit unless forced.
 """
 
 import ast
+import contextlib
 import difflib
+import importlib.util
 import os
 import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from src.core.errors import in_words
 from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
@@ -619,31 +621,49 @@ def _edit_all(text: str, *, add: set[str], remove: set[str]) -> str:
     return text.replace(match[0], wrap(f"__all__ = {python_literal(names)}"))
 
 
+def model_names(root: Path) -> frozenset[str]:
+    """The project's models a doc may `ref`: each class with a `__tablename__` in the modules
+    `src/models/__init__.py` imports, read from their source, so that `add` of a doc that did
+    not change needs no SQLAlchemy (the mapped classes of a single-table subclass, which has
+    no `__tablename__` of its own, are not seen)."""
+    package = root / "src/models"
+    registry = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    modules = {
+        node.module.removeprefix("src.models.")
+        for node in registry.body
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("src.models.")
+    }
+    names: set[str] = set()
+    for module in sorted(modules):
+        path = package / f"{module.replace('.', '/')}.py"
+        nodes = ast.parse(path.read_text(encoding="utf-8")).body if path.is_file() else []
+        names.update(node.name for node in nodes if _names_a_table(node))
+    return frozenset(names)
+
+
+def _names_a_table(node: ast.stmt) -> TypeGuard[ast.ClassDef]:
+    """A class that assigns `__tablename__`: a mapped model."""
+    if not isinstance(node, ast.ClassDef):
+        return False
+    for statement in node.body:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
+            return True
+    return False
+
+
 # ------------------------------------------------------------------------------ write
 
 
 def _doc_path(doc: FeatureDoc) -> str:
     return f"docs/features/{doc.path.name}"
-
-
-def format_python(text: str, path: str) -> str:
-    """ruff's import sorting and formatting (migrations only, until they are templates)."""
-    import subprocess
-    import sys
-
-    ruff = Path(sys.executable).with_name("ruff")
-    for args in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
-        result = subprocess.run(  # noqa: S603 (our own venv's ruff, fixed arguments)
-            [str(ruff), *args, "--stdin-filename", path, "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode not in (0, 1) or not result.stdout:
-            raise GenerationError([f"{path}: ruff could not format the generated code"])
-        text = result.stdout
-    return text
 
 
 @dataclass(frozen=True)
@@ -702,6 +722,7 @@ def write_all(files: dict[str, str], root: Path) -> None:
         try:
             for temp, target, before in staged:
                 os.replace(temp, target)
+                forget_bytecode(target)
                 done.append((target, before))
         except OSError:
             for target, before in reversed(done):
@@ -709,10 +730,20 @@ def write_all(files: dict[str, str], root: Path) -> None:
                     target.unlink(missing_ok=True)
                 else:
                     target.write_text(before, encoding="utf-8")
+                forget_bytecode(target)
             raise
     finally:
         for temp, _, _ in staged:
             temp.unlink(missing_ok=True)
+
+
+def forget_bytecode(path: Path) -> None:
+    """Remove the .pyc of a module just rewritten or deleted: Python takes a .pyc as current
+    while its source has the same size and modification second, so a file rewritten within
+    the second at the same size would still run as it was (a migration Alembic loads, too)."""
+    if path.suffix == ".py":
+        with contextlib.suppress(OSError, NotImplementedError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def read_current(paths: Iterable[str], root: Path) -> dict[str, str | None]:
@@ -729,3 +760,4 @@ def restore(before: dict[str, str | None], root: Path) -> None:
     for path, text in before.items():
         if text is None:
             (root / path).unlink(missing_ok=True)
+            forget_bytecode(root / path)

@@ -520,5 +520,6 @@ def test_a_failed_migration_puts_every_file_back(project: Path) -> None:
     result = featwright(project, "add", str(doc))
 
     assert result.returncode == 1
-    assert "the migration could not be generated; nothing written" in result.stderr
+    assert "the migration failed its check; nothing written" in result.stderr
+    assert "migrations are broken here" in result.stderr
     assert snapshot(project) == before

@@ -21,8 +21,9 @@ import pytest
 
 from src.core.errors import in_words
 from src.engine.doc import parse_doc, parse_doc_text
-from src.engine.evolve import render_change_migration, schema_changes
-from src.engine.generate import format_python, render_feature
+from src.engine.evolve import schema_changes
+from src.engine.generate import render_feature
+from src.engine.migrate import render_change_migration
 from src.engine.newdoc import new_doc
 from tests.engine.conftest import (
     APP_MODELS,
@@ -368,11 +369,8 @@ def test_a_change_migration_imports_only_what_it_uses(tmp_path: Path) -> None:
         parse_doc_text(old, doc, APP_MODELS), parse_doc_text(new, doc, APP_MODELS)
     )
     path = "migrations/versions/0009_change_labels.py"
-    text = format_python(
-        render_change_migration(
-            changes, revision="0009", down_revision="0008", message="change labels", doc_path=path
-        ),
-        path,
+    text = render_change_migration(
+        changes, ROOT, revision="0009", down_revision="0008", message="change labels", doc_path=path
     )
 
     assert "import src.models.base" not in text

@@ -10,13 +10,7 @@ from pathlib import Path
 import pytest
 
 from src.engine.doc import FieldType, Model, ModelField
-from src.engine.generate import (
-    Names,
-    _register_model,
-    _register_routes,
-    _unregister_routes,
-    format_python,
-)
+from src.engine.generate import Names, _register_model, _register_routes, _unregister_routes
 from src.engine.remove import (
     DatabaseUnreadable,
     Removal,
@@ -74,11 +68,11 @@ def test_the_registries_lose_exactly_what_add_put_in_them(path: str) -> None:
     names = Names.of(LABEL)
     before = (ROOT / path).read_text(encoding="utf-8")
     if path == "src/models/__init__.py":
-        added = format_python(_register_model(before, LABEL, names), path)
-        removed = format_python(unregister_model(added, names), path)
+        added = _register_model(before, LABEL, names)
+        removed = unregister_model(added, names)
     else:
-        added = format_python(_register_routes(before, names), path)
-        removed = format_python(_unregister_routes(added, names), path)
+        added = _register_routes(before, names)
+        removed = _unregister_routes(added, names)
 
     assert added != before
     assert removed == before
