@@ -39,7 +39,7 @@ $(DEV_STAMP): requirements-dev.lock pyproject.toml | $(UV)
 
 define sync
 	test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes --compile-bytecode $(1)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	$(UV) pip check --quiet --python $(BIN)/python
 	rm -f $(VENV)/.installed-*
