@@ -15,7 +15,11 @@ featwright() { "$ROOT/.venv/bin/python" -c 'from src.cli import app; app()' "$@"
 featwright doc new labels
 DOC=$(ls docs/features/FEAT-*-labels.md)
 git add -A && git -c user.name=b -c user.email=b@b commit -qm doc
-seconds() { local start end; start=$(date +%s.%N); "$@"; end=$(date +%s.%N); echo "$end - $start" | bc; }
+seconds() {
+  local start=$EPOCHREALTIME
+  "$@"
+  awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
 declare -A times
 for _ in $(seq "$RUNS"); do
   git reset -q --hard && git clean -qfdx -e .venv
