@@ -45,6 +45,11 @@ FILE_PLAN_LAYOUT = (
     r"src/api/v1/routes/[a-z][a-z0-9_]*\.py",
     r"src/api/v1/router\.py",
 )
+FIELD_NAME_MAX_LENGTH = 40
+"""Within PostgreSQL's 63 characters with a table's name and a constraint's suffix, and short
+enough for every generated line to fit in 100 columns."""
+TEXT_DEFAULT_MAX_LENGTH = 60
+"""A `str` default is a string literal in the model and the schemas: one that fits a line."""
 INT64 = (-(2**63), 2**63 - 1)
 """The widest integer column (BIGINT): an `int` range stays within it."""
 DECIMAL_PRECISION = 1000
@@ -348,6 +353,13 @@ class _Reader:
         if not _IDENTIFIER.fullmatch(name):
             self.problem(line, f"field name {name!r}; expected snake_case")
             ok = False
+        elif len(name) > FIELD_NAME_MAX_LENGTH:
+            self.problem(
+                line,
+                f"field name {name!r} has {len(name)} characters; expected at most"
+                f" {FIELD_NAME_MAX_LENGTH} (it names columns, constraints and code lines)",
+            )
+            ok = False
         field_type = parse_type(type_text)
         if field_type is None:
             self.problem(line, type_problem(type_text) or f"unknown type {type_text!r}")
@@ -643,6 +655,11 @@ def _default_problem(field_type: FieldType, type_text: str, default: str) -> str
         if len(default) > rule.max_length or not re.fullmatch(rule.pattern, default):
             return f"{wrong}; write {rule.message.removeprefix('must be ')}"
     if kind == "str":
+        if len(default) > TEXT_DEFAULT_MAX_LENGTH:
+            return (
+                f"a default of {len(default)} characters; write one of at most"
+                f" {TEXT_DEFAULT_MAX_LENGTH} (longer text belongs in the rows, not the code)"
+            )
         too = "short" if low is not None and len(default) < low else None
         too = "long" if high is not None and len(default) > high else too
         if too:

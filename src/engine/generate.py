@@ -91,21 +91,23 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "model": model,
             "resource_words": in_words(model.name),
         }
-        files[planned["model"]] = renderer.render("model.py.jinja", **context, **_model(doc, model))
-        files[planned["schemas"]] = renderer.render(
-            "schemas.py.jinja", **context, **_schemas(model)
-        )
-        files[planned["repository"]] = renderer.render("repository.py.jinja", **context)
-        files[planned["service"]] = renderer.render("service.py.jinja", **context)
+        layers = {"model": _model(doc, model), "schemas": _schemas(model)}
+        layers |= {"repository": {}, "service": {}}
+        if model.name in operations:
+            layers["routes"] = _routes(model, operations[model.name])
+        for layer, data in layers.items():
+            template = f"{layer}.py.jinja"
+            files[planned[layer]] = renderer.render_python(
+                template, planned[layer], **context, **data
+            )
         registry = _register_model(registry, model, names)
         if model.name in operations:
-            ops = operations[model.name]
-            files[planned["routes"]] = renderer.render(
-                "routes.py.jinja", **context, **_routes(model, ops)
-            )
             test_module = f"tests/features/test_{names.resource}.py"
-            files[test_module] = renderer.render(
-                "test_feature.py.jinja", **context, **_tests(model, ops)
+            files[test_module] = renderer.render_python(
+                "test_feature.py.jinja",
+                test_module,
+                **context,
+                **_tests(model, operations[model.name]),
             )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model

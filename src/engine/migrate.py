@@ -185,7 +185,8 @@ def render_migration(root: Path, template: str, **context: object) -> str:
     """A migration template rendered with the header every migration has (its creation
     time added here)."""
     created = datetime.now(UTC).isoformat(sep=" ")
-    return Renderer(root).render(template, created=created, **context)
+    path = f"{VERSIONS}/{context['revision']}.py"
+    return Renderer(root).render_python(template, path, created=created, **context)
 
 
 # ------------------------------------------------------------------------- the proof

@@ -43,7 +43,7 @@ class TemplateProblem(Exception):
 
     def __init__(self, path: str, line: int | None, message: str) -> None:
         self.path, self.line = path, line
-        super().__init__(f"{path}:{line or 1}: {message}")
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 
 
 @dataclass(frozen=True)
@@ -99,18 +99,47 @@ class Renderer:
 
     def render(self, name: str, **context: Any) -> str:
         """The template's text for `context`; TemplateProblem names the file and line of a
-        template that cannot be read or rendered."""
+        template (or of a file it imports) that cannot be read or rendered."""
         try:
             return self.environment.get_template(name).render(**context)
         except TemplateSyntaxError as error:
-            raise TemplateProblem(self._shown(name), error.lineno, error.message or "") from None
+            path = Path(error.filename) if error.filename else template_path(self.root, name)
+            raise TemplateProblem(self._shown(path), error.lineno, error.message or "") from None
         except Exception as error:  # an override may fail in any way: say where
-            line = _template_line(error.__traceback__, template_path(self.root, name))
-            raise TemplateProblem(self._shown(name), line, str(error)) from None
+            raised_in, line = self._raised_at(error.__traceback__)
+            shown = self._shown(raised_in or template_path(self.root, name))
+            raise TemplateProblem(shown, line, str(error)) from None
 
-    def _shown(self, name: str) -> str:
-        path = template_path(self.root, name)
-        return str(OVERRIDES / name) if path.is_relative_to(self.root) else f"built-in {name}"
+    def render_python(self, name: str, path: str, **context: Any) -> str:
+        """`render()`, for a template that writes the Python module `path`: one that is not
+        valid Python (an override's mistake) is refused before anything is written."""
+        text = self.render(name, **context)
+        try:
+            compile(text, path, "exec", dont_inherit=True)
+        except SyntaxError as error:
+            raise TemplateProblem(
+                self._shown(template_path(self.root, name)),
+                None,
+                f"renders {path} that is not valid Python ({error.msg}, its line {error.lineno})",
+            ) from None
+        return text
+
+    def _shown(self, path: Path) -> str:
+        if path.is_relative_to(self.root / OVERRIDES):
+            return str(path.relative_to(self.root))
+        return f"built-in {path.relative_to(BUILTIN) if path.is_relative_to(BUILTIN) else path}"
+
+    def _raised_at(self, trace: TracebackType | None) -> tuple[Path | None, int | None]:
+        """The template file and line an error was raised at, the innermost one: Jinja puts
+        the templates' frames into the traceback under their file names."""
+        found: tuple[Path | None, int | None] = (None, None)
+        roots = (self.root / OVERRIDES, BUILTIN)
+        while trace is not None:
+            filename = Path(trace.tb_frame.f_code.co_filename)
+            if any(filename.is_relative_to(root) for root in roots):
+                found = (filename, trace.tb_lineno)
+            trace = trace.tb_next
+        return found
 
 
 class CompiledTemplates(FileSystemBytecodeCache):
@@ -128,17 +157,6 @@ class CompiledTemplates(FileSystemBytecodeCache):
         with contextlib.suppress(OSError):
             COMPILED.mkdir(exist_ok=True)
             super().dump_bytecode(bucket)
-
-
-def _template_line(trace: TracebackType | None, path: Path) -> int | None:
-    """The template line an error was raised at: Jinja puts the template's frames into the
-    traceback under the template's file name."""
-    line = None
-    while trace is not None:
-        if trace.tb_frame.f_code.co_filename == str(path):
-            line = trace.tb_lineno
-        trace = trace.tb_next
-    return line
 
 
 # ------------------------------------------------------------------------------- filters
@@ -273,10 +291,7 @@ def _lines(code: str, indent: int, statement: bool = False) -> list[str]:
         if (equals is None or opening > equals) and indent + len(head) <= LINE_LENGTH:
             break
     else:
-        if equals is None:
-            return [pad + code]
-        # a right-hand side without a bracket to split at goes in parentheses of its own
-        return [pad + code[: equals + 1] + " (", *_lines(code[equals + 2 :], inner), pad + ")"]
+        return _unbracketed(code, indent, equals if statement else None)
     items = _split_top(body, ",")
     parameters = code.startswith(("def ", "async def ")) and code.find("(") == opening
     # a tuple, list, dict or set literal: a bracket that follows no name, call or subscript
@@ -284,10 +299,34 @@ def _lines(code: str, indent: int, statement: bool = False) -> list[str]:
     # ruff gives a lone parameter, and a literal's items, a trailing comma: one per line
     one_per_line = (parameters and len(items) == 1) or (literal and len(items) > 1)
     if not one_per_line and inner + len(body) <= LINE_LENGTH:
-        return [pad + head, " " * inner + body, pad + tail]
-    if not one_per_line and len(items) == 1:
-        return [pad + head, *_lines(body, inner), pad + tail]
-    return [pad + head, *(line for item in items for line in _lines(item + ",", inner)), pad + tail]
+        inside = [" " * inner + body]
+    elif not one_per_line and len(items) == 1:
+        inside = _lines(body, inner)
+    else:
+        inside = [line for item in items for line in _lines(item + ",", inner)]
+    return [pad + head, *inside, *_lines(tail, indent)]
+
+
+def _unbracketed(code: str, indent: int, equals: int | None) -> list[str]:
+    """A statement no trailing bracket of its right-hand side can split: ruff puts the
+    right-hand side, or else the annotation, in parentheses of their own, or splits the
+    annotation's own brackets and then lays out what follows them."""
+    pad, inner = " " * indent, indent + INDENT
+    target, value = (code, "") if equals is None else (code[:equals].rstrip(), code[equals + 2 :])
+    name, colon, annotation = target.partition(": ")
+    if equals is not None and indent + len(target) + 4 <= LINE_LENGTH:
+        if inner + len(value) > LINE_LENGTH:
+            return [pad + code]  # nothing to gain: ruff leaves it long too
+        return [pad + target + " = (", *_lines(value, inner), pad + ")"]
+    if not colon or code.endswith(":") or (equals is None and "(" in name):
+        return [pad + code]  # not an annotated name: left as it is
+    after = f" = {value}" if equals is not None else ""
+    brackets = list(_trailing_brackets(annotation))
+    if annotation.endswith(("]", ")")) and brackets and brackets[0][1] == len(annotation) - 1:
+        opening = brackets[0][0]
+        head, body = f"{name}: {annotation[: opening + 1]}", annotation[opening + 1 : -1]
+        return [pad + head, *_lines(body, inner), *_lines(annotation[-1] + after, indent)]
+    return [pad + name + ": (", *_lines(annotation, inner), *_lines(")" + after, indent)]
 
 
 def _assignment(code: str) -> int | None:
@@ -310,7 +349,7 @@ def _trailing_brackets(code: str) -> Iterator[tuple[int, int]]:
     for index, char in _code_chars(code):
         if char in OPENING:
             stack.append(index)
-        elif char in CLOSING:
+        elif char in CLOSING and stack:  # a line may begin with the closer of the one before
             opening = stack.pop()
             if not stack and index > opening + 1:
                 pairs.append((opening, index))

@@ -2,10 +2,10 @@
 project's own templates used, listed, copied, and refused with their line when broken."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +13,7 @@ from src.engine.doc import parse_doc
 from src.engine.generate import render_feature
 from src.engine.newdoc import new_doc
 from src.engine.render import OVERRIDES, import_block, wrap
-from tests.engine.conftest import APP_MODELS, ROOT, edited, featwright, snapshot
+from tests.engine.conftest import APP_MODELS, ROOT, edited, featwright, problems_of, snapshot
 from tests.engine.test_generated_projects import DOCS
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -64,6 +64,12 @@ def _variants() -> list[tuple[str, str, str, bool]]:
             rows = rows.replace(f"| {name} |", f"| {name}{LONG_SUFFIX} |")
             filters = re.sub(rf"\b{name} \(", f"{name}{LONG_SUFFIX} (", filters)
         found.append((f"very_long_resource_{resource}", rows, filters, False))
+    resource, rows, filters = DOCS[-1]  # every type form, optional, each a filter
+    for name in re.findall(r"^\| (\w+) \|", rows, re.MULTILINE):
+        longest = (name + "_" + "y" * 40)[:40]  # the longest name a doc may give
+        rows = rows.replace(f"| {name} |", f"| {longest} |")
+        filters = re.sub(rf"\b{name} \(", f"{longest} (", filters)
+    found.append(("readings_of_the_longest_field_names", rows, filters, True))
     return found
 
 
@@ -91,6 +97,10 @@ def test_every_rendered_file_is_what_ruff_would_write(tmp_path: Path) -> None:
 
 
 STATEMENTS = [
+    "    the_external_reference_code_from_the_ven: "
+    "ItemsOfAModelTheExternalReferenceCodeFromTheVen | None | MISSING = MISSING",
+    "    note_of_some_length_here: LongModelNameNoteOfSomeLengthHere | None = "
+    '"a default text of sixty characters, no more than that at all"',
     'x = call("a", "b")',
     "    value: Mapped[uuid.UUID | None] = mapped_column("
     'Uuid, ForeignKey("some_long_table_name.id", ondelete="SET NULL"), default=None)',
@@ -244,33 +254,72 @@ def test_templates_copy_refuses_an_unknown_name_and_an_existing_copy(overridden:
     assert "featwright/templates/routes.py.jinja exists; nothing written" in again.stderr
 
 
+def _appended(text: str, addition: str) -> tuple[str, int | None]:
+    return text + addition, text.count("\n") + 1
+
+
+def _in_a_macro(text: str, addition: str) -> tuple[str, int | None]:
+    """`addition` as the first line of the macro that creates a new doc's tables."""
+    opening = "{% macro create_tables(tables, imports) %}\n"
+    before = text[: text.index(opening) + len(opening)]
+    return before + addition + text[len(before) :], before.count("\n") + 1
+
+
 @pytest.mark.parametrize(
-    ("broken", "message"),
+    ("template", "edit", "addition", "message"),
     [
-        ("{% endif %}\n", "Encountered unknown tag 'endif'"),
-        ("x = {{ no_such_name }}\n", "'no_such_name' is undefined"),
+        ("service.py.jinja", _appended, "{% endif %}\n", "Encountered unknown tag 'endif'"),
+        ("service.py.jinja", _appended, "x = {{ no_such_name }}\n", "'no_such_name' is undefined"),
+        ("migration_ops.jinja", _in_a_macro, "{{ no_such_name }}\n", "is undefined"),
+        (
+            "routes.py.jinja",
+            _appended,
+            "def broken(:\n",
+            "renders src/api/v1/routes/labels.py that is not valid Python",
+        ),
     ],
-    ids=["syntax", "unknown-name"],
+    ids=["syntax", "unknown-name", "in-an-imported-macro", "not-python"],
 )
 def test_a_broken_override_is_refused_with_its_line_and_nothing_written(
-    tmp_path: Path, broken: str, message: str
+    tmp_path: Path, template: str, edit: Any, addition: str, message: str
 ) -> None:
+    """The file and line named are the override's own, even for a file of macros another
+    template imports; what is not valid Python is refused too; nothing is written."""
     from tests.engine.conftest import copy_project
 
     project = copy_project(tmp_path / "project")
     assert featwright(project, "doc", "new", "labels").returncode == 0
-    template = project / OVERRIDES / "service.py.jinja"
-    template.parent.mkdir(parents=True)
-    shutil.copyfile(ROOT / "src/engine/templates/service.py.jinja", template)
-    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
-    template.write_text("".join(lines) + broken, encoding="utf-8")
+    override = project / OVERRIDES / template
+    override.parent.mkdir(parents=True)
+    builtin = (ROOT / "src/engine/templates" / template).read_text(encoding="utf-8")
+    text, line = edit(builtin, addition)
+    if "not valid Python" in message:
+        line = None  # the template rendered: the problem is in what it wrote
+    override.write_text(text, encoding="utf-8")
     (doc,) = (project / "docs/features").glob("FEAT-*-labels.md")
     before = snapshot(project)
 
     added = featwright(project, "add", str(doc))
 
-    assert added.returncode == 2
-    assert f"featwright/templates/service.py.jinja:{len(lines) + 1}: " in added.stderr
+    assert added.returncode == 2, added.stderr
+    where = f"featwright/templates/{template}" + (f":{line}" if line else "")
+    assert added.stderr.startswith(f"{where}: "), added.stderr
     assert message in added.stderr
     assert "nothing written" in added.stderr
     assert snapshot(project) == before
+
+
+def test_the_doc_keeps_names_and_text_defaults_within_a_line(tmp_path: Path) -> None:
+    """A field name past 40 characters, or a text default past 60, could not be written
+    within 100 columns (a name or a string is never split): refused with the line."""
+    long_name = "a" * 41
+    rows = (
+        f"| {long_name} | str(..40) | no | - | d |\n"
+        f"| note | str(..200) | no | {'word ' * 12}end | d |\n"
+    )
+    doc = _doc(tmp_path, "labels", rows, "", public=False)
+
+    problems = [message for _, message in problems_of(doc)]
+
+    assert f"field name {long_name!r} has 41 characters; expected at most 40" in problems[0]
+    assert problems[1].startswith("note: a default of 63 characters; write one of at most 60")
