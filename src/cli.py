@@ -342,9 +342,9 @@ def templates_list() -> None:
         used = _relative(template.path) if template.overridden else "built-in"
         table.add_row(template.name, used)
     Console().print(table)
-    own = ROOT / OVERRIDES
+    own, known = ROOT / OVERRIDES, set(builtin_names())
     for path in sorted(own.rglob("*") if own.is_dir() else ()):
-        if path.is_file() and str(path.relative_to(own)) not in builtin_names():
+        if path.is_file() and str(path.relative_to(own)) not in known:
             typer.echo(f"{_relative(path)}: overrides no template (a typo?)", err=True)
 
 

@@ -195,6 +195,11 @@ def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[s
     return operations
 
 
+def enum_name(model: Model, item: ModelField) -> str:
+    """The class of an enum field (`TaskKind`), and the alias of a constrained type."""
+    return f"{model.name}{pascal(item.name)}"
+
+
 def _input_fields(model: Model) -> list[ModelField]:
     return [item for item in model.fields if item.required != "auto"]
 
@@ -262,8 +267,8 @@ def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list
         return "datetime", "UTCDateTime", imports
     if kind in ("uuid", "ref"):
         return "uuid.UUID", "Uuid", ["import uuid", "from sqlalchemy import Uuid"]
-    enum_name = f"{model.name}{pascal(item.name)}"
-    return enum_name, f'string_enum({enum_name}, name="{item.name}")', []
+    name = enum_name(model, item)
+    return name, f'string_enum({name}, name="{item.name}")', []
 
 
 def int_column(item: ModelField) -> tuple[str, tuple[int, int]]:
@@ -302,7 +307,7 @@ def python_default(item: ModelField, model: Model) -> str | None:
     if kind == "decimal":
         return f'Decimal("{item.default}")'
     if kind == "enum":
-        return f"{model.name}{pascal(item.name)}.{item.default.upper()}"
+        return f"{enum_name(model, item)}.{item.default.upper()}"
     if kind == "date":
         year, month, day = (int(part) for part in item.default.split("-"))
         return f"date({year}, {month}, {day})"
@@ -356,7 +361,7 @@ def _schema_types(
 ) -> tuple[str, str]:
     """(input annotation, response annotation) for one field."""
     kind = item.type.kind
-    alias = f"{model.name}{pascal(item.name)}"
+    alias = enum_name(model, item)  # a constrained type is named as an enum would be
     bounds = _field_bounds(item)
     if kind == "str":
         imports += ["from typing import Annotated", "from src.schemas.base import NoNul"]
@@ -410,9 +415,9 @@ def _schema_types(
     if kind in ("uuid", "ref"):
         imports.append("import uuid")
         return "uuid.UUID", "uuid.UUID"
-    enum_name = f"{model.name}{pascal(item.name)}"
-    imports.append(f"from src.models.{Names.of(model).module} import {enum_name}")
-    return enum_name, enum_name
+    name = enum_name(model, item)
+    imports.append(f"from src.models.{Names.of(model).module} import {name}")
+    return name, name
 
 
 def _field_bounds(item: ModelField) -> str:
@@ -469,9 +474,9 @@ def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[st
         imports.append("import uuid")
         return "uuid.UUID", "", ""
     if kind == "enum":
-        enum_name = f"{model.name}{pascal(item.name)}"
-        imports.append(f"from src.models.{Names.of(model).module} import {enum_name}")
-        return enum_name, "", ""
+        name = enum_name(model, item)
+        imports.append(f"from src.models.{Names.of(model).module} import {name}")
+        return name, "", ""
     if kind == "date":
         imports.append("from datetime import date")
         return "date", "", ""
@@ -574,7 +579,7 @@ ROUTES_PACKAGE = "src.api.v1.routes"
 def _register_model(text: str, model: Model, names: Names) -> str:
     """`src/models/__init__.py` with the model (and its enums) imported and exported."""
     exported = {model.name} | {
-        f"{model.name}{pascal(item.name)}" for item in model.fields if item.type.kind == "enum"
+        enum_name(model, item) for item in model.fields if item.type.kind == "enum"
     }
     module = f"src.models.{names.module}"
     gone = _imported(text, module) - exported  # an enum renamed or removed

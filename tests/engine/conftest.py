@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import asyncpg
 import pytest
 
 from src.engine.doc import InvalidDoc, parse_doc
+from src.engine.newdoc import new_doc
 from tests.conftest import postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,9 @@ FIXTURES = Path(__file__).parent / "docs"
 ORDERS_DOC = FIXTURES / "FEAT-003-orders.md"
 CATEGORIES_DOC = FIXTURES / "FEAT-004-categories.md"
 APP_MODELS = frozenset({"User", "Project", "Task"})
+
+RUFF = Path(sys.executable).with_name("ruff")
+"""The dev install's ruff: the tests hold what the generator writes to it (`add` never runs it)."""
 
 Edit = tuple[str, str]
 WriteDoc = Callable[..., Path]
@@ -94,6 +99,42 @@ def featwright(
         check=False,
         timeout=300,
     )
+
+
+def ruff_findings(text: str, path: str, *args: str) -> str:
+    """What `ruff ARGS` (`check`, or `format --check --diff`) finds in `text` as the
+    project's file `path`, run from the project root with its rules; empty when nothing."""
+    found = subprocess.run(
+        [str(RUFF), *args, "--stdin-filename", path, "-"],
+        cwd=ROOT,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if found.returncode == 0 else found.stdout + found.stderr
+
+
+def doc_in(
+    directory: Path, resource: str, rows: str, filters: str = "", public: bool = False
+) -> Path:
+    """A new doc for `resource` in `directory` (as `doc new` writes it) whose fields are `rows`,
+    its list filtered by `filters`; a create whose row has a reference documents the 404."""
+    doc = new_doc(resource, directory)
+    text = doc.read_text(encoding="utf-8")
+    params = "| Query Params | page (int, default 1), limit (int, default 20)"
+    text = edited(text, ("| name | str(1..200) | yes | - | Display name |\n", rows))
+    if filters:
+        text = edited(text, (params + " |", f"{params}, {filters} |"))
+    model = re.search(r"^### (\w+)$", text, re.MULTILINE)
+    assert model is not None
+    response = f"| Response 201 | {model[1]}Response |\n"
+    if "ref(" in rows:
+        text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
+    if public:  # the two reads public: the routes then document 401 route by route
+        text = text.replace("| Auth | Required |", "| Auth | none |", 2)
+    doc.write_text(text, encoding="utf-8")
+    return doc
 
 
 def revision(project: Path, later: int = 1) -> str:

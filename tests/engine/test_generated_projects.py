@@ -29,8 +29,10 @@ from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
     copy_project,
+    doc_in,
     edited,
     featwright,
+    ruff_findings,
     run_generated_tests,
     snapshot,
 )
@@ -312,29 +314,8 @@ def test_add_and_check_refuse_silent_mistakes(grown: Grown, tmp_path: Path) -> N
 # ------------------------------------------------- fast: rendered text, no project copy
 
 
-def _ruff_check(text: str, path: str) -> str:
-    """ruff's findings on `text` as the file `path` (the project's own rules); empty when
-    there are none."""
-    found = subprocess.run(
-        [str(Path(sys.executable).with_name("ruff")), "check", "--stdin-filename", path, "-"],
-        cwd=ROOT,
-        input=text,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return "" if found.returncode == 0 else found.stdout
-
-
 def _rendered(tmp_path: Path, resource: str, rows: str, filters: str = "") -> dict[str, str]:
-    doc = new_doc(resource, tmp_path)
-    text = doc.read_text(encoding="utf-8")
-    params = "| Query Params | page (int, default 1), limit (int, default 20)"
-    text = edited(text, ("| name | str(1..200) | yes | - | Display name |\n", rows))
-    if filters:
-        text = edited(text, (params + " |", f"{params}, {filters} |"))
-    doc.write_text(text, encoding="utf-8")
-    return render_feature(parse_doc(doc, APP_MODELS), ROOT)
+    return render_feature(parse_doc(doc_in(tmp_path, resource, rows, filters), APP_MODELS), ROOT)
 
 
 def test_rendered_files_stay_within_the_line_length(tmp_path: Path) -> None:
@@ -346,9 +327,9 @@ def test_rendered_files_stay_within_the_line_length(tmp_path: Path) -> None:
         'valid = {"name": "x" * 300}'
         in files["tests/features/test_very_long_time_entry_recordings.py"]
     )
-    assert {path: _ruff_check(text, path) for path, text in files.items()} == dict.fromkeys(
-        files, ""
-    )
+    assert {
+        path: ruff_findings(text, path, "check") for path, text in files.items()
+    } == dict.fromkeys(files, "")
 
 
 def test_a_change_migration_imports_only_what_it_uses(tmp_path: Path) -> None:
@@ -375,7 +356,7 @@ def test_a_change_migration_imports_only_what_it_uses(tmp_path: Path) -> None:
 
     assert "import src.models.base" not in text
     assert "import datetime\nimport decimal\n" in text
-    assert _ruff_check(text, path) == ""
+    assert ruff_findings(text, path, "check") == ""
 
 
 def test_a_generated_service_names_its_model_in_words(tmp_path: Path) -> None:

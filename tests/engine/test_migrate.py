@@ -25,6 +25,7 @@ from tests.engine.conftest import (
     featwright,
     new_doc_of,
     revision,
+    ruff_findings,
     snapshot,
 )
 from tests.engine.test_generated_projects import CATEGORY_ROWS, every_form_rows
@@ -112,21 +113,7 @@ def test_the_models_a_doc_may_refer_to_are_read_without_importing_them() -> None
 
 def _ruff(text: str, *args: str) -> str:
     """ruff's findings on `text` as a new migration of the project: empty when none."""
-    found = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ruff")),
-            *args,
-            "--stdin-filename",
-            "migrations/versions/0099_written.py",
-            "-",
-        ],
-        cwd=ROOT,
-        input=text,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return "" if found.returncode == 0 else found.stdout + found.stderr
+    return ruff_findings(text, "migrations/versions/0099_written.py", *args)
 
 
 CHANGES = {

@@ -3,7 +3,6 @@ project's own templates used, listed, copied, and refused with their line when b
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +10,18 @@ import pytest
 
 from src.engine.doc import parse_doc
 from src.engine.generate import render_feature
-from src.engine.newdoc import new_doc
 from src.engine.render import OVERRIDES, import_block, wrap
-from tests.engine.conftest import APP_MODELS, ROOT, edited, featwright, problems_of, snapshot
+from tests.engine.conftest import (
+    APP_MODELS,
+    ROOT,
+    RUFF,
+    doc_in,
+    featwright,
+    problems_of,
+    snapshot,
+)
 from tests.engine.test_generated_projects import DOCS
 
-RUFF = Path(sys.executable).with_name("ruff")
 FIRST_PARTY = 'lint.isort.known-first-party = ["src", "tests", "migrations"]'
 
 
@@ -29,24 +34,6 @@ def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
-
-
-def _doc(directory: Path, resource: str, rows: str, filters: str, public: bool) -> Path:
-    doc = new_doc(resource, directory)
-    text = doc.read_text(encoding="utf-8")
-    params = "| Query Params | page (int, default 1), limit (int, default 20)"
-    text = edited(text, ("| name | str(1..200) | yes | - | Display name |\n", rows))
-    if filters:
-        text = edited(text, (params + " |", f"{params}, {filters} |"))
-    model = re.search(r"^### (\w+)$", text, re.MULTILINE)
-    assert model is not None
-    response = f"| Response 201 | {model[1]}Response |\n"
-    if "ref(" in rows:
-        text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
-    if public:  # the two reads public: the routes then document 401 route by route
-        text = text.replace("| Auth | Required |", "| Auth | none |", 2)
-    doc.write_text(text, encoding="utf-8")
-    return doc
 
 
 LONG_SUFFIX = "_" + "x" * 12
@@ -80,7 +67,7 @@ def test_every_rendered_file_is_what_ruff_would_write(tmp_path: Path) -> None:
     for index, (resource, rows, filters, public) in enumerate(_variants()):
         docs = tmp_path / "docs" / str(index)
         files = render_feature(
-            parse_doc(_doc(docs, resource, rows, filters, public), APP_MODELS), ROOT
+            parse_doc(doc_in(docs, resource, rows, filters, public), APP_MODELS), ROOT
         )
         for path, text in files.items():
             target = out / str(index) / path
@@ -317,7 +304,7 @@ def test_the_doc_keeps_names_and_text_defaults_within_a_line(tmp_path: Path) -> 
         f"| {long_name} | str(..40) | no | - | d |\n"
         f"| note | str(..200) | no | {'word ' * 12}end | d |\n"
     )
-    doc = _doc(tmp_path, "labels", rows, "", public=False)
+    doc = doc_in(tmp_path, "labels", rows, "", public=False)
 
     problems = [message for _, message in problems_of(doc)]
 
