@@ -5,13 +5,16 @@ body, the foreign keys to fill in, and the statuses its design doc lists per
 operation; this class turns those into one test per documented status.
 """
 
+import itertools
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 import pytest
+from sqlalchemy import Index, UniqueConstraint
 
 from src.core.config import Settings
 from src.core.database import Database
@@ -79,6 +82,55 @@ def sample(openapi: Schema, spec: Schema) -> Any:
     raise AssertionError(f"no sample fits {spec}")
 
 
+_FRESH: dict[tuple[str, str], Iterator[int]] = {}
+FRESH_LETTERS = "abcdefghijklmnopqrstuvw"
+"""No `y` or `z`: `_changed_body` ends a text with one, so it never makes a fresh value."""
+
+
+def fresh(openapi: Schema, spec: Schema, key: tuple[str, str]) -> Any:
+    """A valid value for `spec` unlike every earlier one for `key` (a resource and a field),
+    as far as its type has room (a unique field takes at least 3 values): a unique field's
+    value that no other row has."""
+    number = next(_FRESH.setdefault(key, itertools.count(1)))
+    spec = resolve(openapi, spec)
+    if "enum" in spec:
+        return spec["enum"][number % len(spec["enum"])]
+    form = spec.get("format")
+    if form == "uuid":
+        return str(uuid.uuid4())
+    if form == "date":
+        return (date(2026, 1, 1) + timedelta(days=number)).isoformat()
+    if form == "date-time":
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=number)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if spec.get("type") == "integer":
+        low, high = spec.get("minimum", -(2**63)), spec.get("maximum", 2**63 - 1)
+        start = min(max(low, 0), high)
+        for value in (start + number, start - number):
+            if low <= value <= high:
+                return value
+        return low + number % (high - low + 1)  # a short range: round it again
+    if not free_text(spec):
+        return sample(openapi, spec)
+    text, rest = "", number
+    while True:
+        rest, digit = divmod(rest, len(FRESH_LETTERS))
+        text = FRESH_LETTERS[digit] + text
+        if not rest:
+            break
+    high = spec.get("maxLength")
+    text = text[-high:] if high is not None else text
+    return text.rjust(int(spec.get("minLength", 1)), "-")
+
+
+def unique_fields(resource: str) -> set[str]:
+    """The fields of `resource` (its table) a unique index or constraint ends with."""
+    table = Base.metadata.tables[resource]
+    keys: list[Index | UniqueConstraint] = [index for index in table.indexes if index.unique]
+    keys += [key for key in table.constraints if isinstance(key, UniqueConstraint)]
+    return {list(key.columns)[-1].name for key in keys}
+
+
 def minimal_body(openapi: Schema, schema: Schema) -> dict[str, Any]:
     """The smallest body `schema` accepts: its required fields, each with a sample."""
     properties = schema["properties"]
@@ -106,8 +158,12 @@ async def create_row(
     references need (a time entry needs a task, which needs a project)."""
     assert resource not in chain, f"required references go round: {' -> '.join(chain)}"
     openapi = (await client.get("/openapi.json")).json()
-    body = minimal_body(openapi, create_schema(openapi, resource))
-    for field, target in references_of(resource).items():
+    schema = create_schema(openapi, resource)
+    body = minimal_body(openapi, schema)
+    references = references_of(resource)
+    for field in unique_fields(resource) & set(body) - set(references):
+        body[field] = fresh(openapi, schema["properties"][field], (resource, field))
+    for field, target in references.items():
         if field in body:
             row = await create_row(client, headers, target, (*chain, resource))
             body[field] = row["id"]
@@ -123,6 +179,9 @@ class CrudContract:
     """Foreign-key field -> the resource it points at."""
     statuses: ClassVar[dict[str, tuple[int, ...]]]
     """Operation (create, get, list, update, delete) -> documented statuses."""
+    unique: ClassVar[dict[str, list[str]]] = {}
+    """Unique field -> the fields whose rows it is unique among (`owner_id`: one owner's
+    rows; a ref field: the rows of one parent; none: every row)."""
 
     async def _headers(self, make_user: MakeUser) -> dict[str, str]:
         return (await make_user()).headers
@@ -136,7 +195,42 @@ class CrudContract:
         for field, target in self.references.items():
             if own_rows or target != self.resource:
                 body[field] = (await create_row(client, headers, target))["id"]
+        for field in set(self.unique) & set(body) - set(self.references):
+            body[field] = await self._fresh(client, headers, field)
         return body
+
+    async def _fresh(self, client: httpx.AsyncClient, headers: dict[str, str], field: str) -> Any:
+        """A value of `field` no row has: a new row to refer to, for a reference."""
+        if field in self.references:
+            return (await create_row(client, headers, self.references[field]))["id"]
+        openapi = (await client.get("/openapi.json")).json()
+        spec = create_schema(openapi, self.resource)["properties"][field]
+        return fresh(openapi, spec, (self.resource, field))
+
+    async def _unique_body(
+        self, client: httpx.AsyncClient, headers: dict[str, str], field: str
+    ) -> dict[str, Any]:
+        """A valid body that gives the unique `field` a value (an optional one too)."""
+        body = await self._body(client, headers)
+        if field not in body:
+            body[field] = await self._fresh(client, headers, field)
+        return body
+
+    async def _total(self, client: httpx.AsyncClient, headers: dict[str, str]) -> int | None:
+        """The rows the list shows the caller; None when the doc lists no list."""
+        if "list" not in self.statuses:
+            return None
+        listed = await client.get(f"{API}/{self.resource}?limit=1", headers=headers)
+        assert listed.status_code == 200, listed.text
+        return int(listed.json()["total"])
+
+    @staticmethod
+    def _assert_taken(answer: httpx.Response, field: str) -> None:
+        """A 409 naming the unique field whose value another row has."""
+        assert_problem(answer, 409)
+        assert answer.json()["title"] == "Conflict"
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [(field, "unique")]
+        assert f"with this {field}" in answer.json()["detail"]
 
     async def _create(
         self, client: httpx.AsyncClient, headers: dict[str, str], *, own_rows: bool = True
@@ -190,6 +284,35 @@ class CreateContract(CrudContract):
             if self._documents("create", 404):
                 missing = {**body, field: str(uuid.uuid4())}
                 assert (await client.post(url, json=missing, headers=headers)).status_code == 404
+
+    async def test_create_refuses_a_taken_value(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """A unique field's value another row of its scope has: 409 naming the field, nothing
+        written. Another owner (unless it is unique among every row) or another parent row
+        may have it."""
+        url = f"{API}/{self.resource}"
+        for field, scope in self.unique.items():
+            headers = await self._headers(make_user)
+            body = await self._unique_body(client, headers, field)
+            first = await client.post(url, json=body, headers=headers)
+            assert first.status_code == 201, first.text
+            total = await self._total(client, headers)
+            self._assert_taken(await client.post(url, json=body, headers=headers), field)
+            assert await self._total(client, headers) == total
+            if field not in self.references:  # another owner cannot refer to this one's rows
+                other = await self._headers(make_user)
+                theirs = {**await self._body(client, other), field: body[field]}
+                answer = await client.post(url, json=theirs, headers=other)
+                if scope:
+                    assert answer.status_code == 201, answer.text
+                else:  # unique among every row: public reads address them all
+                    self._assert_taken(answer, field)
+            for parent in scope:
+                if parent in self.references:
+                    moved = {**body, parent: await self._fresh(client, headers, parent)}
+                    answer = await client.post(url, json=moved, headers=headers)
+                    assert answer.status_code == 201, answer.text
 
     async def test_create_tags_and_locates_the_row(
         self, client: httpx.AsyncClient, make_user: MakeUser
@@ -285,6 +408,27 @@ class UpdateContract(CrudContract):
             assert missing.status_code == 404
         if self._documents("update", 401):
             assert (await client.put(f"{url}/{row['id']}", json={})).status_code == 401
+
+    async def test_update_refuses_a_taken_value(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """Changing a unique field to a value another row of its scope has: 409 naming the
+        field, the row unchanged."""
+        url = f"{API}/{self.resource}"
+        for field in self.unique:
+            headers = await self._headers(make_user)
+            body = await self._unique_body(client, headers, field)
+            first = await client.post(url, json=body, headers=headers)
+            assert first.status_code == 201, first.text
+            second_body = {**body, field: await self._fresh(client, headers, field)}
+            second = await client.post(url, json=second_body, headers=headers)
+            assert second.status_code == 201, second.text
+            row = f"{url}/{second.json()['id']}"
+            self._assert_taken(
+                await client.put(row, json={field: body[field]}, headers=headers), field
+            )
+            if "get" in self.statuses:
+                assert (await client.get(row, headers=headers)).json() == second.json()
 
     async def test_update_with_if_match(
         self, client: httpx.AsyncClient, make_user: MakeUser

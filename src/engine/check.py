@@ -11,14 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Boolean, Date, Enum, Float, Integer, Numeric, String, Uuid
+from sqlalchemy import Boolean, Date, Enum, Float, Integer, Numeric, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
 from src.api.routing import WRITE_METHODS
 from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
-from src.engine.doc import INT64, Endpoint, FeatureDoc, FieldType, Model, ModelField, table_name
+from src.engine.doc import (
+    INT64,
+    Endpoint,
+    FeatureDoc,
+    FieldType,
+    Model,
+    ModelField,
+    table_name,
+    unique_index,
+)
 from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
 from src.schemas.base import INT32, TEXT_MAX_LENGTH
 
@@ -141,6 +150,7 @@ def _check_model(
     create_schema = schemas.get(f"{model.name}Create", {})
     create = create_schema.get("properties", {})
     required_inputs = set(create_schema.get("required", []))
+    unique = _unique_indexes(table)
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
         column = table.columns.get(item.name)
@@ -148,6 +158,8 @@ def _check_model(
             yield Mismatch(doc.path, item.line, subject, "no such column")
             continue
         for problem in _column_problems(item, column):
+            yield Mismatch(doc.path, item.line, subject, problem)
+        for problem in _unique_problems(unique_index(doc, model, item), unique, item.name):
             yield Mismatch(doc.path, item.line, subject, problem)
         if item.name in AUTO_FIELDS:
             if item.name in create:
@@ -193,6 +205,34 @@ def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:
         default = getattr(column.default, "arg", None)
         if _literal(default) != item.default:
             yield f"default is {_literal(default)!r}, doc says {item.default!r}"
+
+
+def _unique_indexes(table: Any) -> set[tuple[str, ...]]:
+    """The columns of each unique index and unique constraint of a table."""
+    indexes = {tuple(c.name for c in index.columns) for index in table.indexes if index.unique}
+    return indexes | {
+        tuple(c.name for c in constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    }
+
+
+def _unique_problems(
+    expected: tuple[str, ...] | None, unique: set[tuple[str, ...]], name: str
+) -> Iterator[str]:
+    """The doc's unique index of a field (its columns, the field last) against the table's
+    unique indexes that end with the field, both ways."""
+    found = sorted(columns for columns in unique if columns[-1] == name)
+    if expected is not None and not found:
+        yield f"doc says unique, on {_listed(expected)}; the table has no such unique index"
+    for columns in found:
+        if columns != expected:
+            doc_says = "not unique" if expected is None else f"unique on {_listed(expected)}"
+            yield f"the table has a unique index on {_listed(columns)}, doc says {doc_says}"
+
+
+def _listed(columns: tuple[str, ...]) -> str:
+    return f"({', '.join(columns)})"
 
 
 def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[str]:

@@ -79,6 +79,12 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _UUID_EXAMPLE = "00000000-0000-4000-8000-000000000000"
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
+_UNIQUE_SUFFIX = re.compile(r"\s+unique(?P<per>\s+per(?:\s+(?P<scope>\S+))?)?$")
+OWNER_SCOPE = ("owner_id",)
+"""`unique` alone: among the rows of the same owner."""
+UNIQUE_MIN_VALUES = 3
+"""A unique field's type has room for at least this many values: with fewer, a handful of
+rows would exhaust it (a `bool` allows two per owner), which is no key."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class ModelField:
     default: str | None
     description: str
     line: int
+    unique: tuple[str, ...] | None = None
+    """None: not unique; the columns whose rows it is unique among (`("owner_id",)` for
+    `unique`, `("project_id",)` for `unique per project_id`)."""
 
     @property
     def nullable(self) -> bool:
@@ -339,6 +348,8 @@ class _Reader:
                     f"{model.name}.{item.name} is 'renamed from {item.renamed_from}', a name this"
                     " model still has; expected the field's old name",
                 )
+            if item.unique and item.unique != OWNER_SCOPE:
+                self.check_unique_scope(model, item)
             if item.type.ref and item.type.ref not in known:
                 self.problem(
                     item.line,
@@ -346,10 +357,29 @@ class _Reader:
                     f" expected one of {', '.join(sorted(known))}",
                 )
 
+    def check_unique_scope(self, model: Model, item: ModelField) -> None:
+        """`unique per x`: x is another `ref` field of the model, whose rows group its values."""
+        (scope,) = item.unique or ("",)
+        found = model.field(scope)
+        if found is not None and found.type.kind == "ref" and scope != item.name:
+            return
+        refs = [f.name for f in model.fields if f.type.kind == "ref" and f.name != item.name]
+        choices = " or ".join(f"unique per {name}" for name in refs if name != "owner_id")
+        self.problem(
+            item.line,
+            f"{model.name}.{item.name} is 'unique per {scope}', but {scope} is not"
+            f" {'another' if scope == item.name else 'a'} ref field of {model.name}; expected"
+            f" {choices + ', or ' if choices else ''}unique (among the rows of one owner)",
+        )
+
     def model_field(self, line: int, row: list[str]) -> ModelField | None:
         name, type_text, required, default, description = row
         name = _plain(name)
         ok = True
+        type_text, unique, problem = _unique_suffix(type_text)
+        if problem is not None:
+            self.problem(line, f"{name}: {problem}")
+            ok = False
         if not _IDENTIFIER.fullmatch(name):
             self.problem(line, f"field name {name!r}; expected snake_case")
             ok = False
@@ -372,6 +402,18 @@ class _Reader:
         if required == "yes" and default not in ("-", ""):
             self.problem(line, f"{name} is required but has default {default!r}; expected '-'")
             ok = False
+        if unique is not None and required == "auto":
+            self.problem(
+                line,
+                f"{name} is unique, but the system sets it (Required auto); expected unique on"
+                " a field a client sets",
+            )
+            ok = False
+        elif field_type is not None and unique is not None:
+            problem = _unique_problem(field_type, _plain(type_text), unique)
+            if problem is not None:
+                self.problem(line, f"{name}: {problem}")
+                ok = False
         if not ok or field_type is None:
             return None
         value = None if default in ("-", "") else _plain(default)
@@ -380,7 +422,7 @@ class _Reader:
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
                 return None
-        return ModelField(name, field_type, required, value, description, line)
+        return ModelField(name, field_type, required, value, description, line, unique)
 
     def endpoints(
         self, section: _Section | None, models: tuple[Model, ...]
@@ -458,12 +500,36 @@ class _Reader:
             responses[int(status[1])] = name
         if not any(200 <= status < 300 for status in responses):
             self.problem(table.line, f"{sub.title}: no 2xx response; expected e.g. 'Response 200'")
+        self.check_conflicts(match["method"], path, responses, table.line, models)
         query: tuple[QueryParam, ...] = ()
         if "Query Params" in aspects:
             line, detail = aspects["Query Params"]
             query = tuple(_query_params(detail))
             self.check_filters(match["method"], path, query, line, models)
         return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
+
+    def check_conflicts(
+        self,
+        method: str,
+        path: str,
+        responses: dict[int, str],
+        line: int,
+        models: tuple[Model, ...],
+    ) -> None:
+        """An update of a model with a unique field answers 409 when the value is taken: the
+        doc lists it, as every status a route answers (a create's 409 is a platform one)."""
+        model = model_of(path, models)
+        if method not in ("PUT", "PATCH") or model is None or 409 in responses:
+            return
+        unique = [item.name for item in model.fields if item.unique is not None]
+        if unique:
+            self.problem(
+                line,
+                f"{method} {path} changes {model.name}, whose {' and '.join(unique)}"
+                f" {'is' if len(unique) == 1 else 'are'} unique, but lists no 409 for a value"
+                " another row has; expected"
+                " '| Response 409 | ConflictError |'",
+            )
 
     def check_filters(
         self,
@@ -565,6 +631,103 @@ def _read_type(text: str) -> FieldType | str:
         )
         return _impossible(text, field_type) or field_type
     return f"unknown type {text!r}; expected one of: {TYPE_GRAMMAR}"
+
+
+def _unique_suffix(text: str) -> tuple[str, tuple[str, ...] | None, str | None]:
+    """A Type cell as (its type, its `unique` or `unique per x` suffix as `ModelField.unique`,
+    what is wrong with the suffix)."""
+    rest, suffixes = text.strip(), []
+    while (match := _UNIQUE_SUFFIX.search(rest)) is not None:
+        suffixes.append(match)
+        rest = rest[: match.start()]
+    if not suffixes:
+        return text, None, None
+    scopes = [match["scope"] for match in suffixes if match["scope"]]
+    once = f"{rest} unique" + (f" per {scopes[0]}" if scopes else "")
+    if len(suffixes) > 1:
+        return rest, None, f"unique is written {len(suffixes)} times; write it once: {once}"
+    (match,) = suffixes
+    if match["per"] and not (match["scope"] and _IDENTIFIER.fullmatch(match["scope"])):
+        return (
+            rest,
+            None,
+            f"'{text.strip()}' names no field after 'unique per'; expected the name of a ref"
+            f" field, as in {rest} unique per project_id",
+        )
+    return rest, (match["scope"],) if match["scope"] else OWNER_SCOPE, None
+
+
+def _unique_problem(field_type: FieldType, type_text: str, unique: tuple[str, ...]) -> str | None:
+    """Why a field of this type cannot be unique, and what to write instead; None if it can."""
+    kind = field_type.kind
+    instead = "write int or str(...) for a key, or drop unique"
+    if kind == "float":
+        return (
+            f"{type_text} unique: a float is a binary fraction (0.1 + 0.2 is not 0.3), so values"
+            f" that read the same may differ: no key; {instead}"
+        )
+    if kind == "decimal":
+        return (
+            f"{type_text} unique: SQLite keeps a Decimal as a binary float, so values PostgreSQL"
+            f" tells apart may collide there: no key; {instead}"
+        )
+    values = _value_count(field_type)
+    if values is not None and values < UNIQUE_MIN_VALUES:
+        scope = "per owner" if unique == OWNER_SCOPE else f"per {unique[0]}"
+        return (
+            f"{type_text} unique: {type_text} has {values} values, so at most {values} rows"
+            f" {scope} could exist; a unique field takes at least {UNIQUE_MIN_VALUES} values:"
+            " write a type with more, or drop unique"
+        )
+    return None
+
+
+def _value_count(field_type: FieldType) -> int | None:
+    """How many values a type has, when they are few enough to count; None otherwise."""
+    if field_type.kind == "bool":
+        return 2
+    if field_type.kind == "enum":
+        return len(field_type.choices)
+    low, high = field_type.low, field_type.high
+    if field_type.kind == "int" and low is not None and high is not None:
+        return int(high - low) + 1
+    return None
+
+
+def unique_index(doc: FeatureDoc, model: Model, item: ModelField) -> tuple[str, ...] | None:
+    """The columns of the unique index a field gets, the field last; None if it is not unique.
+
+    `unique` is among one owner's rows, except on a model whose GET routes are public:
+    they address every owner's rows, so there it is among all rows (the field alone)."""
+    return unique_columns(item, everyone=reads_every_owner(doc, model))
+
+
+def unique_columns(
+    item: ModelField, *, everyone: bool, name: str | None = None
+) -> tuple[str, ...] | None:
+    """`unique_index()` of a field named `name` (its own name by default), on a model whose
+    reads are public (`everyone`) or not."""
+    if item.unique is None:
+        return None
+    scope = () if everyone and item.unique == OWNER_SCOPE else item.unique
+    return (*scope, name or item.name)
+
+
+def reads_every_owner(doc: FeatureDoc, model: Model) -> bool:
+    """Whether a GET route of the model is public (Auth None): it reads every owner's rows."""
+    return any(
+        endpoint.method == "GET"
+        and not endpoint.auth
+        and model_of(endpoint.path, doc.models) is model
+        for endpoint in doc.endpoints
+    )
+
+
+def model_of(path: str, models: tuple[Model, ...]) -> Model | None:
+    """The model whose rows a route addresses: the last segment of its path that is not a
+    parameter names its table (`/api/v1/projects/{project_id}/tasks/{id}`: tasks)."""
+    names = [part for part in path.split("/") if part and not part.startswith("{")]
+    return next((m for m in models if names and names[-1] == m.table), None)
 
 
 def _whole(bound: str | None, rounded: Callable[[float], int]) -> str:

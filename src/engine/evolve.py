@@ -16,12 +16,15 @@ from pathlib import Path
 from merge3 import Merge3
 
 from src.engine.doc import (
+    OWNER_SCOPE,
     FeatureDoc,
     Model,
     ModelField,
     number_text,
     parse_doc_text,
+    reads_every_owner,
     table_name,
+    unique_columns,
 )
 from src.engine.generate import REGISTRIES, GenerationError, int_column, range_condition
 
@@ -138,9 +141,16 @@ class Column:
     """A `Decimal`'s precision and scale."""
     rule: str
     """The doc's words, for messages: `weight int(0..10) not null`."""
+    unique: tuple[str, ...] | None = None
+    """The columns of its unique index, itself last; None when it is not unique."""
 
     def shape(self) -> tuple[object, ...]:
-        return (self.type, self.nullable, self.check, self.ref, self.on_delete)
+        return (self.type, self.nullable, self.check, self.ref, self.on_delete, self.unique)
+
+    def unique_differs(self, other: "Column | None") -> bool:
+        """Its unique index is not `other`'s (named after its columns, so a rename of one
+        differs too): drop or create it."""
+        return other is None or other.unique != self.unique
 
     def check_differs(self, other: "Column | None") -> bool:
         """Its CHECK is not `other`'s (or there is no `other`): drop or create it."""
@@ -156,8 +166,11 @@ class Column:
         )
 
 
-def column_of(item: ModelField, model: Model, name: str | None = None) -> Column:
-    """The column of `item`, named `name` (its own name by default)."""
+def column_of(
+    item: ModelField, model: Model, name: str | None = None, *, everyone: bool = False
+) -> Column:
+    """The column of `item`, named `name` (its own name by default), on a model whose reads
+    are public (`everyone`: a `unique` field is then unique among all rows) or not."""
     name = name or item.name
     kind, high = item.type.kind, item.type.high
     check = check_name = ref = on_delete = None
@@ -194,10 +207,32 @@ def column_of(item: ModelField, model: Model, name: str | None = None) -> Column
     if kind == "ref":
         ref = table_name(item.type.ref or "")
         on_delete = "SET NULL" if item.nullable else "CASCADE"
+    unique = unique_columns(item, everyone=everyone, name=name)
     rule = f"{name} {_type_words(item)}{'' if item.nullable else ' not null'}"
+    if unique is not None:
+        rule += f" unique{_scope_words(unique, ' per {}', ' among all rows')}"
     return Column(
-        name, type_, item.nullable, check, check_name, ref, on_delete, length, digits, rule
+        name,
+        type_,
+        item.nullable,
+        check,
+        check_name,
+        ref,
+        on_delete,
+        length,
+        digits,
+        rule,
+        unique,
     )
+
+
+def _scope_words(unique: tuple[str, ...], per: str, everyone: str) -> str:
+    """What a unique index's columns before its field say: `per` with the field that groups
+    the rows, `everyone` for none; nothing for the owner."""
+    scope = unique[:-1]
+    if scope == OWNER_SCOPE:
+        return ""
+    return per.format(", ".join(scope)) if scope else everyone
 
 
 def _type_words(item: ModelField) -> str:
@@ -227,6 +262,8 @@ class TableChange:
     renamed: list[tuple[ModelField, ModelField]] = field(default_factory=list)
     changed: list[tuple[ModelField, ModelField]] = field(default_factory=list)
     """(before, after) of fields whose column differs, and of every renamed field."""
+    everyone: tuple[bool, bool] = (False, False)
+    """Whether the model's reads are public (`column_of`) before and after the change."""
 
     @property
     def table(self) -> str:
@@ -238,8 +275,10 @@ class TableChange:
     def summary(self) -> list[str]:
         lines = [f"{self.table}.{item.name}: added" for item in self.added]
         lines += [f"{self.table}.{new.name}: renamed from {old.name}" for old, new in self.renamed]
+        was, now = self.everyone
         for old, new in self.changed:
-            before, after = column_of(old, self.model, new.name), column_of(new, self.model)
+            before = column_of(old, self.model, new.name, everyone=was)
+            after = column_of(new, self.model, everyone=now)
             if before.rule != after.rule:
                 lines.append(f"{self.table}.{new.name}: {before.rule} -> {after.rule}")
         lines += [f"{self.table}.{item.name}: removed" for item in self.removed]
@@ -259,7 +298,8 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
     changes = []
     for name in sorted(set(old_models) & set(new_models)):
         before, after = old_models[name], new_models[name]
-        change = TableChange(after)
+        was, now = reads_every_owner(old, before), reads_every_owner(new, after)
+        change = TableChange(after, everyone=(was, now))
         for item in after.fields:
             previous = before.field(item.name)
             onto = item.renamed_from
@@ -285,7 +325,10 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
             elif renamed:  # changed too: its constraints bear its name
                 change.renamed.append((previous, item))
                 change.changed.append((previous, item))
-            elif column_of(previous, before).shape() != column_of(item, after).shape():
+            elif (
+                column_of(previous, before, everyone=was).shape()
+                != column_of(item, after, everyone=now).shape()
+            ):
                 change.changed.append((previous, item))
         kept = {old.name for old, _ in change.renamed} | {item.name for item in after.fields}
         change.removed = [item for item in before.fields if item.name not in kept]
@@ -308,7 +351,8 @@ def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) 
 @dataclass(frozen=True)
 class Operation:
     """One statement of a `batch_alter_table` block: its kind (rename, alter, add, require,
-    drop, drop_check, create_check, drop_reference, create_reference; see
+    drop, drop_check, create_check, drop_reference, create_reference, drop_unique,
+    create_unique; see
     templates/migration_ops.jinja) and its column (after, and before for a rename or alter)."""
 
     kind: str
@@ -359,27 +403,37 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
         added, removed = removed, added
         pairs = [(new, old) for old, new in pairs]
         renamed = {old: new for new, old in renamed.items()}
+    was, now = change.everyone[::-1] if reverse else change.everyone
     steps = TableSteps(table, [], [], [], [])
     for old, new in pairs:
         old_name = renamed.get(new.name, new.name)
-        before, after = column_of(old, model, old_name), column_of(new, model, new.name)
+        before = column_of(old, model, old_name, everyone=was)
+        after = column_of(new, model, new.name, everyone=now)
         required = before.nullable and not after.nullable
         fill = _fill(new, after, only_nulls=True) if required else None
         if fill is not None:  # rows without a value get the Default now required
             steps.fills.append(fill)
         steps.refusals.extend(_refusals(before, after, nulls_filled=fill is not None))
+        if after.unique is not None:
+            as_before = tuple(renamed.get(name, name) for name in after.unique)
+            if as_before != before.unique:  # a new or wider index: rows that share a value
+                steps.refusals.append(_duplicates(table, as_before, after))
         steps.first.extend(_drop_constraints(before, keep=after))
         if old_name != new.name:
             steps.first.append(Operation("rename", after, before))
         if before.type != after.type or before.nullable != after.nullable:
             steps.last.append(Operation("alter", after, before))
         steps.last.extend(_create_constraints(after, keep=before))
+    added_names = {item.name for item in added}
     for item in added:
-        column = column_of(item, model)
+        column = column_of(item, model, everyone=now)
         steps.first.append(Operation("add", column))
         fill = _fill(item, column, only_nulls=False)
         if fill is not None:
             steps.fills.append(fill)
+            scope = column.unique[:-1] if column.unique is not None else ()
+            if column.unique is not None and not added_names & set(scope):
+                steps.refusals.append(_shared_default(table, scope, item, column))
         elif not column.nullable:
             problem = (
                 f"have no value for {item.name}, whose column this downgrade restores empty"
@@ -392,7 +446,7 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
             steps.last.append(Operation("require", column))
         steps.last.extend(_create_constraints(column, keep=None))
     for item in removed:
-        column = column_of(item, model)
+        column = column_of(item, model, everyone=was)
         steps.first.extend(_drop_constraints(column, keep=None))
         steps.last.append(Operation("drop", column))
     return steps
@@ -420,6 +474,41 @@ def _refusals(before: Column, after: Column, *, nulls_filled: bool) -> list[Refu
     return [Refusal(where, f"{problem} ({after.rule})") for where, problem in checks]
 
 
+def _duplicates(table: str, columns: tuple[str, ...], after: Column) -> Refusal:
+    """Rows that share their value of `after` (its index's `columns`, as the rows name them
+    before the change) with another row: a unique index cannot be created over them."""
+    field, scope = after.name, columns[:-1]
+    words = _scope_words(after.unique or (), " with the same {}", "")
+    owner = " of the same owner" if scope == OWNER_SCOPE else ""
+    return Refusal(
+        _another_row(table, columns),
+        f"have the same {field} as another row{owner}{words} ({after.rule})",
+    )
+
+
+def _shared_default(
+    table: str, scope: tuple[str, ...], item: ModelField, column: Column
+) -> Refusal:
+    """Rows that would all get a new unique field's Default: two of them in one scope are
+    a duplicate."""
+    owner = " of the same owner" if scope == OWNER_SCOPE else ""
+    words = _scope_words(column.unique or (), " with the same {}", "")
+    return Refusal(
+        _another_row(table, scope),
+        f"would share the Default of the new field {item.name} with another row{owner}{words}"
+        f" ({column.rule})",
+    )
+
+
+def _another_row(table: str, columns: tuple[str, ...]) -> str:
+    """SQL: another row of `table` has the same values of `columns` as this one (NULLs are
+    never the same, as in a unique index)."""
+    same = "".join(f' AND other."{name}" = {table}."{name}"' for name in columns)
+    # The names are a doc's table and fields, identifiers the parser checked: no input.
+    where = f"other.id <> {table}.id{same}"
+    return f"EXISTS (SELECT 1 FROM {table} AS other WHERE {where})"  # noqa: S608
+
+
 def _renamed(condition: str | None, old: str, new: str) -> str | None:
     return None if condition is None else condition.replace(f"{old} ", f"{new} ", 1)
 
@@ -430,6 +519,8 @@ def _drop_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("drop_check", column))
     if column.ref and column.reference_differs(keep):
         operations.append(Operation("drop_reference", column))
+    if column.unique and column.unique_differs(keep):
+        operations.insert(0, Operation("drop_unique", column))  # before a rename of its columns
     return operations
 
 
@@ -439,6 +530,8 @@ def _create_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("create_check", column))
     if column.ref and column.reference_differs(keep):
         operations.append(Operation("create_reference", column))
+    if column.unique and column.unique_differs(keep):
+        operations.append(Operation("create_unique", column))
     return operations
 
 

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from src.core.errors import in_words
-from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
+from src.engine.doc import (
+    INT64,
+    FeatureDoc,
+    Model,
+    ModelField,
+    number_text,
+    table_name,
+    unique_index,
+)
 from src.engine.render import Renderer, import_block, pascal, python_literal, wrap
 from src.schemas.base import FILTER_TEXT_MAX_LENGTH, INT32, TEXT_MAX_LENGTH
 
@@ -108,6 +116,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 test_module,
                 **context,
                 **_tests(model, operations[model.name]),
+                unique=_unique_scopes(doc, model),
             )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model
@@ -233,6 +242,7 @@ def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
                 "on_delete": "SET NULL" if item.nullable else "CASCADE",
                 "default": default,
                 "check": range_condition(item),
+                "unique": unique_index(doc, model, item),
                 "imports": imports,
             }
         )
@@ -526,6 +536,13 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
         name: operations[name].statuses for name in CRUD_SHAPES.values() if name in operations
     }
     return {"valid": valid, "references": references, "statuses": statuses}
+
+
+def _unique_scopes(doc: FeatureDoc, model: Model) -> dict[str, list[str]]:
+    """Each unique field and the columns its value is unique within (none: among all rows),
+    for the tests that a duplicate is refused there and allowed elsewhere."""
+    indexes = {item.name: unique_index(doc, model, item) for item in _input_fields(model)}
+    return {name: list(index[:-1]) for name, index in indexes.items() if index is not None}
 
 
 def _sample(item: ModelField) -> object:

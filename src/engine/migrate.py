@@ -27,7 +27,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine
 
 from src.core.migrations import alembic_config
-from src.engine.doc import FeatureDoc
+from src.engine.doc import FeatureDoc, reads_every_owner
 from src.engine.evolve import Column, TableChange, column_of, table_steps
 from src.engine.generate import GenerationError
 from src.engine.render import Renderer
@@ -100,7 +100,11 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
     a table after every other one of the doc it references."""
     models = [model for model in doc.models if only is None or model.table in only]
     columns = {
-        model.table: [column_of(item, model) for item in model.fields if item.required != "auto"]
+        model.table: [
+            column_of(item, model, everyone=reads_every_owner(doc, model))
+            for item in model.fields
+            if item.required != "auto"
+        ]
         for model in models
     }
     ordered: list[str] = []

@@ -34,7 +34,10 @@ class NotFoundError(Problem):
 
 
 class ConflictError(Problem):
-    pass
+    errors: list[FieldError] | None = Field(
+        default=None,
+        description="When a unique field's value is taken: that field (rule `unique`).",
+    )
 
 
 class PreconditionFailedError(Problem):
