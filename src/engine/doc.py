@@ -377,9 +377,8 @@ class _Reader:
         name = _plain(name)
         ok = True
         type_text, unique, problem = _unique_suffix(type_text)
-        if problem is not None:
+        if problem is not None:  # reported; the field is read as not unique
             self.problem(line, f"{name}: {problem}")
-            ok = False
         if not _IDENTIFIER.fullmatch(name):
             self.problem(line, f"field name {name!r}; expected snake_case")
             ok = False
@@ -408,12 +407,12 @@ class _Reader:
                 f"{name} is unique, but the system sets it (Required auto); expected unique on"
                 " a field a client sets",
             )
-            ok = False
+            unique = None
         elif field_type is not None and unique is not None:
             problem = _unique_problem(field_type, _plain(type_text), unique)
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
-                ok = False
+                unique = None
         if not ok or field_type is None:
             return None
         value = None if default in ("-", "") else _plain(default)
