@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex
 
+from src.api.problems import _names_of
 from src.engine.doc import ModelField, parse_doc, parse_doc_text, unique_index
 from src.engine.evolve import schema_changes
 from src.engine.generate import render_feature
 from src.engine.migrate import render_change_migration, render_migration, tables_of
+from src.models.base import NAMING_CONVENTION
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
@@ -311,6 +316,26 @@ def test_a_change_migration_creates_and_drops_the_index(tmp_path: Path) -> None:
     assert 'batch_op.drop_index(op.f("ix_labels_owner_id_name"))' in downgrade_part
     assert "have the same code as another row of the same owner" in downgrade_part
     assert "labels.name: name str(1..50) not null -> name str(1..50) not null unique" in text
+
+
+def test_an_index_name_past_63_characters_is_known_as_postgresql_shortens_it() -> None:
+    """PostgreSQL reports the index a duplicate broke by its name as stored: SQLAlchemy's
+    naming convention shortens one past 63 characters, so the 409 must know both."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    long_field = "a_field_name_that_is_quite_long_indeed_x"
+    table = Table(
+        "very_long_resource_names_here",
+        metadata,
+        Column("owner_id", Integer),
+        Column(long_field, String),
+        Index(None, "owner_id", long_field, unique=True),
+    )
+    (index,) = table.indexes
+    dialect = make_url("postgresql+asyncpg://").get_dialect()()
+    stored = str(CreateIndex(index).compile(dialect=dialect)).split()[3]
+
+    assert len(stored) <= 63
+    assert _names_of(index) == {f"ix_{table.name}_owner_id_{long_field}", stored}
 
 
 # --------------------------------------------------------- a project with unique fields
