@@ -9,6 +9,7 @@ enum set at create only, made so by a changed doc, which needs no migration). On
 route-walking reliability tests, on SQLite and PostgreSQL.
 """
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from tests.engine.conftest import (
     run_generated_tests,
     snapshot,
 )
+from tests.engine.test_add import _operations_of_the_app
+from tests.reliability.test_schemathesis import fuzz
 
 AMOUNT_ROWS = (
     "| cap | Decimal(12, 2) | yes | - | A cap, answered with its two places |\n"
@@ -336,3 +339,26 @@ def test_a_ref_to_a_model_of_the_doc_without_a_post_is_refused(project: Path) ->
         " /api/v1/notebooks, so no Notebook could be made to refer to; expected that endpoint"
     ) in result.stderr
     assert snapshot(project) == before
+
+
+NOTE_ROWS = (
+    "| project_id | ref(Project) | yes, fixed | - | The project it is in |\n"
+    "| title | str(1..80) | yes | - | Title |\n"
+    "| kind | enum(idea, todo) | no, fixed | idea | What it is |\n"
+    "| due | date | no, fixed | - | When it is due |\n"
+)
+
+
+def test_schemathesis_finds_nothing_in_patch_and_fields_set_at_create(
+    project: Path, database_url: str, tmp_path: Path
+) -> None:
+    """No input makes a PATCH, or an update sending a field set at create, answer 500."""
+    doc = doc_in(project / "docs/features", "notes", NOTE_ROWS, patch=True)
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stderr
+    workdir = tmp_path / "fuzz"
+    workdir.mkdir()
+
+    tested, _ = asyncio.run(fuzz(database_url, workdir, PYTHONPATH=str(project)))
+
+    assert tested == _operations_of_the_app() + 6  # and the six of notes
