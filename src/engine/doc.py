@@ -22,6 +22,8 @@ MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
 FILE_PLAN_COLUMNS = ("#", "File", "Action", "Description")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 REQUIRED_VALUES = ("yes", "no", "auto")
+FIXED = "fixed"
+"""Required `yes, fixed` or `no, fixed`: a field the client sets at create only."""
 PUBLIC_AUTH = ("none", "public")
 LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
@@ -106,6 +108,8 @@ class ModelField:
     default: str | None
     description: str
     line: int
+    fixed: bool = False
+    """Set at create only (`yes, fixed`, `no, fixed`): in `<Model>Create`, not `<Model>Update`."""
     unique: tuple[str, ...] | None = None
     """None: not unique; the columns whose rows it is unique among (`("owner_id",)` for
     `unique`, `("project_id",)` for `unique per project_id`)."""
@@ -393,9 +397,22 @@ class _Reader:
         if field_type is None:
             self.problem(line, type_problem(type_text) or f"unknown type {type_text!r}")
             ok = False
-        if required not in REQUIRED_VALUES:
+        required, _, suffix = (part.strip() for part in required.partition(","))
+        fixed = suffix == FIXED
+        if required not in REQUIRED_VALUES or suffix not in ("", FIXED):
+            written = f"{required}, {suffix}" if suffix else required
             self.problem(
-                line, f"Required is {required!r}; expected one of {', '.join(REQUIRED_VALUES)}"
+                line,
+                f"Required is {written!r}; expected one of {', '.join(REQUIRED_VALUES)},"
+                " 'yes, fixed', 'no, fixed' (set at create only)",
+            )
+            ok = False
+        elif required == "auto" and fixed:
+            self.problem(
+                line,
+                f"{name} is 'auto, fixed', but an auto field is set by the system and never sent"
+                " by a client; expected auto, or yes, fixed or no, fixed for a field the client"
+                " sets at create only",
             )
             ok = False
         if required == "yes" and default not in ("-", ""):
@@ -421,7 +438,9 @@ class _Reader:
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
                 return None
-        return ModelField(name, field_type, required, value, description, line, unique)
+        return ModelField(
+            name, field_type, required, value, description, line, fixed=fixed, unique=unique
+        )
 
     def endpoints(
         self, section: _Section | None, models: tuple[Model, ...]
@@ -516,11 +535,18 @@ class _Reader:
         models: tuple[Model, ...],
     ) -> None:
         """An update of a model with a unique field answers 409 when the value is taken: the
-        doc lists it, as every status a route answers (a create's 409 is a platform one)."""
+        doc lists it, as every status a route answers (a create's 409 is a platform one).
+        Not for a field set at create only within a parent set at create only: no update
+        changes them."""
         model = model_of(path, models)
         if method not in ("PUT", "PATCH") or model is None or 409 in responses:
             return
-        unique = [item.name for item in model.fields if item.unique is not None]
+        changeable = {item.name for item in model.fields if not item.fixed} - {"owner_id"}
+        unique = [
+            item.name
+            for item in model.fields
+            if item.unique is not None and changeable & {item.name, *item.unique}
+        ]
         if unique:
             self.problem(
                 line,
