@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from src.core.errors import in_words
-from src.engine.doc import INT64, FeatureDoc, Model, ModelField, number_text, table_name
+from src.engine.doc import (
+    INT64,
+    FeatureDoc,
+    Model,
+    ModelField,
+    expandable,
+    number_text,
+    table_name,
+)
 from src.engine.render import Renderer, import_block, pascal, python_literal, wrap
 from src.schemas.base import FILTER_TEXT_MAX_LENGTH, INT32, TEXT_MAX_LENGTH
 
@@ -91,7 +99,12 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "model": model,
             "resource_words": in_words(model.name),
         }
-        layers = {"model": _model(doc, model), "schemas": _schemas(model)}
+        expanded = _expanded(model, operations.get(model.name, {}))
+        public = any(operation.public for operation in operations.get(model.name, {}).values())
+        layers = {
+            "model": _model(doc, model) | {"public_reads": public},
+            "schemas": _schemas(model) | expanded,
+        }
         layers |= {"repository": {}, "service": {}}
         if model.name in operations:
             layers["routes"] = _routes(model, operations[model.name])
@@ -156,6 +169,8 @@ class Operation:
     statuses: tuple[int, ...]
     """Every documented status."""
     query: tuple[str, ...]
+    expand: tuple[str, ...] = ()
+    """The references `expand` may embed (`project` for `project_id`)."""
 
 
 def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[str, Operation]]:
@@ -189,6 +204,7 @@ def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[s
             public=not endpoint.auth,
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
+            expand=endpoint.expand,
         )
     if problems:
         raise GenerationError(problems)
@@ -356,6 +372,28 @@ def _schemas(model: Model) -> dict[str, Any]:
     return {"fields": fields, "aliases": aliases}
 
 
+def _expanded(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+    """The keys `<Model>ExpandedResponse` adds: each name a GET may expand, with the target's
+    Response schema, whether it is a list (`refs`) and its import."""
+    fields = expandable(model)
+    names = dict.fromkeys(name for operation in operations.values() for name in operation.expand)
+    expanded = []
+    for name in names:
+        target = fields[name].type.ref or ""
+        module = Names.of(Model(target, (), 0)).module
+        expanded.append(
+            {
+                "name": name,
+                "response": f"{target}Response",
+                "many": fields[name].type.kind == "refs",
+                "import": None
+                if target == model.name
+                else f"from src.schemas.{module} import {target}Response",
+            }
+        )
+    return {"expanded": expanded}
+
+
 def _schema_types(
     item: ModelField, model: Model, imports: list[str], aliases: list[dict[str, str]]
 ) -> tuple[str, str]:
@@ -447,7 +485,11 @@ def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
         statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
         if public and not operation.public:
             statuses.add(401)  # the router does not document 401 for every route then
-        shown[name] = {"public": operation.public, "responses": sorted(statuses)}
+        shown[name] = {
+            "public": operation.public,
+            "responses": sorted(statuses),
+            "expand": operation.expand,
+        }
     filters = []
     for item in _filters(model, operations["list"]) if "list" in operations else ():
         imports: list[str] = []
@@ -525,7 +567,8 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
     statuses = {
         name: operations[name].statuses for name in CRUD_SHAPES.values() if name in operations
     }
-    return {"valid": valid, "references": references, "statuses": statuses}
+    expand = {name: operation.expand for name, operation in operations.items() if operation.expand}
+    return {"valid": valid, "references": references, "statuses": statuses, "expand": expand}
 
 
 def _sample(item: ModelField) -> object:

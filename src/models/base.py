@@ -3,6 +3,7 @@
 import enum
 import uuid
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, TypeDecorator, Uuid
 from sqlalchemy.engine import Dialect
@@ -84,6 +85,9 @@ class OwnedEntity(Entity):
     """A row that belongs to one user; repositories scope every query by `owner_id`."""
 
     __abstract__ = True
+    public_reads: ClassVar[bool] = False
+    """Whether the model's GETs are public: anyone may read every row, so `expand` embeds
+    any of them."""
 
     owner_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), sort_order=-5

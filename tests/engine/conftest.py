@@ -116,10 +116,16 @@ def ruff_findings(text: str, path: str, *args: str) -> str:
 
 
 def doc_in(
-    directory: Path, resource: str, rows: str, filters: str = "", public: bool = False
+    directory: Path,
+    resource: str,
+    rows: str,
+    filters: str = "",
+    public: bool = False,
+    expand: str = "",
 ) -> Path:
     """A new doc for `resource` in `directory` (as `doc new` writes it) whose fields are `rows`,
-    its list filtered by `filters`; a create whose row has a reference documents the 404."""
+    its list filtered by `filters`; a create whose row has a reference documents the 404; its
+    GET and list take `expand (EXPAND)` when given."""
     doc = new_doc(resource, directory)
     text = doc.read_text(encoding="utf-8")
     params = "| Query Params | page (int, default 1), limit (int, default 20)"
@@ -131,8 +137,21 @@ def doc_in(
     response = f"| Response 201 | {model[1]}Response |\n"
     if "ref(" in rows:
         text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
+    if expand:
+        item = f"| Auth | Required |\n| Response 200 | {model[1]}Response |\n"  # GET /{id}
+        text = edited(
+            text,
+            (params, f"{params}, expand ({expand})"),
+            (item, item.replace("| Response", f"| Query Params | expand ({expand}) |\n| Response")),
+        )
     if public:  # the two reads public: the routes then document 401 route by route
         text = text.replace("| Auth | Required |", "| Auth | none |", 2)
+        text = "### ".join(  # and answer no 401
+            part.replace("| Response 401 | UnauthorizedError |\n", "")
+            if "| Auth | none |" in part
+            else part
+            for part in text.split("### ")
+        )
     doc.write_text(text, encoding="utf-8")
     return doc
 
