@@ -448,7 +448,7 @@ class ListExpandContract(ExpandContract):
         url = f"{API}/{self.resource}"
         plain = (await client.get(url, params={"limit": 100}, headers=headers)).json()
         assert plain["items"] == rows
-        params = {"limit": 1, "expand": ",".join(names)}
+        params: dict[str, str | int] = {"limit": 1, "expand": ",".join(names)}
         first = await client.get(url, params=params, headers=headers)
         assert first.status_code == 200, first.text
         following = await client.get(
