@@ -165,6 +165,15 @@ def _check_model(
         yield Mismatch(
             doc.path, model.line, model.name, f"table is {table.name}, not {model.table}"
         )
+    public = _reads_public(doc, model)
+    if getattr(mapped, "readable_by_anyone", False) != public:
+        doc_says = "public, so anyone may refer to its rows" if public else "not public"
+        yield Mismatch(
+            doc.path,
+            model.line,
+            model.name,
+            f"readable_by_anyone is {not public}, doc says its GETs are {doc_says}",
+        )
     schemas = openapi["components"]["schemas"]
     create_schema = schemas.get(f"{model.name}Create", {})
     create = create_schema.get("properties", {})
@@ -194,6 +203,15 @@ def _check_model(
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
+
+
+def _reads_public(doc: FeatureDoc, model: Model) -> bool:
+    """Whether the doc lists a public GET of the model's rows."""
+    prefix = f"/api/v1/{model.table}"
+    return any(
+        endpoint.method == "GET" and not endpoint.auth and _resource_prefix(endpoint.path) == prefix
+        for endpoint in doc.endpoints
+    )
 
 
 def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:

@@ -101,10 +101,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
         }
         expanded = _expanded(model, operations.get(model.name, {}))
         public = any(operation.public for operation in operations.get(model.name, {}).values())
-        layers = {
-            "model": _model(doc, model) | {"public_reads": public},
-            "schemas": _schemas(model) | expanded,
-        }
+        layers = {"model": _model(doc, model, public), "schemas": _schemas(model) | expanded}
         layers |= {"repository": {}, "service": {}}
         if model.name in operations:
             layers["routes"] = _routes(model, operations[model.name])
@@ -229,8 +226,9 @@ def _filters(model: Model, listing: Operation) -> list[ModelField]:
 # ---------------------------------------------------------------------------- model
 
 
-def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
-    """The model template's names and types: each column's Python type, SQL type, default."""
+def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
+    """The model template's names and types: each column's Python type, SQL type, default;
+    and whether anyone may read its rows (and so refer to them)."""
     fields, enums = [], []
     for item in _input_fields(model):
         python_type, column_type, imports = _column_types(item, model)
@@ -254,7 +252,13 @@ def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
         )
     overview = textwrap.fill(doc.overview, width=96) if doc.overview else ""
     summary = f"{doc.id} {doc.title}: the {model.name} model ({_doc_path(doc)})."
-    return {"fields": fields, "enums": enums, "summary": summary, "overview": overview}
+    return {
+        "fields": fields,
+        "enums": enums,
+        "summary": summary,
+        "overview": overview,
+        "public": public,
+    }
 
 
 def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list[str]]:

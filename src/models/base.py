@@ -85,10 +85,11 @@ class OwnedEntity(Entity):
     """A row that belongs to one user; repositories scope every query by `owner_id`."""
 
     __abstract__ = True
-    public_reads: ClassVar[bool] = False
-    """Whether the model's GETs are public: anyone may read every row, so `expand` embeds
-    any of them."""
 
     owner_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), sort_order=-5
     )
+
+    readable_by_anyone: ClassVar[bool] = False
+    """Its reads are public (a doc's GET with Auth None): anyone may refer to its rows, as
+    a comment of one user on another's public article, since anyone can read them."""
