@@ -121,11 +121,13 @@ def doc_in(
     rows: str,
     filters: str = "",
     public: bool = False,
+    patch: bool = False,
     expand: str = "",
 ) -> Path:
     """A new doc for `resource` in `directory` (as `doc new` writes it) whose fields are `rows`,
-    its list filtered by `filters`; a create whose row has a reference documents the 404; its
-    GET and list take `expand (EXPAND)` when given."""
+    its list filtered by `filters`; a create whose row has a reference documents the 404;
+    with `patch`, a PATCH as the PUT is documented besides it; its GET and list take
+    `expand (EXPAND)` when given."""
     doc = new_doc(resource, directory)
     text = doc.read_text(encoding="utf-8")
     params = "| Query Params | page (int, default 1), limit (int, default 20)"
@@ -152,6 +154,10 @@ def doc_in(
             else part
             for part in text.split("### ")
         )
+    if patch:
+        start = text.index(f"### PUT /api/v1/{resource}/{{id}}")
+        put = text[start : text.index("\n### ", start) + 1]
+        text = text.replace(put, put + put.replace("### PUT ", "### PATCH ", 1))
     doc.write_text(text, encoding="utf-8")
     return doc
 

@@ -190,7 +190,7 @@ def expanded(tmp_path_factory: pytest.TempPathFactory) -> Expanded:
     project = copy_project(tmp_path_factory.mktemp("expand") / "project")
     docs = {}
     for resource, rows, filters, public, expand in DOCS:
-        doc = doc_in(project / "docs/features", resource, rows, filters, public, expand)
+        doc = doc_in(project / "docs/features", resource, rows, filters, public, expand=expand)
         added = featwright(project, "add", str(doc))
         assert added.returncode == 0, added.stdout + added.stderr
         docs[resource] = doc
@@ -363,7 +363,7 @@ def test_rendered_files_with_expand_are_what_ruff_would_write(tmp_path: Path) ->
     )
     for index, (resource, rows, filters, public, expand) in enumerate(variants):
         rows = rows.replace("ref(Board)", "ref(Project)")
-        doc = doc_in(tmp_path / str(index), resource, rows, filters, public, expand)
+        doc = doc_in(tmp_path / str(index), resource, rows, filters, public, expand=expand)
         files = render_feature(parse_doc(doc, APP_MODELS), ROOT)
         for path, text in files.items():
             for args in (("check",), ("format", "--check", "--diff")):
