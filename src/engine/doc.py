@@ -599,15 +599,14 @@ class _Reader:
 
 
 def expandable(model: Model) -> dict[str, ModelField]:
-    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row), a
-    `refs` field `labels` as `labels` (its rows); not a name another field of the model has."""
+    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row); not
+    a name another field of the model has. (`refs` fields, as `labels`, come with the
+    repository's reading of their links: until then they are refused here.)"""
     names = {f.name for f in model.fields}
     found = {}
     for item in model.fields:
         if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
             found[item.name.removesuffix("_id")] = item
-        elif item.type.kind == "refs":
-            found[item.name] = item
     return {
         name: item for name, item in found.items() if name not in names or found[name].name == name
     }
