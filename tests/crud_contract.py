@@ -541,8 +541,7 @@ class NestedUpdateContract(NestedContract):
         stale = {**headers, "If-Match": f'"{row["version"] + 1}"'}
         assert_problem(await client.put(url, json={}, headers=stale), 412)
         current = {**headers, "If-Match": f'"{row["version"]}"'}
-        changed = await client.put(url, json={}, headers=current)
-        assert (changed.status_code, changed.json()["version"]) == (200, row["version"] + 1)
+        assert (await client.put(url, json={}, headers=current)).json() == row
         if self._documents("update", 401):
             assert_problem(await client.put(url, json={}), 401)
 

@@ -271,10 +271,10 @@ def _crud_endpoints(
 def _nesting_problem(model: Model, field: str, parents: str, listing: Operation) -> str | None:
     """Why `/api/v1/<parents>/{field}/<model's rows>` cannot be generated, or None."""
     item = model.field(field)
-    if item is None or item.type.kind != "ref":
+    if item is None or item.type.kind != "ref" or item.required == "auto":
         paths = ", ".join(
             f"/api/v1/{table_name(ref.type.ref or '')}/{{{ref.name}}}/{model.table}"
-            for ref in model.fields
+            for ref in _input_fields(model)
             if ref.type.kind == "ref"
         )
         return (

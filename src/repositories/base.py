@@ -209,6 +209,8 @@ class Repository(Generic[ModelT]):
         rows = await self._read(statement, {**params, **position, "_limit": page.limit + 1})
         if rows:
             total = rows[0]._total
+        elif page.after is None and page.offset == 0:
+            total = 0  # the first page is empty: nothing to count
         else:  # past the end: the total still counts
             count = self._statement(
                 ("count", shape, bounded),
