@@ -316,6 +316,8 @@ def test_the_generated_tests_pass_on_both_backends(grown: Path) -> None:
         grown / "tests/features/test_comments.py",
         grown / "tests/features/test_notes.py",
         grown / "tests/features/test_nested_project.py",
+        grown / "tests/reliability/test_access.py",
+        grown / "tests/reliability/test_bounded_input.py",
     )
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, summary
