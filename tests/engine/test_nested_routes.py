@@ -254,9 +254,8 @@ async def test_a_nested_list_pages_through_the_parent_index(
     for statement, params in database.ran:
         query = compiled(statement, database.dialect)
         async with database._driver() as driver:
-            plan = json.dumps(
-                await driver.fetchval(f"EXPLAIN (FORMAT JSON) {query.sql}", *query.arguments(params))
-            )
+            explained = f"EXPLAIN (FORMAT JSON) {query.sql}"
+            plan = json.dumps(await driver.fetchval(explained, *query.arguments(params)))
         assert "ix_comments_task_id_created_at_id" in plan, plan
         assert '"Sort"' not in plan, plan
 '''
