@@ -96,6 +96,12 @@ def references_of(resource: str) -> dict[str, str]:
     }
 
 
+def reads_are_public(openapi: Schema, resource: str) -> bool:
+    """Whether anyone may read a row of `resource`: its `GET /{id}` takes no token."""
+    operation = openapi["paths"].get(f"{API}/{resource}/{{id}}", {}).get("get")
+    return operation is not None and not operation.get("security")
+
+
 async def create_row(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -186,10 +192,16 @@ class CreateContract(CrudContract):
             assert bad.headers["content-type"] == "application/problem+json"
         if self._documents("create", 401):
             assert (await client.post(url, json=body)).status_code == 401
-        for field in self.references:
+        openapi = (await client.get("/openapi.json")).json()
+        stranger = await self._headers(make_user)
+        for field, target in self.references.items():
             if self._documents("create", 404):
                 missing = {**body, field: str(uuid.uuid4())}
                 assert (await client.post(url, json=missing, headers=headers)).status_code == 404
+            # Another user's row: only rows anyone may read can be referred to by anyone.
+            foreign = {**body, field: (await create_row(client, stranger, target))["id"]}
+            referred = await client.post(url, json=foreign, headers=headers)
+            assert referred.status_code == (201 if reads_are_public(openapi, target) else 404)
 
     async def test_create_tags_and_locates_the_row(
         self, client: httpx.AsyncClient, make_user: MakeUser
@@ -563,3 +575,38 @@ class NestedDeleteContract(NestedContract):
         deleted = await client.delete(url, headers=headers)  # still there: nothing was deleted
         assert (deleted.status_code, deleted.content) == (204, b"")
         self._assert_not_found(await client.delete(url, headers=headers), self.words)
+
+
+class TreeContract(CrudContract):
+    """A reference to the model's own rows (a parent) makes a tree: no row may become its
+    own parent or ancestor, and deleting a parent leaves its children without one."""
+
+    async def test_update_refuses_a_cycle(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        for field in (name for name, target in self.references.items() if target == self.resource):
+            rows = [await self._create(client, headers, own_rows=False)]
+            for _ in range(2):  # a child, then a grandchild
+                body = {**await self._body(client, headers, own_rows=False), field: rows[-1]["id"]}
+                created = await client.post(url, json=body, headers=headers)
+                assert created.status_code == 201, created.text
+                rows.append(created.json())
+            root, middle = f"{url}/{rows[0]['id']}", f"{url}/{rows[1]['id']}"
+            for below in rows:  # itself, its child, its grandchild
+                refused = await client.put(root, json={field: below["id"]}, headers=headers)
+                assert_problem(refused, 400)
+                assert refused.json()["errors"][0]["field"] == field
+                assert "own ancestor" in refused.json()["detail"]
+            unchanged = await client.put(root, json={}, headers=headers)
+            assert unchanged.json() == rows[0]  # nothing written
+            if "delete" in self.statuses:  # the parent goes: its child has none (SET NULL)
+                assert (await client.delete(root, headers=headers)).status_code == 204
+            else:
+                cut = {field: None}
+                assert (await client.put(middle, json=cut, headers=headers)).status_code == 200
+            child = await client.put(middle, json={}, headers=headers)
+            assert (child.status_code, child.json()[field]) == (200, None)
+            grandchild = await client.put(f"{url}/{rows[2]['id']}", json={}, headers=headers)
+            assert grandchild.json()[field] == rows[1]["id"]

@@ -154,6 +154,15 @@ def _check_model(
         yield Mismatch(
             doc.path, model.line, model.name, f"table is {table.name}, not {model.table}"
         )
+    public = _reads_public(doc, model)
+    if getattr(mapped, "readable_by_anyone", False) != public:
+        doc_says = "public, so anyone may refer to its rows" if public else "not public"
+        yield Mismatch(
+            doc.path,
+            model.line,
+            model.name,
+            f"readable_by_anyone is {not public}, doc says its GETs are {doc_says}",
+        )
     schemas = openapi["components"]["schemas"]
     create_schema = schemas.get(f"{model.name}Create", {})
     given_by_path: set[str] = set()
@@ -191,6 +200,16 @@ def _check_model(
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
+
+
+def _reads_public(doc: FeatureDoc, model: Model) -> bool:
+    """Whether the doc lists a public GET of the model's rows (flat or nested)."""
+    return any(
+        endpoint.method == "GET"
+        and not endpoint.auth
+        and _resource_of(endpoint.path) == model.table
+        for endpoint in doc.endpoints
+    )
 
 
 def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:

@@ -97,7 +97,11 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "resource_words": in_words(model.name),
         }
         nestings = nested.get(model.name, {})
-        layers = {"model": _model(doc, model), "schemas": _schemas(model, nestings)}
+        every = [*operations.get(model.name, {}).values()]
+        for nesting in nestings.values():
+            every += nesting.operations.values()
+        public = any(operation.public for operation in every)
+        layers = {"model": _model(doc, model, public), "schemas": _schemas(model, nestings)}
         layers |= {"repository": {}, "service": {}}
         routed = model.name in operations or bool(nestings)
         if routed:
@@ -315,8 +319,9 @@ def _filters(model: Model, listing: Operation) -> list[ModelField]:
 # ---------------------------------------------------------------------------- model
 
 
-def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
-    """The model template's names and types: each column's Python type, SQL type, default."""
+def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
+    """The model template's names and types: each column's Python type, SQL type, default;
+    and whether anyone may read its rows (and so refer to them)."""
     fields, enums = [], []
     for item in _input_fields(model):
         python_type, column_type, imports = _column_types(item, model)
@@ -340,7 +345,13 @@ def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
         )
     overview = textwrap.fill(doc.overview, width=96) if doc.overview else ""
     summary = f"{doc.id} {doc.title}: the {model.name} model ({_doc_path(doc)})."
-    return {"fields": fields, "enums": enums, "summary": summary, "overview": overview}
+    return {
+        "fields": fields,
+        "enums": enums,
+        "summary": summary,
+        "overview": overview,
+        "public": public,
+    }
 
 
 def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list[str]]:

@@ -3,6 +3,7 @@
 import enum
 import uuid
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, TypeDecorator, Uuid
 from sqlalchemy.engine import Dialect
@@ -88,3 +89,7 @@ class OwnedEntity(Entity):
     owner_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), sort_order=-5
     )
+
+    readable_by_anyone: ClassVar[bool] = False
+    """Its reads are public (a doc's GET with Auth None): anyone may refer to its rows, as
+    a comment of one user on another's public article, since anyone can read them."""

@@ -13,7 +13,7 @@ task under this project" from "no such project" once a statement found nothing.
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from src.core.errors import PreconditionFailed, ResourceNotFound, in_words
+from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound, in_words
 from src.core.pagination import Page, PageRequest
 from src.repositories.base import ModelT, Record, Repository, RowKey, Versions, key_of
 from src.schemas.base import InputSchema
@@ -85,6 +85,13 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             missing = await self.repository.missing_reference(values, owner_id)
             if missing is not None:
                 raise ResourceNotFound(missing)
+            cyclic = await self.repository.cyclic_reference(current.id, values)
+            if cyclic is not None:
+                raise InvalidField(
+                    cyclic,
+                    "acyclic",
+                    f"`{cyclic}` would make this {self.resource.lower()} its own ancestor",
+                )
         if versions is not None:
             raise PreconditionFailed(self.resource)
         raise ResourceNotFound(self.resource)  # deleted between the two statements
@@ -97,5 +104,5 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
 
     async def _parents_seen(self, key: Mapping[str, Any]) -> None:
         for name, parent in self.parents.items():
-            if name in key and await parent.get(key[name]) is None:
+            if name in key and not await parent.visible(key[name]):
                 raise ResourceNotFound(in_words(parent.model.__name__))
