@@ -32,10 +32,11 @@ CRUD_SHAPES = {
     ("DELETE", "/{id}"): "delete",
 }
 NESTED_PATH = re.compile(
-    r"/api/v1/(?P<parents>[a-z][a-z0-9_]*)/\{(?P<field>[^{}/]*)\}/(?P<children>[a-z][a-z0-9_]*)"
+    r"/api/v1/(?P<parents>[a-z][a-z0-9_]*)/\{(?P<field>(?!id\})[^{}/]*)\}/(?P<children>[a-z][a-z0-9_]*)"
     r"(?P<rest>/.*)?"
 )
-"""`/api/v1/projects/{project_id}/tasks[/{id}]`: a model's rows under one row of another."""
+"""`/api/v1/projects/{project_id}/tasks[/{id}]`: a model's rows under one row of another (a
+path below `{id}`, such as `/api/v1/projects/{id}/archive`, is no nesting)."""
 PAGE_PARAMS = ("page", "limit")
 PLATFORM_STATUSES = {
     "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
