@@ -173,6 +173,7 @@ def _check_model(
                 create_schema, given_by_path = nested, given_by_path | {item.name}
     create = create_schema.get("properties", {})
     required_inputs = set(create_schema.get("required", []))
+    update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
         column = table.columns.get(item.name)
@@ -187,6 +188,9 @@ def _check_model(
             if item.name in create:
                 yield Mismatch(doc.path, item.line, subject, "system field is accepted as input")
             continue
+        if update_schema is not None:
+            for problem in _update_problems(item, model, update_schema):
+                yield Mismatch(doc.path, item.line, subject, problem)
         if item.name not in create:
             yield Mismatch(doc.path, item.line, subject, f"not a field of {model.name}Create")
             continue
@@ -200,6 +204,15 @@ def _check_model(
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
+
+
+def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> Iterator[str]:
+    """A field set at create only (`fixed`) is not in the update schema; any other is."""
+    accepted = item.name in update.get("properties", {})
+    if item.fixed and accepted:
+        yield f"{model.name}Update accepts it, doc says Required {item.required}, fixed"
+    if not item.fixed and not accepted:
+        yield f"not a field of {model.name}Update, doc does not say fixed (set at create only)"
 
 
 def _reads_public(doc: FeatureDoc, model: Model) -> bool:

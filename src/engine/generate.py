@@ -29,6 +29,7 @@ CRUD_SHAPES = {
     ("GET", "/{id}"): "get",
     ("GET", ""): "list",
     ("PUT", "/{id}"): "update",
+    ("PATCH", "/{id}"): "patch",
     ("DELETE", "/{id}"): "delete",
 }
 NESTED_PATH = re.compile(
@@ -41,6 +42,7 @@ PAGE_PARAMS = ("page", "limit")
 PLATFORM_STATUSES = {
     "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
     "update": (412, 413, 428),  # If-Match stale or required; body too large
+    "patch": (412, 413, 428),  # the same partial update as PUT
     "delete": (412, 428),
 }
 """Statuses the generated routes answer whatever the doc says: a doc may list them."""
@@ -216,6 +218,7 @@ def _crud_endpoints(
     -> the operations listed under one row of that parent (nested routes)."""
     operations: dict[str, dict[str, Operation]] = {}
     nested: dict[str, dict[str, Nesting]] = {}
+    first_lines: dict[str, int] = {}
     problems = []
     models = {names.model: model for model, names in zip(doc.models, all_names, strict=True)}
     for endpoint in doc.endpoints:
@@ -247,6 +250,7 @@ def _crud_endpoints(
                 " (rows belong to their owner: only GET endpoints may be public)"
             )
         errors = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
+        first_lines.setdefault(names.model, endpoint.line)
         described = Operation(
             errors,
             public=not endpoint.auth,
@@ -268,6 +272,7 @@ def _crud_endpoints(
             under["field"], Nesting(under["field"], parent.type.ref, {})
         )
         nesting.operations[operation] = described
+    problems += _rows_nothing_creates(doc, operations, nested, first_lines)
     if problems:
         raise GenerationError(problems)
     return operations, nested
@@ -300,6 +305,42 @@ def _nesting_problem(model: Model, field: str, parents: str, listing: Operation)
     if field in listing.query:
         return f"query parameter {field!r} is the path's parent; expected it only in the path"
     return None
+
+
+def _rows_nothing_creates(
+    doc: FeatureDoc,
+    operations: dict[str, dict[str, Operation]],
+    nested: dict[str, dict[str, Nesting]],
+    first_lines: dict[str, int],
+) -> list[str]:
+    """Routes over rows that no route creates: a model whose doc lists endpoints but no POST
+    (flat, or under a parent), or a `ref` to a model of this doc without a flat one. Its
+    clients could not make the row to read, change, delete or refer to, and neither could
+    its generated tests."""
+    problems = []
+    for model in doc.models:
+        if model.name not in first_lines:
+            continue
+        resource = table_name(model.name)
+        creates = [operations.get(model.name, {})]
+        creates += [nesting.operations for nesting in nested.get(model.name, {}).values()]
+        if not any("create" in created for created in creates):
+            problems.append(
+                f"{doc.path}:{first_lines[model.name]}: {model.name} has endpoints but no"
+                f" POST /api/v1/{resource}, so no row of it could be made to read, change or"
+                f" delete; expected POST /api/v1/{resource} too"
+            )
+        for item in model.fields:
+            target = item.type.ref
+            if target not in {m.name for m in doc.models} or target == model.name:
+                continue
+            if "create" not in operations.get(target, {}):
+                problems.append(
+                    f"{doc.path}:{item.line}: {model.name}.{item.name} is ref({target}), but"
+                    f" this doc lists no POST /api/v1/{table_name(target)}, so no {target}"
+                    " could be made to refer to; expected that endpoint"
+                )
+    return problems
 
 
 def enum_name(model: Model, item: ModelField) -> str:
@@ -460,6 +501,7 @@ def _schemas(model: Model, nestings: dict[str, Nesting] | None = None) -> dict[s
             {
                 "name": item.name,
                 "required": item.required == "yes",
+                "fixed": item.fixed,
                 "nullable": item.nullable,
                 "input_type": input_type,
                 "output_type": output_type,
@@ -683,11 +725,13 @@ def _tests(
         }
         for nesting in (nestings or {}).values()
     ]
+    fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
     return {
         "valid": valid,
         "references": references,
         "statuses": _statuses(operations),
         "nestings": nested,
+        "fixed": fixed,
     }
 
 
