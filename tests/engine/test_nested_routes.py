@@ -3,8 +3,8 @@ generated, and, in a copy of the project grown with them, lint-clean, `check`-gr
 generated tests passing on SQLite and PostgreSQL, one statement per request and the parent's
 `(field, created_at, id)` index under every page.
 
-The copy gets comments under tasks (nested and flat routes side by side, a list filter) and
-notes under projects (nested routes only, public reads).
+The copy gets comments under tasks (nested and flat routes side by side, a list filter, PUT
+and PATCH) and notes under projects (nested routes only, public reads).
 """
 
 import re
@@ -58,8 +58,17 @@ def nest(doc: Path, parent: str, field: str, *, keep_flat: bool) -> Path:
 
 
 def comments_doc(directory: Path) -> Path:
-    doc = doc_in(directory, "comments", COMMENT_ROWS, "rating (int)")
-    return nest(doc, "tasks", "task_id", keep_flat=True)
+    """Comments under tasks and flat, the nested `PUT` also as a `PATCH`."""
+    doc = nest(
+        doc_in(directory, "comments", COMMENT_ROWS, "rating (int)"),
+        "tasks",
+        "task_id",
+        keep_flat=True,
+    )
+    text = doc.read_text(encoding="utf-8")
+    put = text[text.index("### PUT /api/v1/tasks/{task_id}/comments/{id}") :].split("\n\n", 1)[0]
+    doc.write_text(text.replace(put, f"{put}\n\n{put.replace('### PUT', '### PATCH')}"), "utf-8")
+    return doc
 
 
 def notes_doc(directory: Path) -> Path:
