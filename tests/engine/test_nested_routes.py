@@ -294,14 +294,16 @@ def test_the_grown_project_is_lint_clean_and_check_green(grown: Path) -> None:
 
 
 def test_check_compares_nested_routes_both_ways(grown: Path) -> None:
-    """The doc without the app's nested DELETE, and with a nested PATCH the app lacks."""
+    """The doc without the app's nested DELETE, and with a nested GET the app lacks."""
     doc = next((grown / "docs/features").glob("FEAT-*-comments.md"))
     text = doc.read_text(encoding="utf-8")
     start = text.index("### DELETE /api/v1/tasks/{task_id}/comments/{id}")
     section = text[start:].split("\n\n", 1)[0] + "\n\n"
-    patch = "### PATCH /api/v1/tasks/{task_id}/comments/{id}"
+    elsewhere = "### GET /api/v1/projects/{project_id}/comments/{id}"
     doc.write_text(
-        text.replace(section, "").replace("### PUT /api/v1/tasks/{task_id}/comments/{id}", patch),
+        text.replace(section, "").replace(
+            "### GET /api/v1/tasks/{task_id}/comments/{id}", elsewhere
+        ),
         encoding="utf-8",
     )
     try:
@@ -313,8 +315,8 @@ def test_check_compares_nested_routes_both_ways(grown: Path) -> None:
     found = sorted(" ".join(row) for row in rows if row)
     assert found == [
         "DELETE /api/v1/tasks/{task_id}/comments/{id} route in the app is not in the doc",
-        "PATCH /api/v1/tasks/{task_id}/comments/{id} no such route in the app",
-        "PUT /api/v1/tasks/{task_id}/comments/{id} route in the app is not in the doc",
+        "GET /api/v1/projects/{project_id}/comments/{id} no such route in the app",
+        "GET /api/v1/tasks/{task_id}/comments/{id} route in the app is not in the doc",
     ], checked.stdout
 
 
