@@ -27,6 +27,8 @@ FIXED = "fixed"
 PUBLIC_AUTH = ("none", "public")
 LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
+EXPAND_PARAM = "expand"
+"""`expand (project, labels)` in a GET's Query Params: the references it may embed."""
 ERROR_SCHEMAS = (
     "ValidationError",
     "UnauthorizedError",
@@ -77,6 +79,8 @@ _TYPE_PATTERNS = {
 _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_NESTED_LIST = re.compile(r"^/api/v1/[a-z][a-z0-9_]*/\{[^{}/]*\}/(?=[a-z][a-z0-9_]*$)")
+"""The parent part of a nested list's path: `/api/v1/projects/{project_id}/`."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UUID_EXAMPLE = "00000000-0000-4000-8000-000000000000"
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
@@ -145,6 +149,11 @@ class QueryParam:
     name: str
     detail: str
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The comma-separated words of the detail: `expand (project, labels)`."""
+        return tuple(name.strip(" `") for name in self.detail.split(",") if name.strip(" `"))
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -159,6 +168,11 @@ class Endpoint:
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def expand(self) -> tuple[str, ...]:
+        """The names `expand (project, labels)` lists, in its order."""
+        return next((p.names for p in self.query if p.name == EXPAND_PARAM), ())
 
 
 @dataclass(frozen=True)
@@ -524,6 +538,7 @@ class _Reader:
             line, detail = aspects["Query Params"]
             query = tuple(_query_params(detail))
             self.check_filters(match["method"], path, query, line, models)
+            self.check_expand(match["method"], path, query, line, models)
         return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
 
     def check_conflicts(
@@ -565,13 +580,16 @@ class _Reader:
         models: tuple[Model, ...],
     ) -> None:
         """A list of a model of this doc filters by the model's fields: a query parameter that
-        names none would be generated as nothing and ignored, silently."""
-        model = next((m for m in models if path == f"/api/v1/{m.table}"), None)
+        names none would be generated as nothing and ignored, silently. A nested list
+        (`/api/v1/projects/{project_id}/tasks`) filters its model's rows too."""
+        model = next(
+            (m for m in models if _NESTED_LIST.sub("/api/v1/", path) == f"/api/v1/{m.table}"), None
+        )
         if method != "GET" or model is None:
             return
         fields = [f.name for f in model.fields if f.required != "auto"]
         for param in query:
-            if param.name in (*LIST_PARAMS, *fields):
+            if param.name in (*LIST_PARAMS, EXPAND_PARAM, *fields):
                 continue
             close = difflib.get_close_matches(param.name, fields, n=1)
             choices = f"{', '.join(LIST_PARAMS)} or a field: {', '.join(fields)}"
@@ -581,6 +599,45 @@ class _Reader:
                 f"query parameter {param.name!r} names no field of {model.name} that a client"
                 f" sets, so no list would filter by it; expected {expected}",
             )
+
+    def check_expand(
+        self,
+        method: str,
+        path: str,
+        query: tuple[QueryParam, ...],
+        line: int,
+        models: tuple[Model, ...],
+    ) -> None:
+        """`expand (project, labels)` names references of the endpoint's model, on a GET."""
+        param = next((p for p in query if p.name == EXPAND_PARAM), None)
+        if param is None:
+            return
+        model = next(
+            (
+                m
+                for m in models
+                if path == f"/api/v1/{m.table}" or path.startswith(f"/api/v1/{m.table}/")
+            ),
+            None,
+        )
+        if method != "GET":
+            self.problem(line, f"{method} takes no expand; expected it on a GET or a list only")
+            return
+        if model is None:
+            return
+        names = list(expandable(model))
+        allowed = (
+            ", ".join(names) or f"none: {model.name} has no ref field named x_id or refs field"
+        )
+        if not param.names:
+            self.problem(line, f"expand lists no field; expected expand (name, ...) of {allowed}")
+        for name in param.names:
+            if name not in names:
+                self.problem(
+                    line,
+                    f"expand names {name!r}, which is no ref or refs field of {model.name}"
+                    f" (project for project_id); expected one of {allowed}",
+                )
 
     def file_plan(self, section: _Section | None) -> tuple[PlannedFile, ...]:
         if section is None:
@@ -618,6 +675,20 @@ class _Reader:
             )
             return None
         return table
+
+
+def expandable(model: Model) -> dict[str, ModelField]:
+    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row); not
+    a name another field of the model has. (`refs` fields, as `labels`, come with the
+    repository's reading of their links: until then they are refused here.)"""
+    names = {f.name for f in model.fields}
+    found = {}
+    for item in model.fields:
+        if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
+            found[item.name.removesuffix("_id")] = item
+    return {
+        name: item for name, item in found.items() if name not in names or found[name].name == name
+    }
 
 
 def parse_type(text: str) -> FieldType | None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -51,6 +52,10 @@ ExecutableT = TypeVar("ExecutableT", bound=Executable)
 
 Versions = Collection[int] | None
 """The versions a conditional write accepts (from `If-Match`); None: any version."""
+
+RowKey = uuid.UUID | Mapping[str, Any]
+"""The row a request names: its id, or the columns that single it out, as a nested or keyed
+route names it (`{"project_id": ..., "id": ...}`: a task only under that project)."""
 
 _statements: dict[Hashable, Any] = {}
 
@@ -90,13 +95,22 @@ class Repository(Generic[ModelT]):
     def _columns(self) -> list[Any]:
         return list(self.model.__table__.columns)
 
-    def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
-        """The row a write aims at: this id and, for a conditional write, one of these versions.
+    def _target(
+        self, versions: Versions, key: Sequence[str] = ("id",)
+    ) -> list[ColumnElement[bool]]:
+        """The row a write aims at: these key columns (its id, or its parent and id) and, for
+        a conditional write, one of these versions.
 
         The version is compared by the database in the same statement that writes, so
         of two writers holding the same version exactly one matches.
         """
-        conditions = [self.model.id == bindparam("_pk")]
+        columns = self.model.__table__.c
+        conditions = [
+            self.model.id == bindparam("_pk")
+            if name == "id"
+            else columns[name] == bindparam(f"_key_{name}", type_=columns[name].type)
+            for name in key
+        ]
         if versions is None:
             return conditions
         if self.database.dialect_name == "postgresql":  # one array parameter, one plan
@@ -106,10 +120,11 @@ class Repository(Generic[ModelT]):
             conditions.append(self.model.version.in_(bindparam("_versions", expanding=True)))
         return conditions
 
-    def _target_params(self, id: uuid.UUID, versions: Versions) -> dict[str, Any]:
+    def _target_params(self, key: RowKey, versions: Versions) -> dict[str, Any]:
+        params = {"_pk" if name == "id" else f"_key_{name}": v for name, v in key_of(key).items()}
         if versions is None:
-            return self._params(_pk=id)
-        return self._params(_pk=id, _versions=sorted(versions))
+            return self._params(**params)
+        return self._params(**params, _versions=sorted(versions))
 
     def _references_in(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The checked references among `values` (see `OwnedRepository`)."""
@@ -125,9 +140,18 @@ class Repository(Generic[ModelT]):
         """The model a reference in `values` names no usable row of, to explain a miss."""
         return None
 
+    def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
+        """The rows of `target` the caller may read, embedded by `expand`: a condition, or
+        None when they may read none. Here every row (tables without owners)."""
+        return true()
+
     async def cyclic_reference(self, id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
         """The reference in `values` that would make the row `id` its own ancestor."""
         return None
+
+    async def visible(self, id: uuid.UUID) -> bool:
+        """Whether the caller may see row `id`: what a nested route asks of its parent."""
+        return await self.get(id) is not None
 
     # ------------------------------------------------------------------- execution
 
@@ -139,10 +163,11 @@ class Repository(Generic[ModelT]):
 
     # ------------------------------------------------------------------ operations
 
-    async def get(self, id: uuid.UUID, versions: Versions = None) -> Record | None:
+    async def get(self, id: RowKey, versions: Versions = None) -> Record | None:
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("get", versions is None),
-            lambda: self._scope(select(*self._columns).where(*self._target(versions))),
+            ("get", versions is None, key),
+            lambda: self._scope(select(*self._columns).where(*self._target(versions, key))),
         )
         rows = await self._read(statement, self._target_params(id, versions))
         return rows[0] if rows else None
@@ -199,6 +224,8 @@ class Repository(Generic[ModelT]):
         rows = await self._read(statement, {**params, **position, "_limit": page.limit + 1})
         if rows:
             total = rows[0]._total
+        elif page.after is None and page.offset == 0:
+            total = 0  # the first page is empty: nothing to count
         else:  # past the end: the total still counts
             count = self._statement(
                 ("count", shape, bounded),
@@ -233,19 +260,20 @@ class Repository(Generic[ModelT]):
         return await self._one(statement, row)
 
     async def update(
-        self, id: uuid.UUID, values: Mapping[str, Any], versions: Versions = None
+        self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
     ) -> Record | None:
         """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
         if not values:
             return await self.get(id, versions)
         columns = tuple(sorted(values))
         references = self._references_in(values)
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("update", columns, versions is None),
+            ("update", columns, versions is None, key),
             lambda: (
                 self._scope(
                     update(self.model).where(
-                        *self._target(versions),
+                        *self._target(versions, key),
                         *self._references_hold(references, updating=True),
                     )
                 )
@@ -262,14 +290,51 @@ class Repository(Generic[ModelT]):
         params = {**values, **self._target_params(id, versions), "_now": utcnow()}
         return await self._one(statement, params)
 
-    async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
+    async def expand(self, rows: Sequence[Record], names: Sequence[str]) -> Sequence[Record]:
+        """`rows`, each with the rows its references named in `names` point at beside its
+        columns (`project` for `project_id`): one statement per name, whatever the number of
+        rows, and only rows the caller may read (`_embeddable`), others left null."""
+        if not names:
+            return list(rows)
+        embedded: list[dict[str, Any]] = [{} for _ in rows]
+        for name in names:
+            column, target = expandable(self.model)[name]
+            wanted = {getattr(row, column) for row in rows} - {None}
+            found = {row.id: row for row in await self._rows_of(target, wanted)}
+            for values, row in zip(embedded, rows, strict=True):
+                values[name] = found.get(getattr(row, column))
+        return [Expanded(row, values) for row, values in zip(rows, embedded, strict=True)]
+
+    async def _rows_of(self, target: type[Entity], ids: Collection[Any]) -> Sequence[Record]:
+        """The rows of `target` with these ids that the caller may read, in one statement."""
+        readable = self._embeddable(target)
+        if not ids or readable is None:
+            return []
+
+        def build() -> Select[Any]:
+            if self.database.dialect_name == "postgresql":  # one array parameter, one plan
+                chosen = target.id == any_(bindparam("_ids", type_=ARRAY(target.id.type)))
+            else:
+                chosen = target.id.in_(bindparam("_ids", expanding=True))
+            return select(*target.__table__.columns).where(chosen, readable)
+
+        statement = self._statement(("expand", target.__name__), build)
+        return await self._read(statement, self._params(_ids=list(ids)))
+
+    async def delete(self, id: RowKey, versions: Versions = None) -> bool:
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("delete", versions is None),
-            lambda: self._scope(delete(self.model).where(*self._target(versions))).returning(
+            ("delete", versions is None, key),
+            lambda: self._scope(delete(self.model).where(*self._target(versions, key))).returning(
                 self.model.id
             ),
         )
         return await self._one(statement, self._target_params(id, versions)) is not None
+
+
+def key_of(id: RowKey) -> dict[str, Any]:
+    """A row key as the columns it compares: an id alone is `{"id": id}`."""
+    return dict(id) if isinstance(id, Mapping) else {"id": id}
 
 
 def is_superuser(user_id: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -301,10 +366,21 @@ class OwnedRepository(Repository[OwnedT]):
     def _scope(self, statement: StatementT) -> StatementT:
         if self.owner_id is None:
             return statement
-        owner = bindparam("_owner_id", type_=self.model.owner_id.type)
+        return statement.where(self._owner_rule(self.model))
+
+    def _owner_rule(self, model: type[OwnedEntity]) -> ColumnElement[bool]:
+        """The rows of `model` the caller reaches: their own, or every row for a superuser."""
+        owner = bindparam("_owner_id", type_=model.owner_id.type)
         if self.unrestricted:
-            return statement.where(or_(self.model.owner_id == owner, is_superuser(owner)))
-        return statement.where(self.model.owner_id == owner)
+            return or_(model.owner_id == owner, is_superuser(owner))
+        return model.owner_id == owner
+
+    def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
+        """A target whose GETs are public: every row. Else the target's owner rule for the
+        caller; a public read (no caller) then reads none."""
+        if not issubclass(target, OwnedEntity) or target.readable_by_anyone:
+            return true()
+        return None if self.owner_id is None else self._owner_rule(target)
 
     def _scope_key(self) -> Hashable:
         return (self.unrestricted, self.owner_id is None)
@@ -361,6 +437,15 @@ class OwnedRepository(Repository[OwnedT]):
                 return name
         return None
 
+    async def visible(self, id: uuid.UUID) -> bool:
+        """The caller's row (any, for a superuser), or any row of a model anyone may read."""
+        if not self.model.readable_by_anyone:
+            return await super().visible(id)
+        statement = self._statement(
+            ("visible",), lambda: select(self.model.id).where(self.model.id == bindparam("_pk"))
+        )
+        return bool(await self._read(statement, {"_pk": id}))
+
     async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
         for name in self._references_in(values):
             if values[name] is None:
@@ -409,6 +494,36 @@ def scalar_defaults(model: type[Entity]) -> dict[str, Any]:
         column.key: column.default.arg
         for column in model.__table__.columns
         if column.default is not None and column.default.is_scalar
+    }
+
+
+class Expanded:
+    """A row with the rows `expand` embedded beside its columns (`row.project`), read by
+    attribute as the row itself is."""
+
+    __slots__ = ("_embedded", "_row")
+
+    def __init__(self, row: Record, embedded: dict[str, Any]) -> None:
+        self._row = row
+        self._embedded = embedded
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._embedded:
+            return self._embedded[name]
+        return getattr(self._row, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._row[key]
+
+
+@cache
+def expandable(model: type[Entity]) -> dict[str, tuple[str, type[OwnedEntity]]]:
+    """What `expand` may name on `model`: each reference `x_id` as `x`, with its column and
+    the model it points at."""
+    return {
+        column.removesuffix("_id"): (column, target)
+        for column, target in owned_references(model).items()
+        if column.endswith("_id")
     }
 
 
