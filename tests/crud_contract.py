@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -194,6 +195,35 @@ class CrudContract:
     unique: ClassVar[dict[str, list[str]]] = {}
     """Unique field -> the fields whose rows it is unique among (`owner_id`: one owner's
     rows; a ref field: the rows of one parent; none: every row)."""
+    keys: ClassVar[dict[str, str]] = {}
+    """Item route (get, update, patch, delete) -> the unique field its path names the row
+    by, for a route keyed by one (`/labels/{name}`); absent: `{id}`."""
+
+    def _key(self, value: Any, base: str | None = None) -> str:
+        """The URL of an item route for the row whose key (id, or unique field) is `value`."""
+        return f"{base or f'{API}/{self.resource}'}/{quote(str(value), safe='')}"
+
+    def _item(self, operation: str, row: dict[str, Any], base: str | None = None) -> str:
+        """The URL `operation` names `row` by: its id, or its unique field's value."""
+        return self._key(row[self.keys.get(operation, "id")], base)
+
+    async def _missing(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        operation: str,
+        base: str | None = None,
+    ) -> str:
+        """The URL of `operation` for a key no row has: a new id, or a fresh value."""
+        key = self.keys.get(operation)
+        value = uuid.uuid4() if key is None else await self._fresh(client, headers, key)
+        return self._key(value, base)
+
+    def _bad_key(self, operation: str, base: str | None = None) -> str:
+        """The URL of `operation` with a key its path parameter refuses (a NUL: no text,
+        number, date or id has one)."""
+        bad = "%00" if operation in self.keys else "not-a-uuid"
+        return f"{base or f'{API}/{self.resource}'}/{bad}"
 
     async def _headers(self, make_user: MakeUser) -> dict[str, str]:
         return (await make_user()).headers
@@ -216,7 +246,13 @@ class CrudContract:
         if field in self.references:
             return (await create_row(client, headers, self.references[field]))["id"]
         openapi = (await client.get("/openapi.json")).json()
-        spec = create_schema(openapi, self.resource)["properties"][field]
+        creates = [f"{API}/{self.resource}"]  # or, created only under a parent, that POST
+        creates += [path for path in openapi["paths"] if path.endswith(f"}}/{self.resource}")]
+        post = next(
+            openapi["paths"][p]["post"] for p in creates if "post" in openapi["paths"].get(p, {})
+        )
+        body = post["requestBody"]["content"]["application/json"]["schema"]
+        spec = resolve(openapi, body)["properties"][field]
         return fresh(openapi, spec, (self.resource, field))
 
     async def _unique_body(
@@ -262,17 +298,26 @@ class CrudContract:
         return dict(created.json())
 
     async def _current(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str]
+        self, client: httpx.AsyncClient, row: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
-        """The row as stored now: by its GET, or by an update that changes nothing (it
+        """`row` as stored now: by its GET, or by an update that changes nothing (it
         answers the row as it is) where the doc lists no GET."""
         if "get" in self.statuses:
-            fetched = await client.get(url, headers=headers)
+            fetched = await client.get(self._item("get", row), headers=headers)
         else:
             update = next(op for op in UPDATE_METHODS if op in self.statuses)
+            url = self._item(update, row)
             fetched = await client.request(UPDATE_METHODS[update], url, json={}, headers=headers)
         assert fetched.status_code == 200, fetched.text
         return dict(fetched.json())
+
+    @property
+    def _located_by(self) -> str:
+        """The item route a create's `Location` names: the GET, else another item route."""
+        items = ("get", "update", "patch", "delete")
+        if "get" in self.statuses:
+            return "get"
+        return next((op for op in items if op in self.keys), "get")
 
     def _documents(self, operation: str, status: int) -> bool:
         return status in self.statuses.get(operation, ())
@@ -363,7 +408,7 @@ class CreateContract(CrudContract):
         assert created.status_code == 201, created.text
         assert created.json()["version"] == 1
         assert created.headers["etag"] == '"1"'
-        assert created.headers["location"] == f"{url}/{created.json()['id']}"
+        assert created.headers["location"] == self._item(self._located_by, created.json())
 
     async def test_create_with_idempotency_key_replays(
         self, client: httpx.AsyncClient, make_user: MakeUser
@@ -397,25 +442,49 @@ class GetContract(CrudContract):
     async def test_get(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}"
-        fetched = await client.get(f"{url}/{row['id']}", headers=headers)
+        url = self._item("get", row)
+        fetched = await client.get(url, headers=headers)
         assert (fetched.status_code, fetched.json()) == (200, row)
         if self._documents("get", 404):
-            assert (await client.get(f"{url}/{uuid.uuid4()}", headers=headers)).status_code == 404
-        other = await client.get(f"{url}/{row['id']}", headers=await self._headers(make_user))
+            missing = await self._missing(client, headers, "get")
+            assert (await client.get(missing, headers=headers)).status_code == 404
+        other = await client.get(url, headers=await self._headers(make_user))
         # An authenticated route hides other owners' rows; a public one shows every row.
         assert other.status_code == (404 if self._documents("get", 401) else 200)
         if self._documents("get", 400):
-            assert (await client.get(f"{url}/not-a-uuid", headers=headers)).status_code == 400
+            bad = await client.get(self._bad_key("get"), headers=headers)
+            assert bad.status_code == 400
+            if "get" in self.keys:  # the key's own rules, named
+                error = bad.json()["errors"][0]
+                assert (error["field"], error["location"]) == (self.keys["get"], "path")
         if self._documents("get", 401):
-            assert (await client.get(f"{url}/{row['id']}")).status_code == 401
+            assert (await client.get(url)).status_code == 401
+
+    async def test_get_by_a_key_another_owner_also_has(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """A key unique among one owner's rows names the caller's row, a superuser's too:
+        another owner's row with the same key is never reached by it."""
+        key = self.keys.get("get")
+        if key is None or self.unique.get(key) != ["owner_id"] or key in self.references:
+            return
+        theirs = await self._headers(make_user)
+        row = await self._create(client, theirs)
+        for user in (await make_user(), await make_user(superuser=True)):
+            assert_problem(await client.get(self._item("get", row), headers=user.headers), 404)
+            body = {**await self._body(client, user.headers), key: row[key]}
+            mine = await client.post(f"{API}/{self.resource}", json=body, headers=user.headers)
+            assert mine.status_code == 201, mine.text
+            fetched = await client.get(self._item("get", row), headers=user.headers)
+            assert fetched.json() == mine.json()
+        assert (await client.get(self._item("get", row), headers=theirs)).json() == row
 
     async def test_get_carries_a_strong_etag(
         self, client: httpx.AsyncClient, make_user: MakeUser
     ) -> None:
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        fetched = await client.get(f"{API}/{self.resource}/{row['id']}", headers=headers)
+        fetched = await client.get(self._item("get", row), headers=headers)
         assert fetched.headers["etag"] == f'"{row["version"]}"'
 
 
@@ -444,30 +513,41 @@ class UpdateChecks(CrudContract):
         method = UPDATE_METHODS[operation]
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}"
-        unchanged = await client.request(method, f"{url}/{row['id']}", json={}, headers=headers)
+        url = self._item(operation, row)
+        unchanged = await client.request(method, url, json={}, headers=headers)
         assert (unchanged.status_code, unchanged.json()) == (200, row)
         for name in self.fixed:  # set at create only: refused, named, nothing written
             again = {name: row[name]}
-            refused = await client.request(
-                method, f"{url}/{row['id']}", json=again, headers=headers
-            )
+            refused = await client.request(method, url, json=again, headers=headers)
             assert_problem(refused, 400)
             error = refused.json()["errors"][0]
             assert (error["field"], error["rule"]) == (name, "set_at_create"), refused.text
-            assert await self._current(client, f"{url}/{row['id']}", headers) == row
+            assert await self._current(client, row, headers) == row
         if self._documents(operation, 400):
-            bad = await client.request(
-                method, f"{url}/{row['id']}", json={"owner_id": "x"}, headers=headers
-            )
+            bad = await client.request(method, url, json={"owner_id": "x"}, headers=headers)
             assert bad.status_code == 400
+            if operation in self.keys:
+                bad_key = await client.request(
+                    method, self._bad_key(operation), json={}, headers=headers
+                )
+                assert_problem(bad_key, 400)
+                assert bad_key.json()["errors"][0]["field"] == self.keys[operation]
         if self._documents(operation, 404):
-            missing = await client.request(
-                method, f"{url}/{uuid.uuid4()}", json={}, headers=headers
-            )
-            assert missing.status_code == 404
+            missing = await self._missing(client, headers, operation)
+            assert (
+                await client.request(method, missing, json={}, headers=headers)
+            ).status_code == 404
         if self._documents(operation, 401):
-            assert (await client.request(method, f"{url}/{row['id']}", json={})).status_code == 401
+            assert (await client.request(method, url, json={})).status_code == 401
+        key = self.keys.get(operation)
+        if key is not None and key not in self.fixed:  # a rename: the answer has the new key
+            renamed = await self._fresh(client, headers, key)
+            answer = await client.request(method, url, json={key: renamed}, headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()[key] == renamed
+            assert await self._current(client, answer.json(), headers) == answer.json()
+            gone = await client.request(method, url, json={}, headers=headers)
+            assert_problem(gone, 404)
 
     async def _check_update_refuses_a_taken_value(
         self, operation: str, client: httpx.AsyncClient, make_user: MakeUser
@@ -483,11 +563,11 @@ class UpdateChecks(CrudContract):
             second_body = await self._beside(client, headers, field, body)
             second = await client.post(url, json=second_body, headers=headers)
             assert second.status_code == 201, second.text
-            row = f"{url}/{second.json()['id']}"
+            row = self._item(operation, second.json())
             taken = {field: body[field]}
             sent = await client.request(UPDATE_METHODS[operation], row, json=taken, headers=headers)
             self._assert_taken(sent, field)
-            assert await self._current(client, row, headers) == second.json()
+            assert await self._current(client, second.json(), headers) == second.json()
 
     async def _check_update_with_if_match(
         self, operation: str, client: httpx.AsyncClient, make_user: MakeUser
@@ -495,9 +575,11 @@ class UpdateChecks(CrudContract):
         method = UPDATE_METHODS[operation]
         headers = await self._headers(make_user)
         body = await self._body(client, headers)
-        body = {name: value for name, value in body.items() if name not in self.fixed}
+        # Neither a field set at create only, nor the key (the row would move from its URL).
+        kept = {*self.fixed, self.keys.get(operation)}
+        body = {name: value for name, value in body.items() if name not in kept}
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}/{row['id']}"
+        url = self._item(operation, row)
         etag = f'"{row["version"]}"'  # the create's ETag: a doc may list no GET
 
         async def send(json: dict[str, Any], **extra: str) -> httpx.Response:
@@ -510,7 +592,7 @@ class UpdateChecks(CrudContract):
         assert current.headers["etag"] == f'"{row["version"] + 1}"'
 
         assert_problem(await send(body, **{"If-Match": etag}), 412)
-        assert await self._current(client, url, headers) == current.json()
+        assert await self._current(client, row, headers) == current.json()
         assert_problem(await send(body, **{"If-Match": f"W/{etag}"}), 412)
         one_of = await send(body, **{"If-Match": f'"999", {current.headers["etag"]}'})
         assert one_of.status_code == 200, one_of.text
@@ -523,7 +605,7 @@ class UpdateChecks(CrudContract):
         assert_problem(malformed, 400)
         assert malformed.json()["errors"][0]["field"] == "If-Match"
         # 401 and 404 come before 412.
-        missing = f"{API}/{self.resource}/{uuid.uuid4()}"
+        missing = await self._missing(client, headers, operation)
         conditional = {**headers, "If-Match": etag}
         assert_problem(await client.request(method, missing, json={}, headers=conditional), 404)
         assert_problem(await client.request(method, url, json={}, headers={"If-Match": etag}), 401)
@@ -536,7 +618,7 @@ class UpdateChecks(CrudContract):
         method = UPDATE_METHODS[operation]
         headers = await self._headers(make_user)
         row = await self._create(strict_client, headers)
-        url = f"{API}/{self.resource}/{row['id']}"
+        url = self._item(operation, row)
         assert_problem(await strict_client.request(method, url, json={}, headers=headers), 428)
         blind = {**headers, "If-Match": "*"}
         assert_problem(await strict_client.request(method, url, json={}, headers=blind), 428)
@@ -588,15 +670,18 @@ class DeleteContract(CrudContract):
     async def test_delete(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}/{row['id']}"
+        url = self._item("delete", row)
         if self._documents("delete", 401):
             assert (await client.delete(url)).status_code == 401
+        if self._documents("delete", 404):  # another owner's row: as missing, and it stays
+            others = await self._headers(make_user)
+            assert_problem(await client.delete(url, headers=others), 404)
         deleted = await client.delete(url, headers=headers)
         assert (deleted.status_code, deleted.content) == (204, b"")
         if self._documents("delete", 404):
             assert (await client.delete(url, headers=headers)).status_code == 404
         if self._documents("delete", 400):
-            bad = await client.delete(f"{API}/{self.resource}/nope", headers=headers)
+            bad = await client.delete(self._bad_key("delete"), headers=headers)
             assert bad.status_code == 400
 
     async def test_delete_with_if_match(
@@ -604,11 +689,11 @@ class DeleteContract(CrudContract):
     ) -> None:
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}/{row['id']}"
+        url = self._item("delete", row)
         stale = {**headers, "If-Match": f'"{row["version"] + 1}"'}
         assert_problem(await client.delete(url, headers=stale), 412)
         if "get" in self.statuses:  # else the 204 below shows the row was still there
-            assert (await client.get(url, headers=headers)).status_code == 200
+            assert (await client.get(self._item("get", row), headers=headers)).status_code == 200
         assert_problem(await strict_client.delete(url, headers=headers), 428)
         current = {**headers, "If-Match": f'"{row["version"]}"'}
         assert (await client.delete(url, headers=current)).status_code == 204
@@ -660,7 +745,7 @@ class GetExpandContract(ExpandContract):
         names = self.expand["get"]
         headers = await self._headers(make_user)
         row = await self._create(client, headers)
-        url = f"{API}/{self.resource}/{row['id']}"
+        url = self._item("get", row)
         plain = await client.get(url, headers=headers)
         assert plain.json() == row  # no embedded key without expand
         for name in names:
@@ -742,6 +827,8 @@ class NestedContract(CrudContract):
         for field, target in self.references.items():
             if field != self.field and target != self.resource:
                 body[field] = (await create_row(client, headers, target))["id"]
+        for field in set(self.unique) & set(body) - set(self.references):
+            body[field] = await self._fresh(client, headers, field)
         return body
 
     async def _create_under(
@@ -775,7 +862,7 @@ class NestedCreateContract(NestedContract):
         row = created.json()
         assert {key: row[key] for key in body} == body
         assert row[self.field] == parent_id
-        assert created.headers["location"] == f"{url}/{row['id']}"
+        assert created.headers["location"] == self._item(self._located_by, row, url)
         # The path gives the parent: the body may not name one too. Nothing is written.
         doubled = await client.post(url, json={**body, self.field: parent_id}, headers=headers)
         assert_problem(doubled, 400)
@@ -849,14 +936,22 @@ class NestedGetContract(NestedContract):
         headers = await self._headers(make_user)
         parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
         row = await self._create_under(client, headers, parent_id)
-        fetched = await client.get(f"{self._under(parent_id)}/{row['id']}", headers=headers)
+        url = self._item("get", row, self._under(parent_id))
+        fetched = await client.get(url, headers=headers)
         assert (fetched.status_code, fetched.json()) == (200, row)
         assert fetched.headers["etag"] == f'"{row["version"]}"'
-        elsewhere = await client.get(f"{self._under(sibling_id)}/{row['id']}", headers=headers)
+        elsewhere = await client.get(
+            self._item("get", row, self._under(sibling_id)), headers=headers
+        )
         self._assert_not_found(elsewhere, self.words)
-        nowhere = await client.get(f"{self._under(str(uuid.uuid4()))}/{row['id']}", headers=headers)
-        self._assert_not_found(nowhere, self.parent_words)
-        url = f"{self._under(parent_id)}/{row['id']}"
+        nowhere = self._item("get", row, self._under(str(uuid.uuid4())))
+        self._assert_not_found(await client.get(nowhere, headers=headers), self.parent_words)
+        if "get" in self.keys:
+            missing = await self._missing(client, headers, "get", self._under(parent_id))
+            self._assert_not_found(await client.get(missing, headers=headers), self.words)
+            bad = await client.get(self._bad_key("get", self._under(parent_id)), headers=headers)
+            assert_problem(bad, 400)
+            assert bad.json()["errors"][0]["field"] == self.keys["get"]
         other = await client.get(url, headers=await self._headers(make_user))
         if self._documents("get", 401):
             self._assert_not_found(other, self.parent_words)
@@ -874,16 +969,16 @@ class NestedUpdateChecks(NestedContract):
         headers = await self._headers(make_user)
         parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
         row = await self._create_under(client, headers, parent_id)
-        url = f"{self._under(parent_id)}/{row['id']}"
+        url = self._item(operation, row, self._under(parent_id))
 
         async def send(to: str, sent: dict[str, str] | None = None) -> httpx.Response:
             return await client.request(method, to, json={}, headers=sent)
 
         unchanged = await send(url, headers)
         assert (unchanged.status_code, unchanged.json()) == (200, row)
-        elsewhere = await send(f"{self._under(sibling_id)}/{row['id']}", headers)
+        elsewhere = await send(self._item(operation, row, self._under(sibling_id)), headers)
         self._assert_not_found(elsewhere, self.words)
-        nowhere = f"{self._under(str(uuid.uuid4()))}/{row['id']}"
+        nowhere = self._item(operation, row, self._under(str(uuid.uuid4())))
         self._assert_not_found(await send(nowhere, headers), self.parent_words)
         stale = {**headers, "If-Match": f'"{row["version"] + 1}"'}
         assert_problem(await send(url, stale), 412)
@@ -914,10 +1009,12 @@ class NestedDeleteContract(NestedContract):
         headers = await self._headers(make_user)
         parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
         row = await self._create_under(client, headers, parent_id)
-        url = f"{self._under(parent_id)}/{row['id']}"
-        elsewhere = await client.delete(f"{self._under(sibling_id)}/{row['id']}", headers=headers)
+        url = self._item("delete", row, self._under(parent_id))
+        elsewhere = await client.delete(
+            self._item("delete", row, self._under(sibling_id)), headers=headers
+        )
         self._assert_not_found(elsewhere, self.words)
-        nowhere = f"{self._under(str(uuid.uuid4()))}/{row['id']}"
+        nowhere = self._item("delete", row, self._under(str(uuid.uuid4())))
         self._assert_not_found(await client.delete(nowhere, headers=headers), self.parent_words)
         if self._documents("delete", 401):
             assert_problem(await client.delete(url), 401)

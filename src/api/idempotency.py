@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Header, Request, Response
 from fastapi.routing import APIRoute
@@ -48,13 +49,15 @@ async def created(
     data: InputSchema,
     key: str | None,
     under: Mapping[str, Any] | None = None,
+    located_by: str = "id",
 ) -> Response:
     """201 with the new row, its ETag and Location; or, for a key seen before, the stored
-    answer replayed. `under`: the parent a nested route names; a key is kept per parent."""
+    answer replayed. `under`: the parent a nested route names; a key is kept per parent.
+    `located_by`: the field the row's GET names it by (a unique field, for a keyed route)."""
     route: APIRoute = request.scope["route"]
     schema: type[BaseModel] = route.response_model
     if key is None:
-        return _created(request, schema, await service.create(data, under))
+        return _created(request, schema, await service.create(data, under), located_by)
     owner_id = service.repository.owner_id
     assert owner_id is not None, "creates are made by a caller"
     where = "".join(f" {name}={value}" for name, value in (under or {}).items())
@@ -65,7 +68,7 @@ async def created(
             metrics.IDEMPOTENT_REPLAYS.inc()
             headers = {**stored.headers, REPLAYED_HEADER: "true"}
             return Response(stored.body, stored.status_code, headers, "application/json")
-        response = _created(request, schema, await service.create(data, under))
+        response = _created(request, schema, await service.create(data, under), located_by)
         headers = {name: response.headers[name] for name in ("ETag", "Location")}
         stored = StoredResponse(response.status_code, bytes(response.body), headers)
         await idempotency.store(key, data, stored)
@@ -82,8 +85,12 @@ def _idempotency_service(request: Request, owner_id: uuid.UUID, path: str) -> Id
     return IdempotencyService(repository, ttl=ttl, clock=state.clock)
 
 
-def _created(request: Request, schema: type[BaseModel], row: Record) -> Response:
+def _created(
+    request: Request, schema: type[BaseModel], row: Record, located_by: str = "id"
+) -> Response:
     body = schema.model_validate(row).model_dump_json().encode()
     # The collection's own path (root path included), not `request.url`: no URL to build.
-    headers = {"ETag": etag(row), "Location": f"{request.scope['path']}/{row.id}"}
+    # A key other than the id is any text: percent-encoded (a `/` in it too).
+    key = row.id if located_by == "id" else quote(str(getattr(row, located_by)), safe="")
+    headers = {"ETag": etag(row), "Location": f"{request.scope['path']}/{key}"}
     return Response(body, 201, headers, "application/json")

@@ -27,6 +27,7 @@ from src.engine.doc import (
     FieldType,
     Model,
     ModelField,
+    model_of,
     table_name,
     unique_index,
 )
@@ -148,6 +149,20 @@ def _check_operation(
         yield mismatch(f"the route takes query parameter {name!r}, the doc does not list it")
     if EXPAND_PARAM in query and EXPAND_PARAM in documented:
         yield from map(mismatch, _expand_problems(endpoint, operation))
+    yield from map(mismatch, _key_problems(doc, endpoint, operation))
+
+
+def _key_problems(doc: FeatureDoc, endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:
+    """A route keyed by a unique field (`/labels/{name}`) takes its key with the field's rules."""
+    key = endpoint.path.rsplit("/", 1)[-1].removeprefix("{").removesuffix("}")
+    model = model_of(endpoint.path, doc.models)
+    item = model.field(key) if model is not None and key != "id" else None
+    if item is None or not endpoint.path.endswith("}"):
+        return
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path" and parameter["name"] == key:
+            for problem in _schema_problems(item.type, parameter.get("schema", {})):
+                yield f"path parameter {key!r}: {problem}"
 
 
 def _expand_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:

@@ -21,6 +21,8 @@ from typing import Any, TypeGuard
 from src.core.errors import in_words
 from src.engine.doc import (
     INT64,
+    OWNER_SCOPE,
+    Endpoint,
     FeatureDoc,
     Model,
     ModelField,
@@ -47,6 +49,10 @@ NESTED_PATH = re.compile(
 )
 """`/api/v1/projects/{project_id}/tasks[/{id}]`: a model's rows under one row of another (a
 path below `{id}`, such as `/api/v1/projects/{id}/archive`, is no nesting)."""
+KEYED_ITEM = re.compile(r"/\{(?P<key>[a-z][a-z0-9_]*)\}")
+"""The item part of a path: `/{id}`, or `/{name}` for a route keyed by a unique field."""
+ROUTE_PARAMETERS = ("request", "data", "service", "key", "response", "if_match", "expand")
+"""Parameters of the generated route functions: a path key may not take one of these names."""
 PAGE_PARAMS = ("page", "limit")
 PLATFORM_STATUSES = {
     "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
@@ -184,6 +190,8 @@ class Operation:
     query: tuple[str, ...]
     expand: tuple[str, ...] = ()
     """The references `expand` may embed (`project` for `project_id`)."""
+    key: str = "id"
+    """The field an item route's path names the row by: `id`, or a unique field (`name`)."""
 
 
 @dataclass(frozen=True)
@@ -220,9 +228,18 @@ def route_shape(method: str, path: str) -> tuple[str | None, str | None]:
     """(the parent field of a nested path or None, the CRUD operation or None) of a route."""
     nested = NESTED_PATH.fullmatch(path)
     if nested is not None:
-        return nested["field"], CRUD_SHAPES.get((method, nested["rest"] or ""))
+        return nested["field"], crud_shape(method, nested["rest"] or "")[0]
     rest = path.removeprefix("/api/v1/").partition("/")[2]
-    return None, CRUD_SHAPES.get((method, f"/{rest}" if rest else ""))
+    return None, crud_shape(method, f"/{rest}" if rest else "")[0]
+
+
+def crud_shape(method: str, rest: str) -> tuple[str | None, str]:
+    """(the CRUD operation or None, the field that names the row) of a path's part after the
+    collection: `""`, `/{id}`, or `/{name}` for a route keyed by a unique field."""
+    item = KEYED_ITEM.fullmatch(rest)
+    if item is None:
+        return CRUD_SHAPES.get((method, rest)), "id"
+    return CRUD_SHAPES.get((method, "/{id}")), item["key"]
 
 
 def _crud_endpoints(
@@ -242,12 +259,12 @@ def _crud_endpoints(
         for names in all_names:
             prefix = f"/api/v1/{names.resource}"
             if under is not None and under["children"] == names.resource:
-                found = (names, CRUD_SHAPES.get((endpoint.method, under["rest"] or "")))
+                found = (names, *crud_shape(endpoint.method, under["rest"] or ""))
             elif under is None and (
                 endpoint.path == prefix or endpoint.path.startswith(prefix + "/")
             ):
-                shape = (endpoint.method, endpoint.path.removeprefix(prefix))
-                found = (names, CRUD_SHAPES.get(shape))
+                rest = endpoint.path.removeprefix(prefix)
+                found = (names, *crud_shape(endpoint.method, rest))
         if found is None or found[1] is None:
             shapes = [f"{m} /api/v1/{n.resource}{p}" for n in all_names for m, p in CRUD_SHAPES]
             nests = [f"/api/v1/<parents>/{{<ref field>}}/{n.resource}[/{{id}}]" for n in all_names]
@@ -256,7 +273,7 @@ def _crud_endpoints(
                 f" {', '.join(shapes)}, or one nested under a parent: {', '.join(nests)}"
             )
             continue
-        names, operation = found
+        names, operation, key = found
         assert operation is not None
         if not endpoint.auth and operation not in PUBLIC_READS:
             problems.append(
@@ -271,12 +288,22 @@ def _crud_endpoints(
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
             expand=endpoint.expand,
+            key=key,
         )
+        model = models[names.model]
+        problem = _key_problem(doc, model, key, under["field"] if under else None)
+        if under is None and problem is None:
+            problem = _same_shape(doc, endpoint, operations.get(names.model, {}), operation)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+            continue
         if under is None:
             operations.setdefault(names.model, {})[operation] = described
             continue
-        model = models[names.model]
         problem = _nesting_problem(model, under["field"], under["parents"], described)
+        if problem is None and under["field"] in nested.get(names.model, {}):
+            listed = nested[names.model][under["field"]].operations
+            problem = _same_shape(doc, endpoint, listed, operation)
         if problem is not None:
             problems.append(f"{where}: {problem}")
             continue
@@ -291,6 +318,66 @@ def _crud_endpoints(
     if problems:
         raise GenerationError(problems)
     return operations, nested
+
+
+def _key_problem(doc: FeatureDoc, model: Model, key: str, parent: str | None) -> str | None:
+    """Why a route cannot name the model's rows by the path's `{key}`, or None: `id`, or a
+    field unique among the caller's rows (every row, on a model whose GETs are public) on a
+    flat route, or unique per the path's parent field on a nested one, so that the key names
+    one row and an update or delete by it cannot reach two."""
+    if key == "id":
+        return None
+    scope = (parent,) if parent is not None else OWNER_SCOPE
+    wanted = f"unique per {parent}" if parent is not None else "unique"
+    keys = [f.name for f in _input_fields(model) if f.unique == scope and f.name != "id"]
+    expected = "{id}" + "".join(f" or {{{name}}}" for name in keys)
+    item = model.field(key)
+    if item is None or item.required == "auto":
+        return f"{{{key}}} is no field of {model.name}; expected {expected}"
+    if key in ROUTE_PARAMETERS:
+        return (
+            f"{{{key}}} is a name the route function uses ({', '.join(ROUTE_PARAMETERS)});"
+            f" expected {expected}, or another name for the field"
+        )
+    if item.unique == scope:
+        return None
+    if parent is None and item.unique is not None:
+        (within,) = item.unique
+        target = model.field(within)
+        parents = table_name(target.type.ref or "") if target is not None else within
+        return (
+            f"{{{key}}} is {model.name}.{key}, unique per {within}: it names a row only under"
+            f" one {within}; expected /api/v1/{parents}/{{{within}}}/{model.table}/{{{key}}},"
+            f" or {expected} here"
+        )
+    return (
+        f"{{{key}}} is {model.name}.{key}, which is not {wanted}, so it may name several rows;"
+        f" expected '{wanted}' after its Type, or {expected}"
+    )
+
+
+def _same_shape(
+    doc: FeatureDoc, endpoint: Endpoint, listed: dict[str, Operation], operation: str
+) -> str | None:
+    """A second item route of one method for the same rows (`GET /labels/{id}` and `GET
+    /labels/{name}`): one path shape, so one route would hide the other."""
+    if operation not in listed:
+        return None
+    other = next(
+        (
+            e
+            for e in doc.endpoints
+            if e.method == endpoint.method
+            and e.line < endpoint.line
+            and e.path.rsplit("/", 1)[0] == endpoint.path.rsplit("/", 1)[0]
+        ),
+        None,
+    )
+    shown = f"{other.key} (line {other.line})" if other is not None else "another route"
+    return (
+        f"has the path shape of {shown}, so one route would hide the other; expected one"
+        f" {endpoint.method} of a row, by {{id}} or by a unique field"
+    )
 
 
 def _nesting_problem(model: Model, field: str, parents: str, listing: Operation) -> str | None:
@@ -653,20 +740,53 @@ def _routes(
             "stem": nesting.stem,
             "parent": nesting.parent_names,
             "create_schema": nested_create_schema(model.name, nesting.field),
-            "operations": _shown(nesting.operations, public),
+            "operations": _shown(nesting.operations, public, model),
+            "located_by": _located_by(nesting.operations),
             "filters": _filter_data(model, nesting.operations),
         }
         for nesting in (nestings or {}).values()
     ]
     return {
-        "operations": _shown(operations, public),
+        "operations": _shown(operations, public, model),
         "filters": _filter_data(model, operations),
         "nestings": nested,
+        "located_by": _located_by(operations),
     }
 
 
-def _shown(operations: dict[str, Operation], public: bool) -> dict[str, dict[str, Any]]:
-    """Each operation, in CRUD order: whether it is public and the statuses it documents."""
+def _located_by(operations: dict[str, Operation]) -> str:
+    """The field a create's `Location` names its row by: the key of the GET, else of another
+    item route (`id` unless a route is keyed by a unique field)."""
+    if "get" in operations:
+        return operations["get"].key
+    keys = [operations[name].key for name in ("update", "patch", "delete") if name in operations]
+    return next((key for key in keys if key != "id"), "id")
+
+
+def _key_data(model: Model, key: str) -> dict[str, Any]:
+    """How an item route takes the key in its path: the path segment, the function's
+    parameter (typed as the field, so a bad key is a 400 naming it), the value the service
+    gets, and the imports."""
+    if key == "id":
+        return {"name": "id", "path": "{id}", "param": "id: uuid.UUID", "imports": ["import uuid"]}
+    item = model.field(key)
+    assert item is not None
+    imports: list[str] = []
+    python_type, limits, metadata = _filter_type(item, model, imports, TEXT_MAX_LENGTH)
+    annotation = python_type
+    if limits or metadata:
+        imports += ["from typing import Annotated", "from fastapi import Path"]
+        annotation = f"Annotated[{python_type}, Path({limits.rstrip(', ')}){metadata}]"
+    # Any text but NUL: a `/` in it is sent as %2F, which the server decodes before routing.
+    path = f"{{{key}:path}}" if item.type.kind == "str" else f"{{{key}}}"
+    return {"name": key, "path": path, "param": f"{key}: {annotation}", "imports": imports}
+
+
+def _shown(
+    operations: dict[str, Operation], public: bool, model: Model
+) -> dict[str, dict[str, Any]]:
+    """Each operation, in CRUD order: whether it is public, the statuses it documents and,
+    for an item route, its key."""
     shown = {}
     for name, operation in operations.items():
         statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
@@ -676,6 +796,7 @@ def _shown(operations: dict[str, Operation], public: bool) -> dict[str, dict[str
             "public": operation.public,
             "responses": sorted(statuses),
             "expand": operation.expand,
+            "key": _key_data(model, operation.key),
         }
     return {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
 
@@ -697,10 +818,13 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
     return filters
 
 
-def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[str, str, str]:
-    """(type, the `Query` limits, metadata after it) of a list filter: it takes what the
-    field takes, in the URL's form (`?minutes=5`), so a value past a column's range or a
-    NUL is a 400, never a query that fails; a `str` without a maximum gets one."""
+def _filter_type(
+    item: ModelField, model: Model, imports: list[str], text_max: int = FILTER_TEXT_MAX_LENGTH
+) -> tuple[str, str, str]:
+    """(type, the `Query` limits, metadata after it) of a list filter (or a path's key): it
+    takes what the field takes, in the URL's form (`?minutes=5`), so a value past a column's
+    range or a NUL is a 400, never a query that fails; a `str` without a maximum gets one
+    (`text_max`)."""
     kind, low, high = item.type.kind, item.type.low, item.type.high
     if kind in ("uuid", "ref"):
         imports.append("import uuid")
@@ -718,7 +842,7 @@ def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[st
     if kind == "str":
         imports.append("from src.schemas.base import NoNul")
         limits = f"min_length={int(low)}, " if low else ""
-        limits += f"max_length={int(high) if high is not None else FILTER_TEXT_MAX_LENGTH}, "
+        limits += f"max_length={int(high) if high is not None else text_max}, "
         return "str", limits, ", NoNul"
     if kind == "decimal":
         imports += ["from decimal import Decimal", "from src.schemas.base import DecimalString"]
@@ -765,6 +889,7 @@ def _tests(
             "field": nesting.field,
             "parent_words": in_words(nesting.parent),
             "statuses": _statuses(nesting.operations),
+            "keys": _keys(nesting.operations),
         }
         for nesting in (nestings or {}).values()
     ]
@@ -776,7 +901,13 @@ def _tests(
         "nestings": nested,
         "fixed": fixed,
         "expand": expand,
+        "keys": _keys(operations),
     }
+
+
+def _keys(operations: dict[str, Operation]) -> dict[str, str]:
+    """Each item route keyed by a unique field, and that field (none: every route by id)."""
+    return {name: operation.key for name, operation in operations.items() if operation.key != "id"}
 
 
 def _statuses(operations: dict[str, Operation]) -> dict[str, tuple[int, ...]]:

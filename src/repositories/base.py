@@ -20,7 +20,9 @@ from sqlalchemy import (
     Delete,
     Insert,
     Integer,
+    PrimaryKeyConstraint,
     Select,
+    UniqueConstraint,
     Update,
     any_,
     bindparam,
@@ -120,8 +122,14 @@ class Repository(Generic[ModelT]):
             conditions.append(self.model.version.in_(bindparam("_versions", expanding=True)))
         return conditions
 
+    def _key(self, id: RowKey) -> dict[str, Any]:
+        """The columns a request's key compares (`OwnedRepository` adds the owner)."""
+        return key_of(id)
+
     def _target_params(self, key: RowKey, versions: Versions) -> dict[str, Any]:
-        params = {"_pk" if name == "id" else f"_key_{name}": v for name, v in key_of(key).items()}
+        params = {
+            "_pk" if name == "id" else f"_key_{name}": v for name, v in self._key(key).items()
+        }
         if versions is None:
             return self._params(**params)
         return self._params(**params, _versions=sorted(versions))
@@ -164,7 +172,7 @@ class Repository(Generic[ModelT]):
     # ------------------------------------------------------------------ operations
 
     async def get(self, id: RowKey, versions: Versions = None) -> Record | None:
-        key = tuple(key_of(id))
+        key = tuple(self._key(id))
         statement = self._statement(
             ("get", versions is None, key),
             lambda: self._scope(select(*self._columns).where(*self._target(versions, key))),
@@ -267,7 +275,7 @@ class Repository(Generic[ModelT]):
             return await self.get(id, versions)
         columns = tuple(sorted(values))
         references = self._references_in(values)
-        key = tuple(key_of(id))
+        key = tuple(self._key(id))
         statement = self._statement(
             ("update", columns, versions is None, key),
             lambda: (
@@ -322,7 +330,7 @@ class Repository(Generic[ModelT]):
         return await self._read(statement, self._params(_ids=list(ids)))
 
     async def delete(self, id: RowKey, versions: Versions = None) -> bool:
-        key = tuple(key_of(id))
+        key = tuple(self._key(id))
         statement = self._statement(
             ("delete", versions is None, key),
             lambda: self._scope(delete(self.model).where(*self._target(versions, key))).returning(
@@ -384,6 +392,17 @@ class OwnedRepository(Repository[OwnedT]):
 
     def _scope_key(self) -> Hashable:
         return (self.unrestricted, self.owner_id is None)
+
+    def _key(self, id: RowKey) -> dict[str, Any]:
+        """A key of a unique field that is unique among one owner's rows (`{"name": ...}`)
+        names the caller's row: the owner is part of it, for a superuser too, so an update
+        or delete by it never reaches the rows of several owners."""
+        key = key_of(id)
+        if "id" in key or not owner_keyed(self.model, frozenset(key)):
+            return key
+        if self.owner_id is None:
+            raise ValueError(f"{sorted(key)} names a row only among one owner's rows")
+        return {**key, "owner_id": self.owner_id}
 
     def _params(self, **params: Any) -> dict[str, Any]:
         if self.owner_id is not None:
@@ -483,6 +502,29 @@ def _chain_up(model: type[OwnedEntity], name: str, *, nested: bool) -> CTE:
         f"chain_{name}", recursive=True, nesting=nested
     )
     return chain.union(select(step.id, getattr(step, name)).where(step.id == chain.c.parent))
+
+
+@cache
+def owner_keyed(model: type[Entity], key: frozenset[str]) -> bool:
+    """Whether the columns `key` name one row only among one owner's rows (a unique index on
+    the owner and them); False when they name one row among all rows. Columns that no
+    unique index covers name no row at all: a programming error."""
+    table = model.__table__
+    unique = [
+        frozenset(column.name for column in index.columns)
+        for index in table.indexes
+        if index.unique
+    ]
+    unique += [
+        frozenset(column.name for column in constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
+    ]
+    if key in unique:
+        return False
+    if key | {"owner_id"} in unique:
+        return True
+    raise ValueError(f"{sorted(key)} is no unique key of {table.name}")
 
 
 @cache
