@@ -889,7 +889,7 @@ def _tests(
             "field": nesting.field,
             "parent_words": in_words(nesting.parent),
             "statuses": _statuses(nesting.operations),
-            "keys": _keys(nesting.operations),
+            "keyed_by": _keys(nesting.operations),
         }
         for nesting in (nestings or {}).values()
     ]

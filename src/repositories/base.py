@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     Select,
+    Table,
     UniqueConstraint,
     Update,
     any_,
@@ -510,6 +511,7 @@ def owner_keyed(model: type[Entity], key: frozenset[str]) -> bool:
     the owner and them); False when they name one row among all rows. Columns that no
     unique index covers name no row at all: a programming error."""
     table = model.__table__
+    assert isinstance(table, Table)
     unique = [
         frozenset(column.name for column in index.columns)
         for index in table.indexes
