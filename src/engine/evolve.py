@@ -17,8 +17,10 @@ from merge3 import Merge3
 
 from src.engine.doc import (
     FeatureDoc,
+    Link,
     Model,
     ModelField,
+    link_of,
     number_text,
     parse_doc_text,
     table_name,
@@ -276,6 +278,13 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
             if previous is None:
                 change.added.append(item)
                 continue
+            if renamed and item.type.kind == "refs":
+                problems.append(
+                    f"{new.path}:{item.line}: {name}.{item.name} is a refs field 'renamed from"
+                    f" {previous.name}'; its link table is named after it, so it cannot be"
+                    " renamed (add the new field, copy the pairs, remove the old one)"
+                )
+                continue
             if (previous.type.kind, previous.type.ref) != (item.type.kind, item.type.ref):
                 problems.append(
                     f"{new.path}:{item.line}: {name}.{item.name} changes type from"
@@ -285,6 +294,8 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
             elif renamed:  # changed too: its constraints bear its name
                 change.renamed.append((previous, item))
                 change.changed.append((previous, item))
+            elif item.type.kind == "refs":
+                continue  # its count bound is an input rule: its link table stays as it is
             elif column_of(previous, before).shape() != column_of(item, after).shape():
                 change.changed.append((previous, item))
         kept = {old.name for old, _ in change.renamed} | {item.name for item in after.fields}
@@ -346,6 +357,10 @@ class TableSteps:
     fills: list[Fill]
     last: list[Operation]
     """Columns altered and dropped, constraints created."""
+    dropped_links: list[Link] = field(default_factory=list)
+    """Link tables of removed `refs` fields, dropped first."""
+    created_links: list[Link] = field(default_factory=list)
+    """Link tables of new `refs` fields, created last."""
 
 
 def table_steps(change: TableChange, reverse: bool) -> TableSteps:
@@ -360,6 +375,10 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
         pairs = [(new, old) for old, new in pairs]
         renamed = {old: new for new, old in renamed.items()}
     steps = TableSteps(table, [], [], [], [])
+    steps.created_links.extend(link_of(model, item) for item in added if item.type.kind == "refs")
+    steps.dropped_links.extend(link_of(model, item) for item in removed if item.type.kind == "refs")
+    added = [item for item in added if item.type.kind != "refs"]
+    removed = [item for item in removed if item.type.kind != "refs"]
     for old, new in pairs:
         old_name = renamed.get(new.name, new.name)
         before, after = column_of(old, model, old_name), column_of(new, model, new.name)

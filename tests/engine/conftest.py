@@ -129,7 +129,7 @@ def doc_in(
     model = re.search(r"^### (\w+)$", text, re.MULTILINE)
     assert model is not None
     response = f"| Response 201 | {model[1]}Response |\n"
-    if "ref(" in rows:
+    if "ref(" in rows or "refs(" in rows:
         text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
     if public:  # the two reads public: the routes then document 401 route by route
         text = text.replace("| Auth | Required |", "| Auth | none |", 2)
