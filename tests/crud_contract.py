@@ -103,7 +103,7 @@ def links_of(resource: str) -> dict[str, str]:
     for mapper in Base.registry.mappers:
         if mapper.local_table.name == resource:
             return {
-                relationship.key: relationship.target.name
+                relationship.key: relationship.mapper.class_.__tablename__
                 for relationship in mapper.relationships
                 if relationship.secondary is not None
             }

@@ -581,7 +581,8 @@ def link_fields(model: type[Entity]) -> dict[str, Link]:
         ((_, source),) = relationship.synchronize_pairs
         ((_, target),) = relationship.secondary_synchronize_pairs or ()
         table = relationship.secondary
-        assert isinstance(table, Table) and isinstance(source, Column)
+        assert isinstance(table, Table)
+        assert isinstance(source, Column)
         assert isinstance(target, Column)
         fields[relationship.key] = Link(table, source, target, relationship.mapper.class_)
     return fields
