@@ -101,7 +101,7 @@ def references_of(resource: str) -> dict[str, str]:
 def links_of(resource: str) -> dict[str, str]:
     """Each `refs` field of `resource` (its table) and the resource its ids name."""
     for mapper in Base.registry.mappers:
-        if mapper.local_table.name == resource:
+        if getattr(mapper.class_, "__tablename__", None) == resource:
             return {
                 relationship.key: relationship.mapper.class_.__tablename__
                 for relationship in mapper.relationships
