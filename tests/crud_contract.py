@@ -121,6 +121,12 @@ async def create_rows(
     return [(await create_row(client, headers, resource, chain))["id"] for _ in range(count)]
 
 
+def reads_are_public(openapi: Schema, resource: str) -> bool:
+    """Whether anyone may read a row of `resource`: its `GET /{id}` takes no token."""
+    operation = openapi["paths"].get(f"{API}/{resource}/{{id}}", {}).get("get")
+    return operation is not None and not operation.get("security")
+
+
 async def create_row(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -228,10 +234,16 @@ class CreateContract(CrudContract):
             assert bad.headers["content-type"] == "application/problem+json"
         if self._documents("create", 401):
             assert (await client.post(url, json=body)).status_code == 401
-        for field in self.references:
+        openapi = (await client.get("/openapi.json")).json()
+        stranger = await self._headers(make_user)
+        for field, target in self.references.items():
             if self._documents("create", 404):
                 missing = {**body, field: str(uuid.uuid4())}
                 assert (await client.post(url, json=missing, headers=headers)).status_code == 404
+            # Another user's row: only rows anyone may read can be referred to by anyone.
+            foreign = {**body, field: (await create_row(client, stranger, target))["id"]}
+            referred = await client.post(url, json=foreign, headers=headers)
+            assert referred.status_code == (201 if reads_are_public(openapi, target) else 404)
 
     async def test_create_tags_and_locates_the_row(
         self, client: httpx.AsyncClient, make_user: MakeUser
@@ -459,9 +471,12 @@ class LinksContract(CrudContract):
         body = await self._body(client, headers, own_rows=False)
         openapi = (await client.get("/openapi.json")).json()
         for field, target in self._usable_fields().items():
-            reads = openapi["paths"].get(f"{API}/{target}/{{id}}", {}).get("get")
-            public = reads is not None and not reads.get("security")  # anyone may use its rows
-            foreign = [] if public else await create_rows(client, stranger, target, 1)
+            foreign = await create_rows(client, stranger, target, 1)
+            if reads_are_public(openapi, target):  # anyone may refer to its rows
+                ids = [*body[field][: max(len(body[field]) - 1, 0)], *foreign]
+                accepted = await client.post(url, json={**body, field: ids}, headers=headers)
+                assert (accepted.status_code, accepted.json()[field]) == (201, ids)
+                foreign = []
             for wrong in ([str(uuid.uuid4())], foreign):
                 if not wrong:
                     continue
@@ -538,3 +553,38 @@ class LinksContract(CrudContract):
             assert found.json()["total"] == 1
             nothing = await client.get(url, params={field: str(uuid.uuid4())}, headers=headers)
             assert nothing.json()["items"] == []
+
+
+class TreeContract(CrudContract):
+    """A reference to the model's own rows (a parent) makes a tree: no row may become its
+    own parent or ancestor, and deleting a parent leaves its children without one."""
+
+    async def test_update_refuses_a_cycle(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        for field in (name for name, target in self.references.items() if target == self.resource):
+            rows = [await self._create(client, headers, own_rows=False)]
+            for _ in range(2):  # a child, then a grandchild
+                body = {**await self._body(client, headers, own_rows=False), field: rows[-1]["id"]}
+                created = await client.post(url, json=body, headers=headers)
+                assert created.status_code == 201, created.text
+                rows.append(created.json())
+            root, middle = f"{url}/{rows[0]['id']}", f"{url}/{rows[1]['id']}"
+            for below in rows:  # itself, its child, its grandchild
+                refused = await client.put(root, json={field: below["id"]}, headers=headers)
+                assert_problem(refused, 400)
+                assert refused.json()["errors"][0]["field"] == field
+                assert "own ancestor" in refused.json()["detail"]
+            unchanged = await client.put(root, json={}, headers=headers)
+            assert unchanged.json() == rows[0]  # nothing written
+            if "delete" in self.statuses:  # the parent goes: its child has none (SET NULL)
+                assert (await client.delete(root, headers=headers)).status_code == 204
+            else:
+                cut = {field: None}
+                assert (await client.put(middle, json=cut, headers=headers)).status_code == 200
+            child = await client.put(middle, json={}, headers=headers)
+            assert (child.status_code, child.json()[field]) == (200, None)
+            grandchild = await client.put(f"{url}/{rows[2]['id']}", json={}, headers=headers)
+            assert grandchild.json()[field] == rows[1]["id"]

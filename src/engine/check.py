@@ -147,6 +147,15 @@ def _check_model(
         yield Mismatch(
             doc.path, model.line, model.name, f"table is {table.name}, not {model.table}"
         )
+    public = _reads_public(doc, model)
+    if getattr(mapped, "readable_by_anyone", False) != public:
+        doc_says = "public, so anyone may refer to its rows" if public else "not public"
+        yield Mismatch(
+            doc.path,
+            model.line,
+            model.name,
+            f"readable_by_anyone is {not public}, doc says its GETs are {doc_says}",
+        )
     schemas = openapi["components"]["schemas"]
     create_schema = schemas.get(f"{model.name}Create", {})
     create = create_schema.get("properties", {})
@@ -229,6 +238,15 @@ def _link_problems(
             bound = actual
         if (None if actual is None else float(actual)) != bound:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+
+
+def _reads_public(doc: FeatureDoc, model: Model) -> bool:
+    """Whether the doc lists a public GET of the model's rows."""
+    prefix = f"/api/v1/{model.table}"
+    return any(
+        endpoint.method == "GET" and not endpoint.auth and _resource_prefix(endpoint.path) == prefix
+        for endpoint in doc.endpoints
+    )
 
 
 def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:

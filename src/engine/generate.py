@@ -100,7 +100,8 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "model": model,
             "resource_words": in_words(model.name),
         }
-        layers = {"model": _model(doc, model), "schemas": _schemas(model)}
+        public = any(operation.public for operation in operations.get(model.name, {}).values())
+        layers = {"model": _model(doc, model, public), "schemas": _schemas(model)}
         layers |= {"repository": {}, "service": {}}
         if model.name in operations:
             layers["routes"] = _routes(model, operations[model.name])
@@ -222,9 +223,10 @@ def _filters(model: Model, listing: Operation) -> list[ModelField]:
 # ---------------------------------------------------------------------------- model
 
 
-def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
+def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
     """The model template's names and types: each column's Python type, SQL type, default;
-    and each `refs` field's link table."""
+    each `refs` field's link table; and whether anyone may read its rows (and so refer to
+    them)."""
     fields, enums, links = [], [], []
     for item in _input_fields(model):
         if item.type.kind == "refs":
@@ -257,6 +259,7 @@ def _model(doc: FeatureDoc, model: Model) -> dict[str, Any]:
         "links": links,
         "summary": summary,
         "overview": overview,
+        "public": public,
     }
 
 

@@ -3,7 +3,7 @@
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Column,
@@ -100,6 +100,10 @@ class OwnedEntity(Entity):
     owner_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), sort_order=-5
     )
+
+    readable_by_anyone: ClassVar[bool] = False
+    """Its reads are public (a doc's GET with Auth None): anyone may refer to its rows, as
+    a comment of one user on another's public article, since anyone can read them."""
 
 
 def link_table(name: str, source: tuple[str, str], target: tuple[str, str]) -> Table:

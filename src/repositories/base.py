@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
-from sqlalchemy.sql.selectable import NamedFromClause
+from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
@@ -254,6 +254,10 @@ class Repository(Generic[ModelT]):
 
     async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
         """The model a reference in `values` names no usable row of, to explain a miss."""
+        return None
+
+    async def cyclic_reference(self, id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
+        """The reference in `values` that would make the row `id` its own ancestor."""
         return None
 
     # ------------------------------------------------------------------- execution
@@ -490,8 +494,10 @@ class OwnedRepository(Repository[OwnedT]):
             # row, which an unaliased subquery would take for the row written (correlation).
             target = aliased(references[name], name=f"ref_{name}")
             usable: ColumnElement[bool] = exists().where(
-                target.id == bindparam(name), target.owner_id == owner
+                target.id == bindparam(name), *_readable(target, references[name], owner)
             )
+            if updating and references[name] is self.model:
+                usable = usable & ~self._ancestor_or_self(name)
             column = self.model.__table__.c[name]
             if column.nullable:  # typed: PostgreSQL cannot tell the type of a bare `$n IS NULL`
                 usable = or_(bindparam(name, type_=column.type).is_(None), usable)
@@ -499,10 +505,27 @@ class OwnedRepository(Repository[OwnedT]):
         return conditions
 
     def _link_holds(self, target: Any, owner: Any) -> list[ColumnElement[bool]]:
-        """A `refs` target of an owned model is a row of the writer's owner, as a `ref` is."""
-        if not issubclass(inspect(target).class_, OwnedEntity):
-            return []
-        return [target.owner_id == owner]
+        """A `refs` target is a row a row of the writer's owner may refer to, as a `ref`'s."""
+        model = inspect(target).class_
+        return _readable(target, model, owner) if issubclass(model, OwnedEntity) else []
+
+    def _ancestor_or_self(self, name: str) -> ColumnElement[bool]:
+        """Whether the row written is the new parent `name` names, or one of its ancestors:
+        the chain up from that parent, walked by a recursive query inside the UPDATE, so a
+        tree never becomes a loop."""
+        chain = _chain_up(self.model, name, nested=True)
+        return exists().where(chain.c.id == self.model.id)
+
+    async def cyclic_reference(self, id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
+        """The reference in `values` to the model's own table that would make the row `id`
+        its own ancestor, to explain a write refused for it."""
+        for name in self._references_in(values):
+            if values[name] is None or owned_references(self.model)[name] is not self.model:
+                continue
+            statement = self._statement(("ancestors", name), partial(_ancestors, self.model, name))
+            if id in {row[0] for row in await self._read(statement, {name: values[name]})}:
+                return name
+        return None
 
     async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
         for name, ids in self._split(values)[1].items():
@@ -521,16 +544,38 @@ class OwnedRepository(Repository[OwnedT]):
             if values[name] is None:
                 continue
             target = owned_references(self.model)[name]
-            statement = self._statement(("reference", name), partial(_same_owner, target))
+            statement = self._statement(("reference", name), partial(_usable, target))
             if not await self._read(statement, {"_pk": values[name], "_owner": owner_id}):
                 return in_words(target.__name__)
         return None
 
 
-def _same_owner(model: type[OwnedEntity]) -> Select[Any]:
+def _readable(alias: Any, model: type[OwnedEntity], owner: Any) -> list[ColumnElement[bool]]:
+    """Which rows of `model` (as `alias`) a row of `owner` may refer to: the owner's own, or
+    every row when anyone may read them."""
+    return [] if model.readable_by_anyone else [alias.owner_id == owner]
+
+
+def _usable(model: type[OwnedEntity]) -> Select[Any]:
     return select(model.id).where(
-        model.id == bindparam("_pk"), model.owner_id == bindparam("_owner")
+        model.id == bindparam("_pk"), *_readable(model, model, bindparam("_owner"))
     )
+
+
+def _ancestors(model: type[OwnedEntity], name: str) -> Select[Any]:
+    """The row `name` names and every row above it, by that reference."""
+    return select(_chain_up(model, name, nested=False).c.id)
+
+
+def _chain_up(model: type[OwnedEntity], name: str, *, nested: bool) -> CTE:
+    """A recursive query: the row the parameter `name` names, then its parent by the
+    reference `name`, and so on to the root (`nested`: inside the statement that uses it)."""
+    start, step = aliased(model, name=f"up_{name}"), aliased(model, name=f"step_{name}")
+    first = select(start.id, getattr(start, name).label("parent"))
+    chain = first.where(start.id == bindparam(name)).cte(
+        f"chain_{name}", recursive=True, nesting=nested
+    )
+    return chain.union(select(step.id, getattr(step, name)).where(step.id == chain.c.parent))
 
 
 @cache

@@ -9,7 +9,7 @@ ETag the client sent (412).
 import uuid
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from src.core.errors import PreconditionFailed, ResourceNotFound
+from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound
 from src.core.pagination import Page, PageRequest
 from src.repositories.base import ModelT, Record, Repository, Versions
 from src.schemas.base import InputSchema
@@ -64,6 +64,13 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             missing = await self.repository.missing_reference(values, owner_id)
             if missing is not None:
                 raise ResourceNotFound(missing)
+            cyclic = await self.repository.cyclic_reference(id, values)
+            if cyclic is not None:
+                raise InvalidField(
+                    cyclic,
+                    "acyclic",
+                    f"`{cyclic}` would make this {self.resource.lower()} its own ancestor",
+                )
         if versions is not None:
             raise PreconditionFailed(self.resource)
         raise ResourceNotFound(self.resource)  # deleted between the two statements

@@ -248,7 +248,7 @@ def run_generated_tests(project: Path, *modules: Path) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=1200,
     )
     with contextlib.suppress(OSError):  # no server: the inner run skipped its PostgreSQL half
         asyncio.run(_drop_database(server, name))

@@ -22,7 +22,7 @@ from src.core.config import Settings
 from src.engine.check import Mismatch, check_docs
 from src.engine.doc import parse_doc
 from src.main import create_app
-from src.models import Base
+from src.models import Base, Project
 from src.schemas.project import ProjectResponse
 from tests.engine.conftest import (
     APP_MODELS,
@@ -248,7 +248,15 @@ DRIFTS = {
     "route made public in the doc": Drift(
         P,
         ((GET_ONE + AUTH, GET_ONE + "| Auth | None |\n"),),
-        [(40, GET_P, "doc says Auth None, but the route requires auth")],
+        [
+            (40, GET_P, "doc says Auth None, but the route requires auth"),
+            (
+                18,
+                "Project",
+                "readable_by_anyone is False, doc says its GETs are public, so anyone may"
+                " refer to its rows",
+            ),
+        ],
     ),
     "request schema changed": Drift(
         P,
@@ -560,3 +568,14 @@ def test_cli_check_exits_2_for_a_doc_that_does_not_exist(cli: CliRuns) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{cli.missing_path}: no such file" in " ".join(result.stderr.split())
     assert "match the app" not in result.stdout
+
+
+def test_a_model_anyone_may_refer_to_is_drift_when_its_gets_are_not_public(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way from "route made public in the doc": the model says anyone may refer to
+    its rows, the doc's GETs say no one but the owner may read them."""
+    monkeypatch.setattr(Project, "readable_by_anyone", True)
+    assert rows(app, PROJECTS_DOC) == [
+        (18, "Project", "readable_by_anyone is True, doc says its GETs are not public")
+    ]

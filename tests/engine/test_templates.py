@@ -44,6 +44,7 @@ def _variants() -> list[tuple[str, str, str, bool]]:
     found = []
     for resource, rows, filters in DOCS:
         rows = rows.replace("ref(TimeEntry)", "ref(Project)").replace("ref(Category)", "ref(Task)")
+        rows = rows.replace("ref(Notice)", "ref(Project)")
         found.append((resource, rows, filters, False))
         found.append((resource, rows, filters, True))
         names = re.findall(r"^\| (\w+) \|", rows, re.MULTILINE)
