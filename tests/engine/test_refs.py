@@ -45,14 +45,14 @@ MEMO_ROWS = (
 )
 
 
-def _doc(project: Path, resource: str, rows: str, filters: str = "") -> Path:
+def _doc(project: Path, resource: str, rows: str, filters: str = "", public: bool = False) -> Path:
     """`featwright doc new RESOURCE` in `project`, filled in as `doc_in` fills one."""
     made = featwright(project, "doc", "new", resource)
     assert made.returncode == 0, made.stderr
     doc = new_doc_of(project, resource)
     scratch = project.parent / f"scratch-{resource}"
     scratch.mkdir(exist_ok=True)
-    filled = doc_in(scratch, resource, rows, filters).read_text(encoding="utf-8")
+    filled = doc_in(scratch, resource, rows, filters, public).read_text(encoding="utf-8")
     number = doc.name.split("-")[1]
     doc.write_text(filled.replace("FEAT-001", f"FEAT-{number}"), encoding="utf-8")
     return doc
@@ -369,11 +369,12 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Labels, notes (a required `refs(Label)(..5)`, an optional `refs(Project)`, both list
+    """Labels (public reads, so anyone may refer to them), notes (a required
+    `refs(Label)(..5)`, an optional `refs(Project)` of the caller's own projects, both list
     filters) and memos (an optional `refs(Label)(2..)`, a set of its own rows)."""
     project = copy_project(tmp_path_factory.mktemp("refs") / "project")
     docs = {
-        "labels": _doc(project, "labels", LABEL_ROWS),
+        "labels": _doc(project, "labels", LABEL_ROWS, public=True),
         "notes": _doc(project, "notes", NOTE_ROWS, "labels (UUID), projects (UUID)"),
         "memos": _doc(project, "memos", MEMO_ROWS, "labels (UUID)"),
     }
@@ -525,7 +526,7 @@ def test_a_refs_field_added_or_removed_gets_its_migration_and_rows_keep_their_id
     snapshot_before = snapshot(project)
     refused = featwright(project, "add", str(notes))
     assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "notes.projects" in refused.stderr
+    assert "notes.projects: its link table would be dropped with its data" in refused.stderr
     assert snapshot(project) == snapshot_before
 
     _add(project, notes, "--allow-data-loss")
