@@ -32,6 +32,7 @@ from tests.engine.conftest import (
     run_generated_tests,
     snapshot,
 )
+from tests.engine.test_generated_projects import public_reads
 
 LABEL_ROWS = "| name | str(1..50) | yes | - | Display name |\n"
 NOTE_ROWS = (
@@ -52,7 +53,9 @@ def _doc(project: Path, resource: str, rows: str, filters: str = "", public: boo
     doc = new_doc_of(project, resource)
     scratch = project.parent / f"scratch-{resource}"
     scratch.mkdir(exist_ok=True)
-    filled = doc_in(scratch, resource, rows, filters, public).read_text(encoding="utf-8")
+    filled = doc_in(scratch, resource, rows, filters).read_text(encoding="utf-8")
+    if public:
+        filled = public_reads(filled)
     number = doc.name.split("-")[1]
     doc.write_text(filled.replace("FEAT-001", f"FEAT-{number}"), encoding="utf-8")
     return doc
