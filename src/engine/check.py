@@ -165,6 +165,7 @@ def _check_model(
         for relationship in inspect(mapped).relationships
         if relationship.secondary is not None
     }
+    update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
         if item.type.kind == "refs":
@@ -177,6 +178,9 @@ def _check_model(
                     f"{model.name}Create makes it {app_says}, doc says Required {item.required}"
                 )
                 yield Mismatch(doc.path, item.line, subject, problem)
+            if update_schema is not None:
+                for problem in _update_problems(item, model, update_schema):
+                    yield Mismatch(doc.path, item.line, subject, problem)
             continue
         column = table.columns.get(item.name)
         if column is None:
@@ -188,6 +192,9 @@ def _check_model(
             if item.name in create:
                 yield Mismatch(doc.path, item.line, subject, "system field is accepted as input")
             continue
+        if update_schema is not None:
+            for problem in _update_problems(item, model, update_schema):
+                yield Mismatch(doc.path, item.line, subject, problem)
         if item.name not in create:
             yield Mismatch(doc.path, item.line, subject, f"not a field of {model.name}Create")
             continue
@@ -238,6 +245,15 @@ def _link_problems(
             bound = actual
         if (None if actual is None else float(actual)) != bound:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+
+
+def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> Iterator[str]:
+    """A field set at create only (`fixed`) is not in the update schema; any other is."""
+    accepted = item.name in update.get("properties", {})
+    if item.fixed and accepted:
+        yield f"{model.name}Update accepts it, doc says Required {item.required}, fixed"
+    if not item.fixed and not accepted:
+        yield f"not a field of {model.name}Update, doc does not say fixed (set at create only)"
 
 
 def _reads_public(doc: FeatureDoc, model: Model) -> bool:

@@ -22,6 +22,8 @@ MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
 FILE_PLAN_COLUMNS = ("#", "File", "Action", "Description")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 REQUIRED_VALUES = ("yes", "no", "auto")
+FIXED = "fixed"
+"""Required `yes, fixed` or `no, fixed`: a field the client sets at create only."""
 PUBLIC_AUTH = ("none", "public")
 LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
@@ -105,6 +107,8 @@ class ModelField:
     default: str | None
     description: str
     line: int
+    fixed: bool = False
+    """Set at create only (`yes, fixed`, `no, fixed`): in `<Model>Create`, not `<Model>Update`."""
 
     @property
     def nullable(self) -> bool:
@@ -425,9 +429,22 @@ class _Reader:
         if field_type is None:
             self.problem(line, type_problem(type_text) or f"unknown type {type_text!r}")
             ok = False
-        if required not in REQUIRED_VALUES:
+        required, _, suffix = (part.strip() for part in required.partition(","))
+        fixed = suffix == FIXED
+        if required not in REQUIRED_VALUES or suffix not in ("", FIXED):
+            written = f"{required}, {suffix}" if suffix else required
             self.problem(
-                line, f"Required is {required!r}; expected one of {', '.join(REQUIRED_VALUES)}"
+                line,
+                f"Required is {written!r}; expected one of {', '.join(REQUIRED_VALUES)},"
+                " 'yes, fixed', 'no, fixed' (set at create only)",
+            )
+            ok = False
+        elif required == "auto" and fixed:
+            self.problem(
+                line,
+                f"{name} is 'auto, fixed', but an auto field is set by the system and never sent"
+                " by a client; expected auto, or yes, fixed or no, fixed for a field the client"
+                " sets at create only",
             )
             ok = False
         if required == "yes" and default not in ("-", ""):
@@ -452,7 +469,7 @@ class _Reader:
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
                 return None
-        return ModelField(name, field_type, required, value, description, line)
+        return ModelField(name, field_type, required, value, description, line, fixed)
 
     def endpoints(
         self, section: _Section | None, models: tuple[Model, ...]

@@ -38,12 +38,14 @@ CRUD_SHAPES = {
     ("GET", "/{id}"): "get",
     ("GET", ""): "list",
     ("PUT", "/{id}"): "update",
+    ("PATCH", "/{id}"): "patch",
     ("DELETE", "/{id}"): "delete",
 }
 PAGE_PARAMS = ("page", "limit")
 PLATFORM_STATUSES = {
     "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
     "update": (412, 413, 428),  # If-Match stale or required; body too large
+    "patch": (412, 413, 428),  # the same partial update as PUT
     "delete": (412, 428),
 }
 """Statuses the generated routes answer whatever the doc says: a doc may list them."""
@@ -171,6 +173,7 @@ class Operation:
 def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[str, Operation]]:
     """Model -> each CRUD operation the doc lists for its resource."""
     operations: dict[str, dict[str, Operation]] = {}
+    first_lines: dict[str, int] = {}
     problems = []
     for endpoint in doc.endpoints:
         found = None
@@ -194,15 +197,47 @@ def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[s
                 " (rows belong to their owner: only GET endpoints may be public)"
             )
         errors = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
+        first_lines.setdefault(names.model, endpoint.line)
         operations.setdefault(names.model, {})[operation] = Operation(
             errors,
             public=not endpoint.auth,
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
         )
+    problems += _rows_nothing_creates(doc, operations, first_lines)
     if problems:
         raise GenerationError(problems)
     return operations
+
+
+def _rows_nothing_creates(
+    doc: FeatureDoc, operations: dict[str, dict[str, Operation]], first_lines: dict[str, int]
+) -> list[str]:
+    """Routes over rows that no route creates: a model whose doc lists endpoints but no POST,
+    or a `ref` to a model of this doc without one. Its clients could not make the row to
+    read, change, delete or refer to, and neither could its generated tests."""
+    problems = []
+    for model in doc.models:
+        if model.name not in operations:
+            continue
+        resource = table_name(model.name)
+        if "create" not in operations[model.name]:
+            problems.append(
+                f"{doc.path}:{first_lines[model.name]}: {model.name} has endpoints but no"
+                f" POST /api/v1/{resource}, so no row of it could be made to read, change or"
+                f" delete; expected POST /api/v1/{resource} too"
+            )
+        for item in model.fields:
+            target = item.type.ref
+            if target not in {m.name for m in doc.models} or target == model.name:
+                continue
+            if "create" not in operations.get(target, {}):
+                problems.append(
+                    f"{doc.path}:{item.line}: {model.name}.{item.name} is ref({target}), but"
+                    f" this doc lists no POST /api/v1/{table_name(target)}, so no {target}"
+                    " could be made to refer to; expected that endpoint"
+                )
+    return problems
 
 
 def enum_name(model: Model, item: ModelField) -> str:
@@ -367,6 +402,7 @@ def _schemas(model: Model) -> dict[str, Any]:
             {
                 "name": item.name,
                 "required": item.required == "yes",
+                "fixed": item.fixed,
                 "nullable": item.nullable,
                 "input_type": input_type,
                 "output_type": output_type,
@@ -568,12 +604,14 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
     }
     listing = operations.get("list")
     filtered = [name for name in links if listing and name in listing.query]
+    fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
     return {
         "valid": valid,
         "references": references,
         "links": links,
         "link_filters": filtered,
         "statuses": statuses,
+        "fixed": fixed,
     }
 
 

@@ -18,8 +18,8 @@ from pydantic import (
     StrictFloat,
     StrictInt,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 ItemT = TypeVar("ItemT")
 
@@ -187,6 +187,18 @@ INT32 = (-(2**31), 2**31 - 1)
 JsonInt = Annotated[StrictInt, Field(ge=INT32[0], le=INT32[1]), WholeNumber]
 """An integer as JSON Schema defines it, `3` or `3.0`, never `"3"` or `true`, in the range of
 the `INTEGER` column an `int` field gets."""
+
+
+def _set_at_create(value: object) -> object:
+    raise PydanticCustomError(
+        "set_at_create", "is set when the row is created and cannot be changed"
+    )
+
+
+SetAtCreate = SkipJsonSchema[Annotated[object, BeforeValidator(_set_at_create)]]
+"""A field an update schema refuses by name (Required `yes, fixed` in the doc): sending it is
+a 400 with the rule `set_at_create`, clearer than "extra field". Not in the JSON schema, since
+no value is accepted."""
 
 
 class InputSchema(BaseModel):

@@ -116,10 +116,16 @@ def ruff_findings(text: str, path: str, *args: str) -> str:
 
 
 def doc_in(
-    directory: Path, resource: str, rows: str, filters: str = "", public: bool = False
+    directory: Path,
+    resource: str,
+    rows: str,
+    filters: str = "",
+    public: bool = False,
+    patch: bool = False,
 ) -> Path:
     """A new doc for `resource` in `directory` (as `doc new` writes it) whose fields are `rows`,
-    its list filtered by `filters`; a create whose row has a reference documents the 404."""
+    its list filtered by `filters`; a create whose row has a reference documents the 404;
+    with `patch`, a PATCH as the PUT is documented besides it."""
     doc = new_doc(resource, directory)
     text = doc.read_text(encoding="utf-8")
     params = "| Query Params | page (int, default 1), limit (int, default 20)"
@@ -133,6 +139,10 @@ def doc_in(
         text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
     if public:  # the two reads public: the routes then document 401 route by route
         text = text.replace("| Auth | Required |", "| Auth | none |", 2)
+    if patch:
+        start = text.index(f"### PUT /api/v1/{resource}/{{id}}")
+        put = text[start : text.index("\n### ", start) + 1]
+        text = text.replace(put, put + put.replace("### PUT ", "### PATCH ", 1))
     doc.write_text(text, encoding="utf-8")
     return doc
 

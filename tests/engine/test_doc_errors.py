@@ -148,7 +148,27 @@ def test_created_at_row_not_as_the_template(write_doc: WriteDoc) -> None:
 
 def test_required_value_not_yes_no_or_auto(write_doc: WriteDoc) -> None:
     path = write_doc((NAME_ROW, "| name | str(1..200) | true | - |"))
-    assert problems_of(path) == [(23, "Required is 'true'; expected one of yes, no, auto")]
+    expected = "expected one of yes, no, auto, 'yes, fixed', 'no, fixed' (set at create only)"
+    assert problems_of(path) == [(23, f"Required is 'true'; {expected}")]
+
+
+@pytest.mark.parametrize("written", ["yes, frozen", "maybe, fixed", "yes, fixed, fixed"])
+def test_required_with_an_unknown_suffix(write_doc: WriteDoc, written: str) -> None:
+    path = write_doc((NAME_ROW, f"| name | str(1..200) | {written} | - |"))
+    ((line, message),) = problems_of(path)
+    assert (line, message.split(";")[0]) == (23, f"Required is {written!r}")
+
+
+def test_an_auto_field_cannot_be_fixed(write_doc: WriteDoc) -> None:
+    path = write_doc(("| owner_id | ref(User) | auto |", "| owner_id | ref(User) | auto, fixed |"))
+    assert problems_of(path) == [
+        (
+            22,
+            "owner_id is 'auto, fixed', but an auto field is set by the system and never sent by a"
+            " client; expected auto, or yes, fixed or no, fixed for a field the client sets at"
+            " create only",
+        )
+    ]
 
 
 def test_required_field_with_a_default(write_doc: WriteDoc) -> None:

@@ -502,3 +502,23 @@ def test_template_rows_are_accepted_unchanged(tmp_path: Path) -> None:
     ]
     assert doc.endpoints[4].responses == {204: "No content", 404: "NotFoundError"}
     assert len(doc.file_plan) == 6
+
+
+def test_a_field_set_at_create_only_is_fixed(tmp_path: Path) -> None:
+    """Required `yes, fixed` / `no, fixed`: required as `yes` / `no` are, and `fixed`."""
+    text = edited(
+        TASKS_DOC.read_text(encoding="utf-8"),
+        ("| project_id | ref(Project) | yes |", "| project_id | ref(Project) | yes, fixed |"),
+        ("| priority | int(1..5) | no |", "| priority | int(1..5) |  no ,fixed  |"),
+    )
+    path = tmp_path / TASKS_DOC.name
+    path.write_text(text, encoding="utf-8")
+    (model,) = parse_doc(path, APP_MODELS).models
+
+    assert [(f.name, f.required, f.fixed) for f in model.fields if f.required != "auto"] == [
+        ("project_id", "yes", True),
+        ("title", "yes", False),
+        ("done", "no", False),
+        ("priority", "no", True),
+        ("due_date", "no", False),
+    ]

@@ -20,7 +20,7 @@ from tests.engine.conftest import (
     problems_of,
     snapshot,
 )
-from tests.engine.test_generated_projects import DOCS
+from tests.engine.test_generated_projects import DOCS, EVERY_FORM
 
 FIRST_PARTY = 'lint.isort.known-first-party = ["src", "tests", "migrations"]'
 
@@ -80,6 +80,30 @@ def test_every_rendered_file_is_what_ruff_would_write(tmp_path: Path) -> None:
     formatted = _ruff("format", "--check", "--diff", str(out))
     checked = _ruff("check", "--output-format", "concise", str(out))
 
+    assert formatted.returncode == 0, formatted.stdout[-4000:]
+    assert checked.returncode == 0, checked.stdout[-4000:]
+
+
+def test_patch_and_fields_set_at_create_render_as_ruff_would_write(tmp_path: Path) -> None:
+    """A PATCH beside the PUT, and every type form set at create only, with long names."""
+    resource, rows, _ = DOCS[-1]
+    rows = re.sub(r"\| no \| - \|", "| no, fixed | - |", rows).replace(
+        "| name |", "| name_of_the_thing_as_people_call_it_now |"
+    )
+    doc = doc_in(tmp_path / "docs", f"very_long_resource_{resource}", rows, patch=True)
+    files = render_feature(parse_doc(doc, APP_MODELS), ROOT)
+    out = tmp_path / "out"
+    for path, text in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(text, encoding="utf-8")
+
+    routes = files[f"src/api/v1/routes/very_long_resource_{resource}.py"]
+    assert "@router.patch(" in routes
+    assert "async def patch_very_long_resource_reading(" in routes
+    schemas = files["src/schemas/very_long_resource_reading.py"]
+    assert schemas.count(": SetAtCreate | MISSING = MISSING") == len(EVERY_FORM)
+    formatted = _ruff("format", "--check", "--diff", str(out))
+    checked = _ruff("check", "--output-format", "concise", str(out))
     assert formatted.returncode == 0, formatted.stdout[-4000:]
     assert checked.returncode == 0, checked.stdout[-4000:]
 

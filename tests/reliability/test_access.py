@@ -279,9 +279,10 @@ async def _item_cases(
         (bob, method, url, bob_body, None),
         (path.replace("{id}", str(uuid.uuid4())), bob_body, None),
     )
-    owned = await api.client.get(url, headers=alice.headers)
-    if owned.json() != row:
-        matrix.fail(case, f"the owner's row changed: {row} -> {owned.json()}")
+    if api.operation("GET", path):  # else the lists in `api.state` show any change
+        owned = await api.client.get(url, headers=alice.headers)
+        if owned.json() != row:
+            matrix.fail(case, f"the owner's row changed: {row} -> {owned.json()}")
 
     own_body = await api.body(alice, operation, "owner") if operation and takes_body else None
     own = await _request(api.client, method, url, alice, own_body)
@@ -364,7 +365,7 @@ async def test_bola_matrix_other_users_rows_answer_exactly_as_missing_ones(
         for method in METHODS:
             await _item_cases(matrix, api, path, method, users)
     for operation in api.operations():
-        if operation.method in ("POST", "PUT") and api.body_schema(operation):
+        if operation.method in ("POST", "PUT", "PATCH") and api.body_schema(operation):
             await _body_reference_cases(matrix, api, operation, users)
         if operation.method == "GET" and "{" not in operation.path:
             await _query_reference_cases(matrix, api, operation, users)
