@@ -46,7 +46,14 @@ MEMO_ROWS = (
 )
 
 
-def _doc(project: Path, resource: str, rows: str, filters: str = "", public: bool = False) -> Path:
+def _doc(
+    project: Path,
+    resource: str,
+    rows: str,
+    filters: str = "",
+    public: bool = False,
+    patch: bool = False,
+) -> Path:
     """`featwright doc new RESOURCE` in `project`, filled in as `doc_in` fills one."""
     made = featwright(project, "doc", "new", resource)
     assert made.returncode == 0, made.stderr
@@ -56,6 +63,11 @@ def _doc(project: Path, resource: str, rows: str, filters: str = "", public: boo
     filled = doc_in(scratch, resource, rows, filters).read_text(encoding="utf-8")
     if public:
         filled = public_reads(filled)
+    if patch:  # PATCH beside PUT: the same partial update
+        sections = filled.split("\n### ")
+        (put,) = [section for section in sections if section.startswith("PUT ")]
+        sections.insert(sections.index(put) + 1, "PATCH" + put.removeprefix("PUT"))
+        filled = "\n### ".join(sections)
     number = doc.name.split("-")[1]
     doc.write_text(filled.replace("FEAT-001", f"FEAT-{number}"), encoding="utf-8")
     return doc
@@ -374,12 +386,13 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """Labels (public reads, so anyone may refer to them), notes (a required
     `refs(Label)(..5)`, an optional `refs(Project)` of the caller's own projects, both list
-    filters) and memos (an optional `refs(Label)(2..)`, a set of its own rows)."""
+    filters) and memos (an optional `refs(Label)(2..)`, a set of its own rows, PATCH beside
+    PUT)."""
     project = copy_project(tmp_path_factory.mktemp("refs") / "project")
     docs = {
         "labels": _doc(project, "labels", LABEL_ROWS, public=True),
         "notes": _doc(project, "notes", NOTE_ROWS, "labels (UUID), projects (UUID)"),
-        "memos": _doc(project, "memos", MEMO_ROWS, "labels (UUID)"),
+        "memos": _doc(project, "memos", MEMO_ROWS, "labels (UUID)", patch=True),
     }
     for doc in docs.values():
         _add(project, doc)
