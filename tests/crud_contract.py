@@ -630,6 +630,106 @@ class LinksContract(CrudContract):
             assert nothing.json()["items"] == []
 
 
+class ExpandContract(CrudContract):
+    """`?expand=`: each named reference's row embedded beside its id, as the target's own GET
+    answers it; none without `expand`; an unknown name a 400 naming `expand`."""
+
+    expand: ClassVar[dict[str, tuple[str, ...]]]
+    """Operation (get, list) -> the names its `expand` takes."""
+
+    def _field_of(self, name: str) -> tuple[str, str]:
+        """The field an expand name embeds (`project` -> `project_id`) and its resource."""
+        field = f"{name}_id" if f"{name}_id" in self.references else name
+        return field, self.references[field]
+
+    async def _embedded(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        operation: str,
+        row: dict[str, Any],
+        name: str,
+    ) -> Any:
+        """What `expand=name` must answer for `row` on `operation`: the target's own GET of its
+        id (or ids); null (or none) where the caller may not read the target. A public route
+        reads as anyone: it embeds only rows of a target whose GETs are public."""
+        field, target = self._field_of(name)
+        openapi = (await client.get("/openapi.json")).json()
+        secured = openapi["paths"][f"{API}/{target}/{{id}}"]["get"].get("security")
+        readable = self._documents(operation, 401) or not secured
+
+        async def fetched(id: str) -> Any:
+            answer = await client.get(f"{API}/{target}/{id}", headers=headers)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        if isinstance(row[field], list):
+            return [await fetched(id) for id in row[field]] if readable else []
+        return None if row[field] is None or not readable else await fetched(row[field])
+
+
+class GetExpandContract(ExpandContract):
+    async def test_get_expands_each_reference(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        names = self.expand["get"]
+        headers = await self._headers(make_user)
+        row = await self._create(client, headers)
+        url = f"{API}/{self.resource}/{row['id']}"
+        plain = await client.get(url, headers=headers)
+        assert plain.json() == row  # no embedded key without expand
+        for name in names:
+            expanded = await client.get(url, params={"expand": name}, headers=headers)
+            assert expanded.status_code == 200, expanded.text
+            embedded = await self._embedded(client, headers, "get", row, name)
+            assert expanded.json() == {**row, name: embedded}
+            assert expanded.headers["etag"] == plain.headers["etag"]
+        every = await client.get(url, params={"expand": ",".join(names)}, headers=headers)
+        assert every.status_code == 200, every.text
+        assert set(every.json()) == {*row, *names}
+        unknown = await client.get(url, params={"expand": "no_such_field"}, headers=headers)
+        assert_problem(unknown, 400)
+        (error,) = unknown.json()["errors"]
+        assert (error["field"], error["location"], error["rule"]) == (
+            "expand",
+            "query",
+            "unknown_expand",
+        )
+        assert all(name in error["message"] for name in names)
+
+
+class ListExpandContract(ExpandContract):
+    async def test_list_expands_each_reference(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        names = self.expand["list"]
+        headers = await self._headers(make_user)
+        rows = [await self._create(client, headers, own_rows=False) for _ in range(2)]
+        url = f"{API}/{self.resource}"
+        plain = (await client.get(url, params={"limit": 100}, headers=headers)).json()
+        assert plain["items"] == rows
+        params: dict[str, str | int] = {"limit": 1, "expand": ",".join(names)}
+        first = await client.get(url, params=params, headers=headers)
+        assert first.status_code == 200, first.text
+        following = await client.get(
+            url, params={**params, "cursor": first.json()["next_cursor"]}, headers=headers
+        )
+        items = [*first.json()["items"], *following.json()["items"]]
+        expected = [
+            {
+                **row,
+                **{
+                    name: await self._embedded(client, headers, "list", row, name) for name in names
+                },
+            }
+            for row in rows
+        ]
+        assert items == expected
+        unknown = await client.get(url, params={"expand": f"{names[0]},nope"}, headers=headers)
+        assert_problem(unknown, 400)
+        assert unknown.json()["errors"][0]["field"] == "expand"
+
+
 class TreeContract(CrudContract):
     """A reference to the model's own rows (a parent) makes a tree: no row may become its
     own parent or ancestor, and deleting a parent leaves its children without one."""

@@ -16,9 +16,11 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
+from src.api.expand import expanded_names
 from src.api.routing import WRITE_METHODS
 from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import (
+    EXPAND_PARAM,
     INT64,
     REFS_MAX_ITEMS,
     Endpoint,
@@ -128,6 +130,24 @@ def _check_operation(
     platform_query = set(PLATFORM_QUERY_PARAMS.get(_operation_of(endpoint) or "", ()))
     for name in sorted(query - documented - platform_query):
         yield mismatch(f"the route takes query parameter {name!r}, the doc does not list it")
+    if EXPAND_PARAM in query and EXPAND_PARAM in documented:
+        yield from map(mismatch, _expand_problems(endpoint, operation))
+
+
+def _expand_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:
+    """The names the doc's `expand (...)` lists against those the route's `expand` takes (the
+    pattern of its OpenAPI parameter), both ways."""
+    (parameter,) = (p for p in operation["parameters"] if p["name"] == EXPAND_PARAM)
+    taken = expanded_names(parameter.get("schema", {}).get("pattern", ""))
+    if taken is None:
+        yield "the route's expand parameter names no fields (no pattern of names)"
+        return
+    for name in endpoint.expand:
+        if name not in taken:
+            yield f"doc lists expand {name!r}, the route's expand does not take it"
+    for name in taken:
+        if name not in endpoint.expand:
+            yield f"the route's expand takes {name!r}, the doc does not list it"
 
 
 def _operation_of(endpoint: Endpoint) -> str | None:

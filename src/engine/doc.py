@@ -27,6 +27,8 @@ FIXED = "fixed"
 PUBLIC_AUTH = ("none", "public")
 LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
+EXPAND_PARAM = "expand"
+"""`expand (project, labels)` in a GET's Query Params: the references it may embed."""
 ERROR_SCHEMAS = (
     "ValidationError",
     "UnauthorizedError",
@@ -143,6 +145,11 @@ class QueryParam:
     name: str
     detail: str
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The comma-separated words of the detail: `expand (project, labels)`."""
+        return tuple(name.strip(" `") for name in self.detail.split(",") if name.strip(" `"))
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -157,6 +164,11 @@ class Endpoint:
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def expand(self) -> tuple[str, ...]:
+        """The names `expand (project, labels)` lists, in its order."""
+        return next((p.names for p in self.query if p.name == EXPAND_PARAM), ())
 
 
 @dataclass(frozen=True)
@@ -552,6 +564,7 @@ class _Reader:
             line, detail = aspects["Query Params"]
             query = tuple(_query_params(detail))
             self.check_filters(match["method"], path, query, line, models)
+            self.check_expand(match["method"], path, query, line, models)
         return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
 
     def check_filters(
@@ -569,7 +582,7 @@ class _Reader:
             return
         fields = [f.name for f in model.fields if f.required != "auto"]
         for param in query:
-            if param.name in (*LIST_PARAMS, *fields):
+            if param.name in (*LIST_PARAMS, EXPAND_PARAM, *fields):
                 continue
             close = difflib.get_close_matches(param.name, fields, n=1)
             choices = f"{', '.join(LIST_PARAMS)} or a field: {', '.join(fields)}"
@@ -579,6 +592,45 @@ class _Reader:
                 f"query parameter {param.name!r} names no field of {model.name} that a client"
                 f" sets, so no list would filter by it; expected {expected}",
             )
+
+    def check_expand(
+        self,
+        method: str,
+        path: str,
+        query: tuple[QueryParam, ...],
+        line: int,
+        models: tuple[Model, ...],
+    ) -> None:
+        """`expand (project, labels)` names references of the endpoint's model, on a GET."""
+        param = next((p for p in query if p.name == EXPAND_PARAM), None)
+        if param is None:
+            return
+        model = next(
+            (
+                m
+                for m in models
+                if path == f"/api/v1/{m.table}" or path.startswith(f"/api/v1/{m.table}/")
+            ),
+            None,
+        )
+        if method != "GET":
+            self.problem(line, f"{method} takes no expand; expected it on a GET or a list only")
+            return
+        if model is None:
+            return
+        names = list(expandable(model))
+        allowed = (
+            ", ".join(names) or f"none: {model.name} has no ref field named x_id or refs field"
+        )
+        if not param.names:
+            self.problem(line, f"expand lists no field; expected expand (name, ...) of {allowed}")
+        for name in param.names:
+            if name not in names:
+                self.problem(
+                    line,
+                    f"expand names {name!r}, which is no ref or refs field of {model.name}"
+                    f" (project for project_id); expected one of {allowed}",
+                )
 
     def file_plan(self, section: _Section | None) -> tuple[PlannedFile, ...]:
         if section is None:
@@ -616,6 +668,20 @@ class _Reader:
             )
             return None
         return table
+
+
+def expandable(model: Model) -> dict[str, ModelField]:
+    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row); not
+    a name another field of the model has. (`refs` fields, as `labels`, come with the
+    repository's reading of their links: until then they are refused here.)"""
+    names = {f.name for f in model.fields}
+    found = {}
+    for item in model.fields:
+        if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
+            found[item.name.removesuffix("_id")] = item
+    return {
+        name: item for name, item in found.items() if name not in names or found[name].name == name
+    }
 
 
 def parse_type(text: str) -> FieldType | None:

@@ -25,6 +25,7 @@ from src.engine.doc import (
     FeatureDoc,
     Model,
     ModelField,
+    expandable,
     link_of,
     number_text,
     table_name,
@@ -102,8 +103,9 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "model": model,
             "resource_words": in_words(model.name),
         }
+        expanded = _expanded(model, operations.get(model.name, {}))
         public = any(operation.public for operation in operations.get(model.name, {}).values())
-        layers = {"model": _model(doc, model, public), "schemas": _schemas(model)}
+        layers = {"model": _model(doc, model, public), "schemas": _schemas(model) | expanded}
         layers |= {"repository": {}, "service": {}}
         if model.name in operations:
             layers["routes"] = _routes(model, operations[model.name])
@@ -168,6 +170,8 @@ class Operation:
     statuses: tuple[int, ...]
     """Every documented status."""
     query: tuple[str, ...]
+    expand: tuple[str, ...] = ()
+    """The references `expand` may embed (`project` for `project_id`)."""
 
 
 def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[str, Operation]]:
@@ -203,6 +207,7 @@ def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[s
             public=not endpoint.auth,
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
+            expand=endpoint.expand,
         )
     problems += _rows_nothing_creates(doc, operations, first_lines)
     if problems:
@@ -414,6 +419,28 @@ def _schemas(model: Model) -> dict[str, Any]:
     return {"fields": fields, "aliases": aliases}
 
 
+def _expanded(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+    """The keys `<Model>ExpandedResponse` adds: each name a GET may expand, with the target's
+    Response schema, whether it is a list (`refs`) and its import."""
+    fields = expandable(model)
+    names = dict.fromkeys(name for operation in operations.values() for name in operation.expand)
+    expanded = []
+    for name in names:
+        target = fields[name].type.ref or ""
+        module = Names.of(Model(target, (), 0)).module
+        expanded.append(
+            {
+                "name": name,
+                "response": f"{target}Response",
+                "many": fields[name].type.kind == "refs",
+                "import": None
+                if target == model.name
+                else f"from src.schemas.{module} import {target}Response",
+            }
+        )
+    return {"expanded": expanded}
+
+
 def _schema_types(
     item: ModelField, model: Model, imports: list[str], aliases: list[dict[str, str]]
 ) -> tuple[str, str]:
@@ -518,7 +545,11 @@ def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
         statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
         if public and not operation.public:
             statuses.add(401)  # the router does not document 401 for every route then
-        shown[name] = {"public": operation.public, "responses": sorted(statuses)}
+        shown[name] = {
+            "public": operation.public,
+            "responses": sorted(statuses),
+            "expand": operation.expand,
+        }
     filters = []
     for item in _filters(model, operations["list"]) if "list" in operations else ():
         imports: list[str] = []
@@ -604,6 +635,7 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
     }
     listing = operations.get("list")
     filtered = [name for name in links if listing and name in listing.query]
+    expand = {name: operation.expand for name, operation in operations.items() if operation.expand}
     fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
     return {
         "valid": valid,
@@ -612,6 +644,7 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
         "link_filters": filtered,
         "statuses": statuses,
         "fixed": fixed,
+        "expand": expand,
     }
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    true,
     tuple_,
     type_coerce,
     update,
@@ -256,6 +257,11 @@ class Repository(Generic[ModelT]):
         """The model a reference in `values` names no usable row of, to explain a miss."""
         return None
 
+    def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
+        """The rows of `target` the caller may read, embedded by `expand`: a condition, or
+        None when they may read none. Here every row (tables without owners)."""
+        return true()
+
     async def cyclic_reference(self, id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
         """The reference in `values` that would make the row `id` its own ancestor."""
         return None
@@ -423,6 +429,37 @@ class Repository(Generic[ModelT]):
             return None
         return _WithLinks(updated, links)
 
+    async def expand(self, rows: Sequence[Record], names: Sequence[str]) -> Sequence[Record]:
+        """`rows`, each with the rows its references named in `names` point at beside its
+        columns (`project` for `project_id`): one statement per name, whatever the number of
+        rows, and only rows the caller may read (`_embeddable`), others left null."""
+        if not names:
+            return list(rows)
+        embedded: list[dict[str, Any]] = [{} for _ in rows]
+        for name in names:
+            column, target = expandable(self.model)[name]
+            wanted = {getattr(row, column) for row in rows} - {None}
+            found = {row.id: row for row in await self._rows_of(target, wanted)}
+            for values, row in zip(embedded, rows, strict=True):
+                values[name] = found.get(getattr(row, column))
+        return [Expanded(row, values) for row, values in zip(rows, embedded, strict=True)]
+
+    async def _rows_of(self, target: type[Entity], ids: Collection[Any]) -> Sequence[Record]:
+        """The rows of `target` with these ids that the caller may read, in one statement."""
+        readable = self._embeddable(target)
+        if not ids or readable is None:
+            return []
+
+        def build() -> Select[Any]:
+            if self.database.dialect_name == "postgresql":  # one array parameter, one plan
+                chosen = target.id == any_(bindparam("_ids", type_=ARRAY(target.id.type)))
+            else:
+                chosen = target.id.in_(bindparam("_ids", expanding=True))
+            return select(*target.__table__.columns).where(chosen, readable)
+
+        statement = self._statement(("expand", target.__name__), build)
+        return await self._read(statement, self._params(_ids=list(ids)))
+
     async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
         statement = self._statement(
             ("delete", versions is None),
@@ -462,10 +499,21 @@ class OwnedRepository(Repository[OwnedT]):
     def _scope(self, statement: StatementT) -> StatementT:
         if self.owner_id is None:
             return statement
-        owner = bindparam("_owner_id", type_=self.model.owner_id.type)
+        return statement.where(self._owner_rule(self.model))
+
+    def _owner_rule(self, model: type[OwnedEntity]) -> ColumnElement[bool]:
+        """The rows of `model` the caller reaches: their own, or every row for a superuser."""
+        owner = bindparam("_owner_id", type_=model.owner_id.type)
         if self.unrestricted:
-            return statement.where(or_(self.model.owner_id == owner, is_superuser(owner)))
-        return statement.where(self.model.owner_id == owner)
+            return or_(model.owner_id == owner, is_superuser(owner))
+        return model.owner_id == owner
+
+    def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
+        """A target whose GETs are public: every row. Else the target's owner rule for the
+        caller; a public read (no caller) then reads none."""
+        if not issubclass(target, OwnedEntity) or target.readable_by_anyone:
+            return true()
+        return None if self.owner_id is None else self._owner_rule(target)
 
     def _scope_key(self) -> Hashable:
         return (self.unrestricted, self.owner_id is None)
@@ -587,6 +635,36 @@ def scalar_defaults(model: type[Entity]) -> dict[str, Any]:
         column.key: column.default.arg
         for column in model.__table__.columns
         if column.default is not None and column.default.is_scalar
+    }
+
+
+class Expanded:
+    """A row with the rows `expand` embedded beside its columns (`row.project`), read by
+    attribute as the row itself is."""
+
+    __slots__ = ("_embedded", "_row")
+
+    def __init__(self, row: Record, embedded: dict[str, Any]) -> None:
+        self._row = row
+        self._embedded = embedded
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._embedded:
+            return self._embedded[name]
+        return getattr(self._row, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._row[key]
+
+
+@cache
+def expandable(model: type[Entity]) -> dict[str, tuple[str, type[OwnedEntity]]]:
+    """What `expand` may name on `model`: each reference `x_id` as `x`, with its column and
+    the model it points at."""
+    return {
+        column.removesuffix("_id"): (column, target)
+        for column, target in owned_references(model).items()
+        if column.endswith("_id")
     }
 
 

@@ -18,20 +18,38 @@ CreateT = TypeVar("CreateT", bound=InputSchema)
 UpdateT = TypeVar("UpdateT", bound=InputSchema)
 
 
+def _names(expand: str) -> list[str]:
+    """`project,labels,project` -> each name once, in order."""
+    return list(dict.fromkeys(expand.split(",")))
+
+
 class CrudService(Generic[ModelT, CreateT, UpdateT]):
     resource: ClassVar[str]
 
     def __init__(self, repository: Repository[ModelT]) -> None:
         self.repository = repository
 
-    async def get(self, id: uuid.UUID) -> Record:
+    async def get(self, id: uuid.UUID, expand: str | None = None) -> Record:
+        """`expand`: the route's `expand` parameter, the references to embed (one statement
+        more each)."""
         row = await self.repository.get(id)
         if row is None:
             raise ResourceNotFound(self.resource)
+        if expand:
+            (row,) = await self.repository.expand([row], _names(expand))
         return row
 
-    async def list(self, page: PageRequest, filters: dict[str, Any] | None = None) -> Page[Record]:
-        return page.of(*await self.repository.list(page, filters))
+    async def list(
+        self,
+        page: PageRequest,
+        filters: dict[str, Any] | None = None,
+        expand: str | None = None,
+    ) -> Page[Record]:
+        rows, total, exact = await self.repository.list(page, filters)
+        if expand:  # the extra row that tells whether more follow is not embedded
+            shown = await self.repository.expand(rows[: page.limit], _names(expand))
+            rows = [*shown, *rows[page.limit :]]
+        return page.of(rows, total, exact)
 
     async def create(self, data: CreateT) -> Record:
         values = data.model_dump()

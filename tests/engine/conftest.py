@@ -122,10 +122,12 @@ def doc_in(
     filters: str = "",
     public: bool = False,
     patch: bool = False,
+    expand: str = "",
 ) -> Path:
     """A new doc for `resource` in `directory` (as `doc new` writes it) whose fields are `rows`,
     its list filtered by `filters`; a create whose row has a reference documents the 404;
-    with `patch`, a PATCH as the PUT is documented besides it."""
+    with `patch`, a PATCH as the PUT is documented besides it; its GET and list take
+    `expand (EXPAND)` when given."""
     doc = new_doc(resource, directory)
     text = doc.read_text(encoding="utf-8")
     params = "| Query Params | page (int, default 1), limit (int, default 20)"
@@ -137,8 +139,21 @@ def doc_in(
     response = f"| Response 201 | {model[1]}Response |\n"
     if "ref(" in rows or "refs(" in rows:
         text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
+    if expand:
+        item = f"| Auth | Required |\n| Response 200 | {model[1]}Response |\n"  # GET /{id}
+        text = edited(
+            text,
+            (params, f"{params}, expand ({expand})"),
+            (item, item.replace("| Response", f"| Query Params | expand ({expand}) |\n| Response")),
+        )
     if public:  # the two reads public: the routes then document 401 route by route
         text = text.replace("| Auth | Required |", "| Auth | none |", 2)
+        text = "### ".join(  # and answer no 401
+            part.replace("| Response 401 | UnauthorizedError |\n", "")
+            if "| Auth | none |" in part
+            else part
+            for part in text.split("### ")
+        )
     if patch:
         start = text.index(f"### PUT /api/v1/{resource}/{{id}}")
         put = text[start : text.index("\n### ", start) + 1]
