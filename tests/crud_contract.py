@@ -618,7 +618,7 @@ class UpdateChecks(CrudContract):
         headers = await self._headers(make_user)
         body = await self._body(client, headers)
         # Neither a field set at create only, nor the key (the row would move from its URL).
-        kept = {*self.fixed, self.keys.get(operation)}
+        kept = {*self.fixed, *self.keys.values()}
         body = {name: value for name, value in body.items() if name not in kept}
         row = await self._create(client, headers)
         url = self._item(operation, row)

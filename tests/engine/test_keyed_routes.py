@@ -224,7 +224,7 @@ async def test_a_keyed_request_is_one_statement(
     tags = f"{API}/projects/{project['id']}/tags"
     assert (await client.post(tags, json={"code": "t1"}, headers=headers)).status_code == 201
     assert await statements("GET", f"{tags}/t1") == 1
-    assert await statements("PATCH", f"{tags}/t1", json={"text": "x"}) == 1
+    assert await statements("PUT", f"{tags}/t1", json={"text": "x"}) == 1
     assert await statements("DELETE", f"{tags}/t1") == 1
 
 

@@ -55,7 +55,8 @@ INTERNALS = re.compile(
 SECRET_KEYS = {"password", "hashed_password"}
 
 
-NESTED = re.compile(r"/api/v1/(?P<parents>\w+)/\{(?P<field>\w+)\}/(?P<rows>\w+)(?:/\{id\})?")
+NESTED = re.compile(r"/api/v1/(?P<parents>\w+)/\{(?P<field>\w+)\}/(?P<rows>\w+)(?:/\{\w+\})?")
+"""A nested path: its rows by id, or by a unique field (`.../tags/{code}`), or their list."""
 
 
 def resource_of(path: str) -> str:
@@ -163,7 +164,7 @@ class Api:
                     found
                     for path in self.document["paths"]
                     if (found := NESTED.fullmatch(path))
-                    and not path.endswith("/{id}")
+                    and not path.endswith("}")  # the list, not an item
                     and found["rows"] == resource
                     and self.operation("POST", path)
                 ),
