@@ -116,12 +116,13 @@ class Project:
         root = self.cfg.root
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(parents=True)
-        if source:  # a revision: its tree, as `git archive` gives it
+        if source and not Path(source).is_dir():  # a revision: its tree, as `git archive` gives it
             tar = subprocess.run(
                 ["git", "archive", source], cwd=root, capture_output=True, check=True
             ).stdout
             subprocess.run(["tar", "-x"], cwd=self.path, input=tar, check=True)
-        else:  # this checkout's tracked and unignored files, as the engine tests copy them
+        else:  # a checkout's tracked and unignored files, as the engine tests copy them
+            root = Path(source or root).resolve()
             listed = run(
                 ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                 cwd=root,
@@ -132,7 +133,7 @@ class Project:
                     (self.path / name).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(root / name, self.path / name)
         for name in DOCS:
-            text = (root / "bench/relations" / name).read_text(encoding="utf-8")
+            text = (self.cfg.root / "bench/relations" / name).read_text(encoding="utf-8")
             (self.path / "docs/features" / name).write_text(self.trimmed(text), encoding="utf-8")
             run(self.cli("add", f"docs/features/{name}"), cwd=self.path, env=self.env(), what="add")
 

@@ -10,7 +10,8 @@
 #
 #   bench/relations.sh                                  # SIZES="10000 1000000"
 #   SIZES=10000 RUNS=1 DURATION=3 bench/relations.sh    # a quick look
-#   SOURCE=main bench/relations.sh                      # copy a revision, not this checkout
+#   SOURCE=main bench/relations.sh                      # copy a revision (or a checkout's
+#                                                       # directory), not this checkout
 #   NESTED=0 (or REFS=0)                                # leave the nested route (the refs
 #                                                       # field) out of the doc
 #
