@@ -551,6 +551,217 @@ class ListExpandContract(ExpandContract):
         assert unknown.json()["errors"][0]["field"] == "expand"
 
 
+class NestedContract(CrudContract):
+    """Routes under one row of a parent: `/api/v1/<parent>/{<field>}/<resource>`."""
+
+    parent: ClassVar[str]
+    """The parent's resource (`projects`)."""
+    field: ClassVar[str]
+    """The reference field the path gives (`project_id`)."""
+    parent_words: ClassVar[str]
+    """How a 404 names the parent (`Project`)."""
+    words: ClassVar[str]
+    """How a 404 names a row of the resource (`Task`)."""
+
+    def _under(self, parent_id: str) -> str:
+        return f"{API}/{self.parent}/{parent_id}/{self.resource}"
+
+    async def _parent(self, client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+        return str((await create_row(client, headers, self.parent))["id"])
+
+    async def _nested_body(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """`valid` with every reference but the path's filled (none to this resource: their
+        rows would show in its lists)."""
+        body = dict(self.valid)
+        for field, target in self.references.items():
+            if field != self.field and target != self.resource:
+                body[field] = (await create_row(client, headers, target))["id"]
+        return body
+
+    async def _create_under(
+        self, client: httpx.AsyncClient, headers: dict[str, str], parent_id: str
+    ) -> dict[str, Any]:
+        """A row under the parent: by the nested POST if the doc lists it, else the flat one."""
+        body = await self._nested_body(client, headers)
+        if "create" in self.statuses:
+            created = await client.post(self._under(parent_id), json=body, headers=headers)
+        else:
+            body[self.field] = parent_id
+            created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        return dict(created.json())
+
+    def _assert_not_found(self, response: httpx.Response, words: str) -> None:
+        assert_problem(response, 404)
+        assert response.json()["detail"] == f"{words} not found"
+
+
+class NestedCreateContract(NestedContract):
+    async def test_create_under_a_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        parent_id = await self._parent(client, headers)
+        body = await self._nested_body(client, headers)
+        url = self._under(parent_id)
+        created = await client.post(url, json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        row = created.json()
+        assert {key: row[key] for key in body} == body
+        assert row[self.field] == parent_id
+        assert created.headers["location"] == f"{url}/{row['id']}"
+        # The path gives the parent: the body may not name one too. Nothing is written.
+        doubled = await client.post(url, json={**body, self.field: parent_id}, headers=headers)
+        assert_problem(doubled, 400)
+        assert [e["field"] for e in doubled.json()["errors"]] == [self.field]
+        others = await self._headers(make_user)
+        for foreign in (str(uuid.uuid4()), await self._parent(client, others)):
+            refused = await client.post(self._under(foreign), json=body, headers=headers)
+            self._assert_not_found(refused, self.parent_words)
+        if self._documents("create", 401):
+            assert_problem(await client.post(url, json=body), 401)
+        if "list" in self.statuses:
+            listed = (await client.get(url, headers=headers)).json()
+            assert [item["id"] for item in listed["items"]] == [row["id"]]
+
+    async def test_an_idempotency_key_is_kept_per_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        body = await self._nested_body(client, headers)
+        keyed = {**headers, "Idempotency-Key": f"nested-{uuid.uuid4()}"}
+        first_url = self._under(await self._parent(client, headers))
+        first = await client.post(first_url, json=body, headers=keyed)
+        again = await client.post(first_url, json=body, headers=keyed)
+        assert (first.status_code, again.status_code) == (201, 201), again.text
+        assert again.content == first.content
+        elsewhere = await client.post(
+            self._under(await self._parent(client, headers)), json=body, headers=keyed
+        )
+        assert elsewhere.status_code == 201, elsewhere.text
+        assert "idempotent-replayed" not in elsewhere.headers
+        assert elsewhere.json()["id"] != first.json()["id"]
+
+
+class NestedListContract(NestedContract):
+    async def test_list_under_a_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
+        rows = [await self._create_under(client, headers, parent_id) for _ in range(3)]
+        await self._create_under(client, headers, sibling_id)
+        url = self._under(parent_id)
+        page = (await client.get(f"{url}?page=2&limit=2", headers=headers)).json()
+        assert (page["total"], page["page"], page["limit"], page["pages"]) == (3, 2, 2, 2)
+        assert [item["id"] for item in page["items"]] == [rows[2]["id"]]
+        first = (await client.get(f"{url}?limit=2", headers=headers)).json()
+        assert [item["id"] for item in first["items"]] == [row["id"] for row in rows[:2]]
+        after = await client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=headers)
+        assert [item["id"] for item in after.json()["items"]] == [rows[2]["id"]]
+        # A parent of the caller's with no rows is an empty page, not a 404.
+        empty = await client.get(self._under(await self._parent(client, headers)), headers=headers)
+        assert (empty.status_code, empty.json()["items"], empty.json()["total"]) == (200, [], 0)
+        self._assert_not_found(
+            await client.get(self._under(str(uuid.uuid4())), headers=headers), self.parent_words
+        )
+        others = await self._headers(make_user)
+        seen = await client.get(url, headers=others)
+        if self._documents("list", 401):  # another owner's parent: a 404, never an empty list
+            self._assert_not_found(seen, self.parent_words)
+            assert_problem(await client.get(url), 401)
+        else:  # public reads: every owner's rows
+            assert seen.json()["total"] == 3
+        if self._documents("list", 400):
+            assert_problem(await client.get(f"{url}?limit=101", headers=headers), 400)
+            bad_parent = f"{API}/{self.parent}/not-a-uuid/{self.resource}"
+            assert_problem(await client.get(bad_parent, headers=headers), 400)
+
+
+class NestedGetContract(NestedContract):
+    async def test_get_under_a_parent(self, client: httpx.AsyncClient, make_user: MakeUser) -> None:
+        headers = await self._headers(make_user)
+        parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
+        row = await self._create_under(client, headers, parent_id)
+        fetched = await client.get(f"{self._under(parent_id)}/{row['id']}", headers=headers)
+        assert (fetched.status_code, fetched.json()) == (200, row)
+        assert fetched.headers["etag"] == f'"{row["version"]}"'
+        elsewhere = await client.get(f"{self._under(sibling_id)}/{row['id']}", headers=headers)
+        self._assert_not_found(elsewhere, self.words)
+        nowhere = await client.get(f"{self._under(str(uuid.uuid4()))}/{row['id']}", headers=headers)
+        self._assert_not_found(nowhere, self.parent_words)
+        url = f"{self._under(parent_id)}/{row['id']}"
+        other = await client.get(url, headers=await self._headers(make_user))
+        if self._documents("get", 401):
+            self._assert_not_found(other, self.parent_words)
+            assert_problem(await client.get(url), 401)
+        else:
+            assert other.json() == row
+
+
+class NestedUpdateChecks(NestedContract):
+    async def _check_update_under(
+        self, operation: str, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """PUT (`update`) or PATCH (`patch`) of a row under its parent, and not under another."""
+        method = "PUT" if operation == "update" else "PATCH"
+        headers = await self._headers(make_user)
+        parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
+        row = await self._create_under(client, headers, parent_id)
+        url = f"{self._under(parent_id)}/{row['id']}"
+
+        async def send(to: str, sent: dict[str, str] | None = None) -> httpx.Response:
+            return await client.request(method, to, json={}, headers=sent)
+
+        unchanged = await send(url, headers)
+        assert (unchanged.status_code, unchanged.json()) == (200, row)
+        elsewhere = await send(f"{self._under(sibling_id)}/{row['id']}", headers)
+        self._assert_not_found(elsewhere, self.words)
+        nowhere = f"{self._under(str(uuid.uuid4()))}/{row['id']}"
+        self._assert_not_found(await send(nowhere, headers), self.parent_words)
+        stale = {**headers, "If-Match": f'"{row["version"] + 1}"'}
+        assert_problem(await send(url, stale), 412)
+        current = {**headers, "If-Match": f'"{row["version"]}"'}
+        assert (await send(url, current)).json() == row
+        if self._documents(operation, 401):
+            assert_problem(await send(url), 401)
+
+
+class NestedUpdateContract(NestedUpdateChecks):
+    async def test_update_under_a_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        await self._check_update_under("update", client, make_user)
+
+
+class NestedPatchContract(NestedUpdateChecks):
+    async def test_patch_under_a_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        await self._check_update_under("patch", client, make_user)
+
+
+class NestedDeleteContract(NestedContract):
+    async def test_delete_under_a_parent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        parent_id, sibling_id = [await self._parent(client, headers) for _ in range(2)]
+        row = await self._create_under(client, headers, parent_id)
+        url = f"{self._under(parent_id)}/{row['id']}"
+        elsewhere = await client.delete(f"{self._under(sibling_id)}/{row['id']}", headers=headers)
+        self._assert_not_found(elsewhere, self.words)
+        nowhere = f"{self._under(str(uuid.uuid4()))}/{row['id']}"
+        self._assert_not_found(await client.delete(nowhere, headers=headers), self.parent_words)
+        if self._documents("delete", 401):
+            assert_problem(await client.delete(url), 401)
+        deleted = await client.delete(url, headers=headers)  # still there: nothing was deleted
+        assert (deleted.status_code, deleted.content) == (204, b"")
+        self._assert_not_found(await client.delete(url, headers=headers), self.words)
+
+
 class TreeContract(CrudContract):
     """A reference to the model's own rows (a parent) makes a tree: no row may become its
     own parent or ancestor, and deleting a parent leaves its children without one."""

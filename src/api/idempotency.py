@@ -10,6 +10,7 @@ dependency level on every request, and most creates send no key.
 """
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -42,37 +43,40 @@ IdempotencyKey = Annotated[
 
 
 async def created(
-    request: Request, service: CrudService[Any, Any, Any], data: InputSchema, key: str | None
+    request: Request,
+    service: CrudService[Any, Any, Any],
+    data: InputSchema,
+    key: str | None,
+    under: Mapping[str, Any] | None = None,
 ) -> Response:
     """201 with the new row, its ETag and Location; or, for a key seen before, the stored
-    answer replayed."""
+    answer replayed. `under`: the parent a nested route names; a key is kept per parent."""
     route: APIRoute = request.scope["route"]
     schema: type[BaseModel] = route.response_model
     if key is None:
-        return _created(request, schema, await service.create(data))
+        return _created(request, schema, await service.create(data, under))
     owner_id = service.repository.owner_id
     assert owner_id is not None, "creates are made by a caller"
-    idempotency = _idempotency_service(request, owner_id, route)
+    where = "".join(f" {name}={value}" for name, value in (under or {}).items())
+    idempotency = _idempotency_service(request, owner_id, f"{route.path}{where}")
     async with database_of(request).transaction():
         stored = await idempotency.replay(key, data)
         if stored is not None:
             metrics.IDEMPOTENT_REPLAYS.inc()
             headers = {**stored.headers, REPLAYED_HEADER: "true"}
             return Response(stored.body, stored.status_code, headers, "application/json")
-        response = _created(request, schema, await service.create(data))
+        response = _created(request, schema, await service.create(data, under))
         headers = {name: response.headers[name] for name in ("ETag", "Location")}
         stored = StoredResponse(response.status_code, bytes(response.body), headers)
         await idempotency.store(key, data, stored)
     return response
 
 
-def _idempotency_service(
-    request: Request, owner_id: uuid.UUID, route: APIRoute
-) -> IdempotencyService:
+def _idempotency_service(request: Request, owner_id: uuid.UUID, path: str) -> IdempotencyService:
     """Built only for a request that sends a key: most creates need none of it."""
     state = request.app.state
     repository = IdempotencyRepository(
-        database_of(request), owner_id=owner_id, route=f"{request.method} {route.path}"
+        database_of(request), owner_id=owner_id, route=f"{request.method} {path}"
     )
     ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
     return IdempotencyService(repository, ttl=ttl, clock=state.clock)

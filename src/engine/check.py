@@ -29,7 +29,12 @@ from src.engine.doc import (
     ModelField,
     table_name,
 )
-from src.engine.generate import CRUD_SHAPES, PLATFORM_QUERY_PARAMS, PLATFORM_STATUSES
+from src.engine.generate import (
+    PLATFORM_QUERY_PARAMS,
+    PLATFORM_STATUSES,
+    nested_create_schema,
+    route_shape,
+)
 from src.schemas.base import INT32, TEXT_MAX_LENGTH
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")
@@ -87,10 +92,18 @@ def _check_endpoints(doc: FeatureDoc, openapi: dict[str, Any]) -> Iterator[Misma
             yield Mismatch(doc.path, endpoint.line, endpoint.key, "no such route in the app")
             continue
         yield from _check_operation(doc, endpoint, operation)
-    prefixes = {_resource_prefix(endpoint.path) for endpoint in doc.endpoints}
+    resources = {_resource_of(endpoint.path) for endpoint in doc.endpoints}
     documented = {endpoint.key for endpoint in doc.endpoints}
+    prefixes = {
+        _flat_prefix(endpoint.path)
+        for endpoint in doc.endpoints
+        if route_shape(endpoint.method, endpoint.path)[0] is None
+    }
     for path, operations in paths.items():
-        if not any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+        flat = route_shape("GET", path)[0] is None and any(
+            path == prefix or path.startswith(prefix + "/") for prefix in prefixes
+        )
+        if not flat and _resource_of(path) not in resources:
             continue
         for method in operations:
             key = f"{method.upper()} {path}"
@@ -119,6 +132,10 @@ def _check_operation(
     for status in sorted(statuses - set(endpoint.responses) - platform):
         yield mismatch(f"the route documents {status}, the doc does not list it")
     request = _schema_name(operation.get("requestBody", {}).get("content", {}))
+    parent, shape = route_shape(endpoint.method, endpoint.path)
+    if parent is not None and shape == "create" and endpoint.request is not None:
+        nested = nested_create_schema(endpoint.request.removesuffix("Create"), parent)
+        request = endpoint.request if request == nested else request  # the body but the path's
     if request != endpoint.request:
         yield mismatch(f"doc says Request {endpoint.request}, the route takes {request}")
     query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
@@ -149,9 +166,9 @@ def _expand_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[
 
 
 def _operation_of(endpoint: Endpoint) -> str | None:
-    """The CRUD operation an endpoint is, by its shape (`POST /api/v1/things` is create)."""
-    path = endpoint.path.removeprefix(_resource_prefix(endpoint.path))
-    return CRUD_SHAPES.get((endpoint.method, path))
+    """The CRUD operation an endpoint is, by its shape (`POST /api/v1/things` is create,
+    `POST /api/v1/projects/{project_id}/tasks` too)."""
+    return route_shape(endpoint.method, endpoint.path)[1]
 
 
 def _check_model(
@@ -176,6 +193,12 @@ def _check_model(
         )
     schemas = openapi["components"]["schemas"]
     create_schema = schemas.get(f"{model.name}Create", {})
+    given_by_path: set[str] = set()
+    if not create_schema:  # only nested creates: their body is all but the path's field
+        for item in model.fields:
+            nested = schemas.get(nested_create_schema(model.name, item.name))
+            if item.type.kind == "ref" and nested is not None:
+                create_schema, given_by_path = nested, given_by_path | {item.name}
     create = create_schema.get("properties", {})
     required_inputs = set(create_schema.get("required", []))
     update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
@@ -187,6 +210,8 @@ def _check_model(
             continue
         for problem in _column_problems(item, column):
             yield Mismatch(doc.path, item.line, subject, problem)
+        if item.name in given_by_path:
+            continue
         if item.name in AUTO_FIELDS:
             if item.name in create:
                 yield Mismatch(doc.path, item.line, subject, "system field is accepted as input")
@@ -219,10 +244,11 @@ def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> 
 
 
 def _reads_public(doc: FeatureDoc, model: Model) -> bool:
-    """Whether the doc lists a public GET of the model's rows."""
-    prefix = f"/api/v1/{model.table}"
+    """Whether the doc lists a public GET of the model's rows (flat or nested)."""
     return any(
-        endpoint.method == "GET" and not endpoint.auth and _resource_prefix(endpoint.path) == prefix
+        endpoint.method == "GET"
+        and not endpoint.auth
+        and _resource_of(endpoint.path) == model.table
         for endpoint in doc.endpoints
     )
 
@@ -303,6 +329,14 @@ def _schema_name(content: dict[str, Any]) -> str | None:
     return None
 
 
-def _resource_prefix(path: str) -> str:
+def _flat_prefix(path: str) -> str:
     """`/api/v1/tasks/{id}` -> `/api/v1/tasks`."""
     return path.split("/{", 1)[0].rstrip("/")
+
+
+def _resource_of(path: str) -> str:
+    """The resource whose rows a route serves: `/api/v1/tasks/{id}` -> `tasks`, and so do
+    the nested `/api/v1/projects/{project_id}/tasks[/{id}]` (not `projects`)."""
+    head, _, last = path.rstrip("/").rpartition("/")
+    collection = head if last.startswith("{") else path.rstrip("/")
+    return collection.removeprefix("/api/v1/").rpartition("/")[2]

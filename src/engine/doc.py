@@ -79,6 +79,8 @@ _TYPE_PATTERNS = {
 _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_NESTED_LIST = re.compile(r"^/api/v1/[a-z][a-z0-9_]*/\{[^{}/]*\}/(?=[a-z][a-z0-9_]*$)")
+"""The parent part of a nested list's path: `/api/v1/projects/{project_id}/`."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UUID_EXAMPLE = "00000000-0000-4000-8000-000000000000"
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
@@ -504,8 +506,11 @@ class _Reader:
         models: tuple[Model, ...],
     ) -> None:
         """A list of a model of this doc filters by the model's fields: a query parameter that
-        names none would be generated as nothing and ignored, silently."""
-        model = next((m for m in models if path == f"/api/v1/{m.table}"), None)
+        names none would be generated as nothing and ignored, silently. A nested list
+        (`/api/v1/projects/{project_id}/tasks`) filters its model's rows too."""
+        model = next(
+            (m for m in models if _NESTED_LIST.sub("/api/v1/", path) == f"/api/v1/{m.table}"), None
+        )
         if method != "GET" or model is None:
             return
         fields = [f.name for f in model.fields if f.required != "auto"]

@@ -40,6 +40,12 @@ CRUD_SHAPES = {
     ("PATCH", "/{id}"): "patch",
     ("DELETE", "/{id}"): "delete",
 }
+NESTED_PATH = re.compile(
+    r"/api/v1/(?P<parents>[a-z][a-z0-9_]*)/\{(?P<field>(?!id\})[^{}/]*)\}/(?P<children>[a-z][a-z0-9_]*)"
+    r"(?P<rest>/.*)?"
+)
+"""`/api/v1/projects/{project_id}/tasks[/{id}]`: a model's rows under one row of another (a
+path below `{id}`, such as `/api/v1/projects/{id}/archive`, is no nesting)."""
 PAGE_PARAMS = ("page", "limit")
 PLATFORM_STATUSES = {
     "create": (409, 413, 422),  # Idempotency-Key in flight or reused; body too large
@@ -86,8 +92,8 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
     """Every file `add` writes for `doc`, path (relative to root) -> full text, rendered from
     the templates (the project's own, where it has them) and already formatted."""
     all_names = [Names.of(model) for model in doc.models]
-    operations = _crud_endpoints(doc, all_names)
-    _check_plan(doc, all_names, with_routes=set(operations))
+    operations, nested = _crud_endpoints(doc, all_names)
+    _check_plan(doc, all_names, with_routes={*operations, *nested})
     renderer = Renderer(root)
     router = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
     registry = (root / "src/models/__init__.py").read_text(encoding="utf-8")
@@ -101,25 +107,31 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             "model": model,
             "resource_words": in_words(model.name),
         }
+        nestings = nested.get(model.name, {})
+        every = [*operations.get(model.name, {}).values()]
+        for nesting in nestings.values():
+            every += nesting.operations.values()
+        public = any(operation.public for operation in every)
         expanded = _expanded(model, operations.get(model.name, {}))
-        public = any(operation.public for operation in operations.get(model.name, {}).values())
-        layers = {"model": _model(doc, model, public), "schemas": _schemas(model) | expanded}
+        schemas = _schemas(model, nestings) | expanded
+        layers = {"model": _model(doc, model, public), "schemas": schemas}
         layers |= {"repository": {}, "service": {}}
-        if model.name in operations:
-            layers["routes"] = _routes(model, operations[model.name])
+        routed = model.name in operations or bool(nestings)
+        if routed:
+            layers["routes"] = _routes(model, operations.get(model.name, {}), nestings)
         for layer, data in layers.items():
             template = f"{layer}.py.jinja"
             files[planned[layer]] = renderer.render_python(
                 template, planned[layer], **context, **data
             )
         registry = _register_model(registry, model, names)
-        if model.name in operations:
+        if routed:
             test_module = f"tests/features/test_{names.resource}.py"
             files[test_module] = renderer.render_python(
                 "test_feature.py.jinja",
                 test_module,
                 **context,
-                **_tests(model, operations[model.name]),
+                **_tests(model, operations.get(model.name, {}), nestings),
             )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model
@@ -172,23 +184,74 @@ class Operation:
     """The references `expand` may embed (`project` for `project_id`)."""
 
 
-def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[str, Operation]]:
-    """Model -> each CRUD operation the doc lists for its resource."""
+@dataclass(frozen=True)
+class Nesting:
+    """Routes of a model under one row of a parent model: `/api/v1/<parents>/{field}/<rows>`."""
+
+    field: str
+    """The child's `ref` field the path gives (`project_id`)."""
+    parent: str
+    """The parent model (`Project`)."""
+    operations: dict[str, Operation]
+
+    @property
+    def stem(self) -> str:
+        """What names the nesting in code: `project_id` -> `project` (`TaskCreateInProject`)."""
+        return self.field.removesuffix("_id")
+
+    @property
+    def parent_names(self) -> "Names":
+        return Names(self.parent, _module_of(self.parent), table_name(self.parent))
+
+
+def _module_of(model: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model).lower()
+
+
+def nested_create_schema(model: str, field: str) -> str:
+    """The body of a nested POST: `ModelCreate` without the path's field (`TaskCreateInProject`
+    for `project_id`); `check` takes the doc's `TaskCreate` for it."""
+    return f"{model}CreateIn{pascal(field.removesuffix('_id'))}"
+
+
+def route_shape(method: str, path: str) -> tuple[str | None, str | None]:
+    """(the parent field of a nested path or None, the CRUD operation or None) of a route."""
+    nested = NESTED_PATH.fullmatch(path)
+    if nested is not None:
+        return nested["field"], CRUD_SHAPES.get((method, nested["rest"] or ""))
+    rest = path.removeprefix("/api/v1/").partition("/")[2]
+    return None, CRUD_SHAPES.get((method, f"/{rest}" if rest else ""))
+
+
+def _crud_endpoints(
+    doc: FeatureDoc, all_names: list[Names]
+) -> tuple[dict[str, dict[str, Operation]], dict[str, dict[str, Nesting]]]:
+    """Model -> each CRUD operation the doc lists for its resource; and model -> parent field
+    -> the operations listed under one row of that parent (nested routes)."""
     operations: dict[str, dict[str, Operation]] = {}
+    nested: dict[str, dict[str, Nesting]] = {}
     first_lines: dict[str, int] = {}
     problems = []
+    models = {names.model: model for model, names in zip(doc.models, all_names, strict=True)}
     for endpoint in doc.endpoints:
+        where = f"{doc.path}:{endpoint.line}: endpoint {endpoint.key}"
         found = None
+        under = NESTED_PATH.fullmatch(endpoint.path)
         for names in all_names:
             prefix = f"/api/v1/{names.resource}"
-            if endpoint.path == prefix or endpoint.path.startswith(prefix + "/"):
+            if under is not None and under["children"] == names.resource:
+                found = (names, CRUD_SHAPES.get((endpoint.method, under["rest"] or "")))
+            elif under is None and (
+                endpoint.path == prefix or endpoint.path.startswith(prefix + "/")
+            ):
                 shape = (endpoint.method, endpoint.path.removeprefix(prefix))
                 found = (names, CRUD_SHAPES.get(shape))
         if found is None or found[1] is None:
             shapes = [f"{m} /api/v1/{n.resource}{p}" for n in all_names for m, p in CRUD_SHAPES]
+            nests = [f"/api/v1/<parents>/{{<ref field>}}/{n.resource}[/{{id}}]" for n in all_names]
             problems.append(
-                f"{doc.path}:{endpoint.line}: endpoint {endpoint.key} is not a CRUD operation"
-                f" of this doc's models; expected one of {', '.join(shapes)}"
+                f"{where} is not a CRUD operation of this doc's models; expected one of"
+                f" {', '.join(shapes)}, or one nested under a parent: {', '.join(nests)}"
             )
             continue
         names, operation = found
@@ -200,31 +263,81 @@ def _crud_endpoints(doc: FeatureDoc, all_names: list[Names]) -> dict[str, dict[s
             )
         errors = sorted(s for s in endpoint.responses if s >= 400 and s != 401)
         first_lines.setdefault(names.model, endpoint.line)
-        operations.setdefault(names.model, {})[operation] = Operation(
+        described = Operation(
             errors,
             public=not endpoint.auth,
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
             expand=endpoint.expand,
         )
-    problems += _rows_nothing_creates(doc, operations, first_lines)
+        if under is None:
+            operations.setdefault(names.model, {})[operation] = described
+            continue
+        model = models[names.model]
+        problem = _nesting_problem(model, under["field"], under["parents"], described)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+            continue
+        parent = model.field(under["field"])
+        assert parent is not None
+        assert parent.type.ref is not None
+        nesting = nested.setdefault(names.model, {}).setdefault(
+            under["field"], Nesting(under["field"], parent.type.ref, {})
+        )
+        nesting.operations[operation] = described
+    problems += _rows_nothing_creates(doc, operations, nested, first_lines)
     if problems:
         raise GenerationError(problems)
-    return operations
+    return operations, nested
+
+
+def _nesting_problem(model: Model, field: str, parents: str, listing: Operation) -> str | None:
+    """Why `/api/v1/<parents>/{field}/<model's rows>` cannot be generated, or None."""
+    item = model.field(field)
+    if item is None or item.type.kind != "ref" or item.required == "auto":
+        paths = ", ".join(
+            f"/api/v1/{table_name(ref.type.ref or '')}/{{{ref.name}}}/{model.table}"
+            for ref in _input_fields(model)
+            if ref.type.kind == "ref"
+        )
+        return (
+            f"{{{field}}} is not a ref field of {model.name}, so it names no parent row;"
+            f" expected a path under the parent a ref field names: {paths or 'a ref(Model) field'}"
+        )
+    owner = table_name(item.type.ref or "")
+    if owner != parents:
+        return (
+            f"{field} is ref({item.type.ref}), whose rows are /api/v1/{owner}, not"
+            f" /api/v1/{parents}; expected /api/v1/{owner}/{{{field}}}/{model.table}"
+        )
+    if 404 not in listing.statuses:
+        return (
+            "a route under a parent answers 404 when the caller cannot see the parent (or the"
+            " row is not under it); expected a 'Response 404 | NotFoundError' row"
+        )
+    if field in listing.query:
+        return f"query parameter {field!r} is the path's parent; expected it only in the path"
+    return None
 
 
 def _rows_nothing_creates(
-    doc: FeatureDoc, operations: dict[str, dict[str, Operation]], first_lines: dict[str, int]
+    doc: FeatureDoc,
+    operations: dict[str, dict[str, Operation]],
+    nested: dict[str, dict[str, Nesting]],
+    first_lines: dict[str, int],
 ) -> list[str]:
-    """Routes over rows that no route creates: a model whose doc lists endpoints but no POST,
-    or a `ref` to a model of this doc without one. Its clients could not make the row to
-    read, change, delete or refer to, and neither could its generated tests."""
+    """Routes over rows that no route creates: a model whose doc lists endpoints but no POST
+    (flat, or under a parent), or a `ref` to a model of this doc without a flat one. Its
+    clients could not make the row to read, change, delete or refer to, and neither could
+    its generated tests."""
     problems = []
     for model in doc.models:
-        if model.name not in operations:
+        if model.name not in first_lines:
             continue
         resource = table_name(model.name)
-        if "create" not in operations[model.name]:
+        creates = [operations.get(model.name, {})]
+        creates += [nesting.operations for nesting in nested.get(model.name, {}).values()]
+        if not any("create" in created for created in creates):
             problems.append(
                 f"{doc.path}:{first_lines[model.name]}: {model.name} has endpoints but no"
                 f" POST /api/v1/{resource}, so no row of it could be made to read, change or"
@@ -385,9 +498,10 @@ def default_factory(item: ModelField) -> str | None:
 # -------------------------------------------------------------------------- schemas
 
 
-def _schemas(model: Model) -> dict[str, Any]:
+def _schemas(model: Model, nestings: dict[str, Nesting] | None = None) -> dict[str, Any]:
     """The schemas template's types: each field's input and response annotation, and the
-    constrained types (aliases) they use."""
+    constrained types (aliases) they use; and the body of each nested POST (its name, and
+    the field the path gives instead)."""
     fields: list[dict[str, Any]] = []
     aliases: list[dict[str, str]] = []
     for item in _input_fields(model):
@@ -409,7 +523,12 @@ def _schemas(model: Model) -> dict[str, Any]:
                 "imports": imports,
             }
         )
-    return {"fields": fields, "aliases": aliases}
+    nested_creates = [
+        {"name": nested_create_schema(model.name, field), "without": field}
+        for field, nesting in (nestings or {}).items()
+        if "create" in nesting.operations
+    ]
+    return {"fields": fields, "aliases": aliases, "nested_creates": nested_creates}
 
 
 def _expanded(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
@@ -516,10 +635,35 @@ def _field_bounds(item: ModelField) -> str:
 # --------------------------------------------------------------------------- routes
 
 
-def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+def _routes(
+    model: Model, operations: dict[str, Operation], nestings: dict[str, Nesting] | None = None
+) -> dict[str, Any]:
     """The routes template's data: each operation's documented error statuses, whether it is
-    public, and the list's filters with their types."""
-    public = any(operation.public for operation in operations.values())
+    public, and the list's filters with their types; the same for each nesting's routes."""
+    every = [*operations.values()]
+    for nesting in (nestings or {}).values():
+        every += nesting.operations.values()
+    public = any(operation.public for operation in every)
+    nested = [
+        {
+            "field": nesting.field,
+            "stem": nesting.stem,
+            "parent": nesting.parent_names,
+            "create_schema": nested_create_schema(model.name, nesting.field),
+            "operations": _shown(nesting.operations, public),
+            "filters": _filter_data(model, nesting.operations),
+        }
+        for nesting in (nestings or {}).values()
+    ]
+    return {
+        "operations": _shown(operations, public),
+        "filters": _filter_data(model, operations),
+        "nestings": nested,
+    }
+
+
+def _shown(operations: dict[str, Operation], public: bool) -> dict[str, dict[str, Any]]:
+    """Each operation, in CRUD order: whether it is public and the statuses it documents."""
     shown = {}
     for name, operation in operations.items():
         statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
@@ -530,6 +674,10 @@ def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
             "responses": sorted(statuses),
             "expand": operation.expand,
         }
+    return {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
+
+
+def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[str, Any]]:
     filters = []
     for item in _filters(model, operations["list"]) if "list" in operations else ():
         imports: list[str] = []
@@ -543,8 +691,7 @@ def _routes(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
                 "imports": imports,
             }
         )
-    ordered = {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
-    return {"operations": ordered, "filters": filters}
+    return filters
 
 
 def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[str, str, str]:
@@ -591,9 +738,12 @@ def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[st
 # ---------------------------------------------------------------------------- tests
 
 
-def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
+def _tests(
+    model: Model, operations: dict[str, Operation], nestings: dict[str, Nesting] | None = None
+) -> dict[str, Any]:
     """The test template's data: a valid body's required values, the references a body
-    needs, and each operation's documented statuses."""
+    needs, and each operation's documented statuses; for each nesting its parent and
+    statuses."""
     valid = {
         item.name: _sample(item)
         for item in _input_fields(model)
@@ -604,18 +754,30 @@ def _tests(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
         for item in _input_fields(model)
         if item.type.kind == "ref"
     }
-    statuses = {
-        name: operations[name].statuses for name in CRUD_SHAPES.values() if name in operations
-    }
     expand = {name: operation.expand for name, operation in operations.items() if operation.expand}
+    nested = [
+        {
+            "name": f"{pascal(table_name(model.name))}In{pascal(nesting.stem)}",
+            "parent": nesting.parent_names.resource,
+            "field": nesting.field,
+            "parent_words": in_words(nesting.parent),
+            "statuses": _statuses(nesting.operations),
+        }
+        for nesting in (nestings or {}).values()
+    ]
     fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
     return {
         "valid": valid,
         "references": references,
-        "statuses": statuses,
+        "statuses": _statuses(operations),
+        "nestings": nested,
         "fixed": fixed,
         "expand": expand,
     }
+
+
+def _statuses(operations: dict[str, Operation]) -> dict[str, tuple[int, ...]]:
+    return {name: operations[name].statuses for name in CRUD_SHAPES.values() if name in operations}
 
 
 def _sample(item: ModelField) -> object:

@@ -53,6 +53,10 @@ ExecutableT = TypeVar("ExecutableT", bound=Executable)
 Versions = Collection[int] | None
 """The versions a conditional write accepts (from `If-Match`); None: any version."""
 
+RowKey = uuid.UUID | Mapping[str, Any]
+"""The row a request names: its id, or the columns that single it out, as a nested or keyed
+route names it (`{"project_id": ..., "id": ...}`: a task only under that project)."""
+
 _statements: dict[Hashable, Any] = {}
 
 
@@ -91,13 +95,22 @@ class Repository(Generic[ModelT]):
     def _columns(self) -> list[Any]:
         return list(self.model.__table__.columns)
 
-    def _target(self, versions: Versions) -> list[ColumnElement[bool]]:
-        """The row a write aims at: this id and, for a conditional write, one of these versions.
+    def _target(
+        self, versions: Versions, key: Sequence[str] = ("id",)
+    ) -> list[ColumnElement[bool]]:
+        """The row a write aims at: these key columns (its id, or its parent and id) and, for
+        a conditional write, one of these versions.
 
         The version is compared by the database in the same statement that writes, so
         of two writers holding the same version exactly one matches.
         """
-        conditions = [self.model.id == bindparam("_pk")]
+        columns = self.model.__table__.c
+        conditions = [
+            self.model.id == bindparam("_pk")
+            if name == "id"
+            else columns[name] == bindparam(f"_key_{name}", type_=columns[name].type)
+            for name in key
+        ]
         if versions is None:
             return conditions
         if self.database.dialect_name == "postgresql":  # one array parameter, one plan
@@ -107,10 +120,11 @@ class Repository(Generic[ModelT]):
             conditions.append(self.model.version.in_(bindparam("_versions", expanding=True)))
         return conditions
 
-    def _target_params(self, id: uuid.UUID, versions: Versions) -> dict[str, Any]:
+    def _target_params(self, key: RowKey, versions: Versions) -> dict[str, Any]:
+        params = {"_pk" if name == "id" else f"_key_{name}": v for name, v in key_of(key).items()}
         if versions is None:
-            return self._params(_pk=id)
-        return self._params(_pk=id, _versions=sorted(versions))
+            return self._params(**params)
+        return self._params(**params, _versions=sorted(versions))
 
     def _references_in(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The checked references among `values` (see `OwnedRepository`)."""
@@ -135,6 +149,10 @@ class Repository(Generic[ModelT]):
         """The reference in `values` that would make the row `id` its own ancestor."""
         return None
 
+    async def visible(self, id: uuid.UUID) -> bool:
+        """Whether the caller may see row `id`: what a nested route asks of its parent."""
+        return await self.get(id) is not None
+
     # ------------------------------------------------------------------- execution
 
     async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
@@ -145,10 +163,11 @@ class Repository(Generic[ModelT]):
 
     # ------------------------------------------------------------------ operations
 
-    async def get(self, id: uuid.UUID, versions: Versions = None) -> Record | None:
+    async def get(self, id: RowKey, versions: Versions = None) -> Record | None:
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("get", versions is None),
-            lambda: self._scope(select(*self._columns).where(*self._target(versions))),
+            ("get", versions is None, key),
+            lambda: self._scope(select(*self._columns).where(*self._target(versions, key))),
         )
         rows = await self._read(statement, self._target_params(id, versions))
         return rows[0] if rows else None
@@ -205,6 +224,8 @@ class Repository(Generic[ModelT]):
         rows = await self._read(statement, {**params, **position, "_limit": page.limit + 1})
         if rows:
             total = rows[0]._total
+        elif page.after is None and page.offset == 0:
+            total = 0  # the first page is empty: nothing to count
         else:  # past the end: the total still counts
             count = self._statement(
                 ("count", shape, bounded),
@@ -239,19 +260,20 @@ class Repository(Generic[ModelT]):
         return await self._one(statement, row)
 
     async def update(
-        self, id: uuid.UUID, values: Mapping[str, Any], versions: Versions = None
+        self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
     ) -> Record | None:
         """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
         if not values:
             return await self.get(id, versions)
         columns = tuple(sorted(values))
         references = self._references_in(values)
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("update", columns, versions is None),
+            ("update", columns, versions is None, key),
             lambda: (
                 self._scope(
                     update(self.model).where(
-                        *self._target(versions),
+                        *self._target(versions, key),
                         *self._references_hold(references, updating=True),
                     )
                 )
@@ -299,14 +321,20 @@ class Repository(Generic[ModelT]):
         statement = self._statement(("expand", target.__name__), build)
         return await self._read(statement, self._params(_ids=list(ids)))
 
-    async def delete(self, id: uuid.UUID, versions: Versions = None) -> bool:
+    async def delete(self, id: RowKey, versions: Versions = None) -> bool:
+        key = tuple(key_of(id))
         statement = self._statement(
-            ("delete", versions is None),
-            lambda: self._scope(delete(self.model).where(*self._target(versions))).returning(
+            ("delete", versions is None, key),
+            lambda: self._scope(delete(self.model).where(*self._target(versions, key))).returning(
                 self.model.id
             ),
         )
         return await self._one(statement, self._target_params(id, versions)) is not None
+
+
+def key_of(id: RowKey) -> dict[str, Any]:
+    """A row key as the columns it compares: an id alone is `{"id": id}`."""
+    return dict(id) if isinstance(id, Mapping) else {"id": id}
 
 
 def is_superuser(user_id: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -408,6 +436,15 @@ class OwnedRepository(Repository[OwnedT]):
             if id in {row[0] for row in await self._read(statement, {name: values[name]})}:
                 return name
         return None
+
+    async def visible(self, id: uuid.UUID) -> bool:
+        """The caller's row (any, for a superuser), or any row of a model anyone may read."""
+        if not self.model.readable_by_anyone:
+            return await super().visible(id)
+        statement = self._statement(
+            ("visible",), lambda: select(self.model.id).where(self.model.id == bindparam("_pk"))
+        )
+        return bool(await self._read(statement, {"_pk": id}))
 
     async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
         for name in self._references_in(values):

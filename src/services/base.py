@@ -4,14 +4,18 @@ Each operation is one repository statement in the common case. A write that matc
 nothing is explained afterwards, off the hot path: the row is missing (404), a reference
 names no row of the same owner (404 for that resource), or the row changed since the
 ETag the client sent (412).
+
+A nested route (`/projects/{project_id}/tasks`) names its parent: the service gets the
+parent's repository (`parents`, scoped to the caller as the service's own) to tell "no such
+task under this project" from "no such project" once a statement found nothing.
 """
 
-import uuid
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound
+from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound, in_words
 from src.core.pagination import Page, PageRequest
-from src.repositories.base import ModelT, Record, Repository, Versions
+from src.repositories.base import ModelT, Record, Repository, RowKey, Versions, key_of
 from src.schemas.base import InputSchema
 
 CreateT = TypeVar("CreateT", bound=InputSchema)
@@ -26,15 +30,21 @@ def _names(expand: str) -> list[str]:
 class CrudService(Generic[ModelT, CreateT, UpdateT]):
     resource: ClassVar[str]
 
-    def __init__(self, repository: Repository[ModelT]) -> None:
+    def __init__(
+        self,
+        repository: Repository[ModelT],
+        parents: Mapping[str, Repository[Any]] | None = None,
+    ) -> None:
+        """`parents`: the repository of each parent a nested route names, by its field."""
         self.repository = repository
+        self.parents = parents or {}
 
-    async def get(self, id: uuid.UUID, expand: str | None = None) -> Record:
+    async def get(self, id: RowKey, expand: str | None = None) -> Record:
         """`expand`: the route's `expand` parameter, the references to embed (one statement
         more each)."""
         row = await self.repository.get(id)
         if row is None:
-            raise ResourceNotFound(self.resource)
+            await self._not_found(id)
         if expand:
             (row,) = await self.repository.expand([row], _names(expand))
         return row
@@ -44,22 +54,28 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         page: PageRequest,
         filters: dict[str, Any] | None = None,
         expand: str | None = None,
+        under: Mapping[str, Any] | None = None,
     ) -> Page[Record]:
-        rows, total, exact = await self.repository.list(page, filters)
+        """`under`: the parent a nested route names (`{"project_id": ...}`). A page with rows
+        is one statement; an empty one asks whether the caller sees the parent (404 if not)."""
+        rows, total, exact = await self.repository.list(page, {**(filters or {}), **(under or {})})
+        if under and not total:
+            await self._parents_seen(under)
         if expand:  # the extra row that tells whether more follow is not embedded
             shown = await self.repository.expand(rows[: page.limit], _names(expand))
             rows = [*shown, *rows[page.limit :]]
         return page.of(rows, total, exact)
 
-    async def create(self, data: CreateT) -> Record:
-        values = data.model_dump()
+    async def create(self, data: CreateT, under: Mapping[str, Any] | None = None) -> Record:
+        """`under`: the parent a nested route names, a field the body does not hold."""
+        values = {**data.model_dump(), **(under or {})}
         row = await self.repository.create(values)
         if row is None:
             missing = await self.repository.missing_reference(values, self.repository.owner_id)
             raise ResourceNotFound(missing or self.resource)
         return row
 
-    async def update(self, id: uuid.UUID, data: UpdateT, versions: Versions = None) -> Record:
+    async def update(self, id: RowKey, data: UpdateT, versions: Versions = None) -> Record:
         """`versions` (from If-Match): change the row only if it still has one of them."""
         values = data.model_dump()
         row = await self.repository.update(id, values, versions)
@@ -67,22 +83,22 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             await self._explain_miss(id, versions, values)
         return row
 
-    async def delete(self, id: uuid.UUID, versions: Versions = None) -> None:
+    async def delete(self, id: RowKey, versions: Versions = None) -> None:
         if not await self.repository.delete(id, versions):
             await self._explain_miss(id, versions)
 
     async def _explain_miss(
-        self, id: uuid.UUID, versions: Versions, values: dict[str, Any] | None = None
+        self, id: RowKey, versions: Versions, values: dict[str, Any] | None = None
     ) -> NoReturn:
         current = await self.repository.get(id)
         if current is None:
-            raise ResourceNotFound(self.resource)
+            await self._not_found(id)
         if values:
             owner_id = getattr(current, "owner_id", None)
             missing = await self.repository.missing_reference(values, owner_id)
             if missing is not None:
                 raise ResourceNotFound(missing)
-            cyclic = await self.repository.cyclic_reference(id, values)
+            cyclic = await self.repository.cyclic_reference(current.id, values)
             if cyclic is not None:
                 raise InvalidField(
                     cyclic,
@@ -92,3 +108,14 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         if versions is not None:
             raise PreconditionFailed(self.resource)
         raise ResourceNotFound(self.resource)  # deleted between the two statements
+
+    async def _not_found(self, id: RowKey) -> NoReturn:
+        """No row has this key for the caller: the parent it names is not theirs to see
+        ("Project not found"), or the row is not there ("Task not found")."""
+        await self._parents_seen(key_of(id))
+        raise ResourceNotFound(self.resource)
+
+    async def _parents_seen(self, key: Mapping[str, Any]) -> None:
+        for name, parent in self.parents.items():
+            if name in key and not await parent.visible(key[name]):
+                raise ResourceNotFound(in_words(parent.model.__name__))

@@ -48,6 +48,19 @@ INTERNALS = re.compile(
 SECRET_KEYS = {"password", "hashed_password"}
 
 
+NESTED = re.compile(r"/api/v1/(?P<parents>\w+)/\{(?P<field>\w+)\}/(?P<rows>\w+)(?:/\{id\})?")
+
+
+def resource_of(path: str) -> str:
+    nested = NESTED.fullmatch(path)
+    return nested["rows"] if nested else path.removeprefix(f"{API}/").split("/")[0]
+
+
+def fill(path: str, row: dict[str, Any]) -> str:
+    """`path` with each `{name}` the row's value: its id, and its parent's for a nested path."""
+    return re.sub(r"\{(\w+)\}", lambda name: str(row[name[1]]), path)
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -56,7 +69,9 @@ class Operation:
 
     @property
     def resource(self) -> str:
-        return self.path.removeprefix(f"{API}/").split("/")[0]
+        """Whose rows it serves: `tasks` for `/api/v1/tasks/{id}`, and for the nested
+        `/api/v1/projects/{project_id}/tasks/{id}` too."""
+        return resource_of(self.path)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -81,12 +96,19 @@ class Api:
         return Operation(method, path, spec) if spec is not None else None
 
     def item_paths(self) -> list[str]:
-        """`/api/v1/<resource>/{id}` paths of resources users create."""
+        """`/api/v1/<resource>/{id}` paths of resources users create (nested ones too)."""
         return [
             path
             for path in self.document["paths"]
             if path.endswith("/{id}") and self.operation("POST", path.removesuffix("/{id}"))
         ]
+
+    async def place(self, user: User, path: str) -> str:
+        """`path` with its parameters filled from a new row of `user`'s resource there (the
+        row's id, its parent for a nested path)."""
+        if "{" not in path:
+            return path
+        return fill(path, await self.create(user, resource_of(path)))
 
     def resolve(self, spec: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in spec:
@@ -127,9 +149,26 @@ class Api:
         """A row of `resource` owned by `user`, and the rows it refers to; the optional
         fields `also` names are filled in too."""
         operation = self.operation("POST", f"{API}/{resource}")
-        assert operation is not None, f"no POST {API}/{resource}"
+        url = f"{API}/{resource}"
+        if operation is None:  # created only under a parent: a parent of `user`'s first
+            nested = next(
+                (
+                    found
+                    for path in self.document["paths"]
+                    if (found := NESTED.fullmatch(path))
+                    and not path.endswith("/{id}")
+                    and found["rows"] == resource
+                    and self.operation("POST", path)
+                ),
+                None,
+            )
+            assert nested is not None, f"no POST {API}/{resource}"
+            operation = self.operation("POST", nested[0])
+            parent = await self.create(user, nested["parents"])
+            url = nested[0].replace(f"{{{nested['field']}}}", parent["id"])
+        assert operation is not None
         body = await self.body(user, operation, also=also)
-        response = await self.client.post(f"{API}/{resource}", json=body, headers=user.headers)
+        response = await self.client.post(url, json=body, headers=user.headers)
         assert response.status_code == 201, response.text
         created: dict[str, Any] = response.json()
         return created
@@ -263,13 +302,14 @@ async def _item_cases(
     matrix: Matrix, api: Api, path: str, method: str, users: tuple[User, User, User]
 ) -> None:
     alice, bob, root = users
-    resource = path.removeprefix(f"{API}/").split("/")[0]
     operation = api.operation(method, path)
-    if method in ("GET", "HEAD") and reads_are_public(api.document, resource):
+    read = api.operation("GET", path) if method == "HEAD" else operation
+    public = read is not None and not read.spec.get("security")  # a nested public GET too
+    if method in ("GET", "HEAD") and (public or reads_are_public(api.document, resource_of(path))):
         return  # anyone may read these rows: there is no other user's row to hide
     takes_body = operation is not None and api.body_schema(operation) is not None
-    row = await api.create(alice, resource)
-    url = path.replace("{id}", row["id"])
+    row = await api.create(alice, resource_of(path))
+    url = fill(path, row)
     bob_body = await api.body(bob, operation, "intruder") if operation and takes_body else None
     case = f"{method} {path}"
 
@@ -279,7 +319,7 @@ async def _item_cases(
         case,
         root,
         (bob, method, url, bob_body, None),
-        (path.replace("{id}", str(uuid.uuid4())), bob_body, None),
+        (fill(path, {**row, "id": str(uuid.uuid4())}), bob_body, None),
     )
     if api.operation("GET", path):  # else the lists in `api.state` show any change
         owned = await api.client.get(url, headers=alice.headers)
@@ -308,15 +348,15 @@ async def _body_reference_cases(
         case = f"{operation} with another user's {name}"
         theirs = await api.create(alice, target)
         if operation.method == "POST":
-            url, own_url = operation.path, operation.path
+            url, own_url = (
+                await api.place(bob, operation.path),
+                await api.place(alice, operation.path),
+            )
             body = await api.body(bob, operation, "intruder")
             own_body = await api.body(alice, operation, "owner")
         else:
-            mine = await api.create(bob, operation.resource)
-            url = operation.path.replace("{id}", mine["id"])
-            own_url = operation.path.replace(
-                "{id}", (await api.create(alice, operation.resource))["id"]
-            )
+            url = await api.place(bob, operation.path)
+            own_url = await api.place(alice, operation.path)
             body, own_body = {}, {}
         await _probe(
             matrix,
@@ -448,9 +488,7 @@ async def test_system_fields_in_a_body_are_refused_and_nothing_is_written(
 ) -> None:
     attempts = written = 0
     for operation in _json_writes(api):
-        url = operation.path
-        if "{id}" in url:
-            url = url.replace("{id}", (await api.create(alice, operation.resource))["id"])
+        url = await api.place(alice, operation.path)
         accepted = api.body_schema(operation)
         assert accepted is not None
         body = await api.body(alice, operation)
@@ -528,9 +566,7 @@ async def test_no_response_carries_a_secret_a_hash_or_internals(
     # Every operation: as its user, as another user, as a superuser, anonymously, and broken.
     for operation in api.operations():
         found = api.body_schema(operation)
-        url = operation.path
-        if "{id}" in url:
-            url = url.replace("{id}", (await api.create(me, operation.resource))["id"])
+        url = await api.place(me, operation.path)
         body: dict[str, Any] | None = None
         if found and found[0] == JSON:
             body = await api.body(me, operation)
@@ -614,10 +650,11 @@ async def _hostile_requests(api: Api, user: User) -> AsyncIterator[tuple[str, st
     for operation in api.operations():
         if not operation.path.startswith(API):
             continue
-        url = operation.path.replace("{id}", str(uuid.uuid4()))
+        parented = re.sub(r"\{(?!id\})\w+\}", str(uuid.uuid4()), operation.path)  # a nested one's
+        url = parented.replace("{id}", str(uuid.uuid4()))
         if "{id}" in operation.path:
             for bad in MALFORMED_IDS:
-                yield operation.method, operation.path.replace("{id}", bad), {}
+                yield operation.method, parented.replace("{id}", bad), {}
         for parameter in operation.spec.get("parameters", []):
             if parameter["in"] == "query":
                 spec = resolve(api.document, parameter["schema"])
@@ -676,7 +713,9 @@ async def test_the_last_page_allowed_is_an_empty_page_not_an_overflow(
         if operation.method != "GET" or "page" not in parameters:
             continue
         response = await api.client.get(
-            operation.path, params={"page": MAX_PAGE, "limit": MAX_LIMIT}, headers=root.headers
+            await api.place(root, operation.path),
+            params={"page": MAX_PAGE, "limit": MAX_LIMIT},
+            headers=root.headers,
         )
         assert response.status_code == 200, (str(operation), response.text)
         assert response.json()["items"] == []
