@@ -527,11 +527,15 @@ def _update(
     )
     from src.engine.generate import forget_bytecode, read_current, restore, write_all
 
-    dropped = [f"{change.table}.{item.name}" for change in tables for item in change.removed]
+    dropped = [
+        (f"{change.table}.{item.name}", "link table" if item.type.kind == "refs" else "column")
+        for change in tables
+        for item in change.removed
+    ]
     if dropped and not allow_data_loss:
-        for column in dropped:
+        for field, storage in dropped:
             typer.echo(
-                f"{doc}: the doc no longer has field {column}: its column would be"
+                f"{doc}: the doc no longer has field {field}: its {storage} would be"
                 " dropped with its data",
                 err=True,
             )

@@ -8,7 +8,7 @@ operation; this class turns those into one test per documented status.
 import itertools
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -70,6 +70,8 @@ def sample(openapi: Schema, spec: Schema) -> Any:
         return "2026-01-01T00:00:00Z"
     if kind == "boolean":
         return True
+    if kind == "array":  # the ids of a `refs` field: `create_row` makes the rows they name
+        return []
     if kind in ("integer", "number"):
         low, high = spec.get("minimum"), spec.get("maximum")
         value = max(low, 0) if low is not None else 0
@@ -152,6 +154,29 @@ def references_of(resource: str) -> dict[str, str]:
     }
 
 
+def links_of(resource: str) -> dict[str, str]:
+    """Each `refs` field of `resource` (its table) and the resource its ids name."""
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == resource:
+            return {
+                relationship.key: relationship.mapper.class_.__tablename__
+                for relationship in mapper.relationships
+                if relationship.secondary is not None
+            }
+    return {}
+
+
+async def create_rows(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    resource: str,
+    count: int,
+    chain: tuple[str, ...] = (),
+) -> list[str]:
+    """The ids of `count` new rows of `resource`, in the order made."""
+    return [(await create_row(client, headers, resource, chain))["id"] for _ in range(count)]
+
+
 def reads_are_public(openapi: Schema, resource: str) -> bool:
     """Whether anyone may read a row of `resource`: its `GET /{id}` takes no token."""
     operation = openapi["paths"].get(f"{API}/{resource}/{{id}}", {}).get("get")
@@ -177,6 +202,11 @@ async def create_row(
         if field in body:
             row = await create_row(client, headers, target, (*chain, resource))
             body[field] = row["id"]
+    properties = create_schema(openapi, resource)["properties"]
+    for field, target in links_of(resource).items():
+        if field in body:
+            count = properties[field].get("minItems", 0)
+            body[field] = await create_rows(client, headers, target, count, (*chain, resource))
     created = await client.post(f"{API}/{resource}", json=body, headers=headers)
     assert created.status_code == 201, created.text
     return dict(created.json())
@@ -194,6 +224,8 @@ class CrudContract:
     unique: ClassVar[dict[str, list[str]]] = {}
     """Unique field -> the fields whose rows it is unique among (`owner_id`: one owner's
     rows; a ref field: the rows of one parent; none: every row)."""
+    links: ClassVar[dict[str, str]] = {}
+    """`refs` field -> the resource its ids name."""
 
     async def _headers(self, make_user: MakeUser) -> dict[str, str]:
         return (await make_user()).headers
@@ -207,6 +239,10 @@ class CrudContract:
         for field, target in self.references.items():
             if own_rows or target != self.resource:
                 body[field] = (await create_row(client, headers, target))["id"]
+        for field, target in self.links.items():
+            if own_rows or target != self.resource:
+                low, high = await self._count_bounds(client, field)
+                body[field] = await create_rows(client, headers, target, min(max(low, 2), high))
         for field in set(self.unique) & set(body) - set(self.references):
             body[field] = await self._fresh(client, headers, field)
         return body
@@ -252,6 +288,12 @@ class CrudContract:
         assert answer.json()["title"] == "Conflict"
         assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [(field, "unique")]
         assert f"with this {field}" in answer.json()["detail"]
+
+    async def _count_bounds(self, client: httpx.AsyncClient, field: str) -> tuple[int, int]:
+        """(fewest, most) ids a `refs` field takes, read off the app's OpenAPI document."""
+        openapi = (await client.get("/openapi.json")).json()
+        spec = create_schema(openapi, self.resource)["properties"][field]
+        return spec.get("minItems", 0), spec["maxItems"]
 
     async def _create(
         self, client: httpx.AsyncClient, headers: dict[str, str], *, own_rows: bool = True
@@ -613,6 +655,143 @@ class DeleteContract(CrudContract):
         current = {**headers, "If-Match": f'"{row["version"]}"'}
         assert (await client.delete(url, headers=current)).status_code == 204
         assert_problem(await client.delete(url, headers=current), 404)
+
+
+class LinksContract(CrudContract):
+    """The `refs` fields: ids answered in the order sent, each id checked (404 naming the
+    model, nothing written), a duplicate refused, a PUT replacing the whole set, and the
+    list filter named after the field."""
+
+    link_filters: ClassVar[Sequence[str]] = ()
+    """The `refs` fields the list filters by (rows that have the id)."""
+
+    def _usable_fields(self) -> dict[str, str]:
+        """The `refs` fields whose rows `_body` fills (not those naming this resource)."""
+        return {field: target for field, target in self.links.items() if target != self.resource}
+
+    async def _rows(self, client: httpx.AsyncClient, headers: dict[str, str]) -> int | None:
+        """How many rows the caller's list holds (None without a list route)."""
+        if "list" not in self.statuses:
+            return None
+        listed = await client.get(f"{API}/{self.resource}?limit=1", headers=headers)
+        return int(listed.json()["total"])
+
+    async def test_links_are_answered_in_the_order_sent(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        body = await self._body(client, headers, own_rows=False)
+        backwards = {**body, **{field: body[field][::-1] for field in self._usable_fields()}}
+        for sent in (body, backwards):  # one of the two orders is not the ids' sorted one
+            created = await client.post(url, json=sent, headers=headers)
+            assert created.status_code == 201, created.text
+            answered = {field: created.json()[field] for field in self._usable_fields()}
+            assert answered == {field: sent[field] for field in self._usable_fields()}
+            row = created.json()
+            if "get" in self.statuses:
+                fetched = await client.get(f"{url}/{row['id']}", headers=headers)
+                assert fetched.json() == row
+            if "list" in self.statuses:
+                listed = (await client.get(f"{url}?limit=100", headers=headers)).json()
+                assert row in listed["items"]
+
+    async def test_an_id_the_caller_may_not_use_is_404_and_writes_nothing(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers, stranger = await self._headers(make_user), await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        body = await self._body(client, headers, own_rows=False)
+        openapi = (await client.get("/openapi.json")).json()
+        for field, target in self._usable_fields().items():
+            foreign = await create_rows(client, stranger, target, 1)
+            if reads_are_public(openapi, target):  # anyone may refer to its rows
+                ids = [*body[field][: max(len(body[field]) - 1, 0)], *foreign]
+                accepted = await client.post(url, json={**body, field: ids}, headers=headers)
+                assert (accepted.status_code, accepted.json()[field]) == (201, ids)
+                foreign = []
+            for wrong in ([str(uuid.uuid4())], foreign):
+                if not wrong:
+                    continue
+                before = await self._rows(client, headers)
+                ids = [*body[field][: max(len(body[field]) - 1, 0)], *wrong]
+                refused = await client.post(url, json={**body, field: ids}, headers=headers)
+                assert_problem(refused, 404)
+                assert refused.json()["detail"].endswith(" not found")
+                assert await self._rows(client, headers) == before
+                if field in self.fixed:
+                    continue
+                for method in self._update_methods():
+                    row = await self._create(client, headers, own_rows=False)
+                    item = f"{url}/{row['id']}"
+                    moved = await client.request(method, item, json={field: ids}, headers=headers)
+                    assert_problem(moved, 404)
+                    if "get" in self.statuses:
+                        assert (await client.get(item, headers=headers)).json() == row
+
+    async def test_a_duplicate_id_is_400_naming_the_field(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        body = await self._body(client, headers, own_rows=False)
+        for field in self._usable_fields():
+            if len(body[field]) < 2:
+                continue
+            twice = [body[field][0], body[field][0]]
+            refused = await client.post(
+                f"{API}/{self.resource}", json={**body, field: twice}, headers=headers
+            )
+            assert_problem(refused, 400)
+            assert refused.json()["errors"][0]["field"] == field
+
+    async def test_an_update_replaces_the_whole_set(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for method in self._update_methods():  # PUT and PATCH alike
+            body = await self._body(client, headers, own_rows=False)
+            created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+            url = f"{API}/{self.resource}/{created.json()['id']}"
+            for field, target in self._usable_fields().items():
+                if field in self.fixed:
+                    continue
+                low = (await self._count_bounds(client, field))[0]
+                others = await create_rows(client, headers, target, max(low, 1))
+                replaced = await client.request(method, url, json={field: others}, headers=headers)
+                assert replaced.status_code == 200, replaced.text
+                assert replaced.json()[field] == others
+                assert replaced.json()["version"] == created.json()["version"] + 1
+                kept = await client.request(method, url, json={}, headers=headers)
+                assert kept.json()[field] == others
+                if "get" in self.statuses:
+                    assert (await client.get(url, headers=headers)).json()[field] == others
+                created = replaced
+
+    def _update_methods(self) -> list[str]:
+        """PUT and PATCH, as far as the doc lists them."""
+        return [method for name, method in UPDATE_METHODS.items() if name in self.statuses]
+
+    async def test_the_list_filter_finds_the_rows_that_have_the_id(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        url = f"{API}/{self.resource}"
+        for field in self.link_filters:
+            if field not in self._usable_fields():
+                continue
+            body = await self._body(client, headers, own_rows=False)
+            first, *rest = body[field]
+            with_it = await client.post(url, json=body, headers=headers)
+            assert with_it.status_code == 201, with_it.text
+            without = await client.post(url, json={**body, field: rest}, headers=headers)
+            assert without.status_code in (201, 400), without.text  # 400: below the bound
+            found = await client.get(url, params={field: first}, headers=headers)
+            assert found.status_code == 200, found.text
+            assert [row["id"] for row in found.json()["items"]] == [with_it.json()["id"]]
+            assert found.json()["total"] == 1
+            nothing = await client.get(url, params={field: str(uuid.uuid4())}, headers=headers)
+            assert nothing.json()["items"] == []
 
 
 class ExpandContract(CrudContract):

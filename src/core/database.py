@@ -242,6 +242,10 @@ class Database:
         rows = await self._run(statement, params)
         return rows[0] if rows else None
 
+    async def write_all(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
+        """Every row a write returned (`RETURNING`); never retried."""
+        return await self._run(statement, params)
+
     async def estimate(self, statement: Executable, params: Mapping[str, Any]) -> int:
         """PostgreSQL's planner estimate of the rows `statement` returns (EXPLAIN, as
         PostgREST's `count=planned`): no row is read."""

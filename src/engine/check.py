@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Boolean, Date, Enum, Float, Integer, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    Uuid,
+    inspect,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
@@ -22,11 +33,13 @@ from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import (
     EXPAND_PARAM,
     INT64,
+    REFS_MAX_ITEMS,
     Endpoint,
     FeatureDoc,
     FieldType,
     Model,
     ModelField,
+    link_of,
     table_name,
     unique_index,
 )
@@ -203,9 +216,28 @@ def _check_model(
     create = create_schema.get("properties", {})
     required_inputs = set(create_schema.get("required", []))
     unique = _unique_indexes(table)
+    links = {
+        relationship.key: relationship.secondary
+        for relationship in inspect(mapped).relationships
+        if relationship.secondary is not None
+    }
     update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
+        if item.type.kind == "refs":
+            problems = _link_problems(model, item, links.get(item.name), create.get(item.name))
+            for problem in problems:
+                yield Mismatch(doc.path, item.line, subject, problem)
+            if item.name in create and (item.required == "yes") != (item.name in required_inputs):
+                app_says = "required" if item.name in required_inputs else "optional"
+                problem = (
+                    f"{model.name}Create makes it {app_says}, doc says Required {item.required}"
+                )
+                yield Mismatch(doc.path, item.line, subject, problem)
+            if update_schema is not None:
+                for problem in _update_problems(item, model, update_schema):
+                    yield Mismatch(doc.path, item.line, subject, problem)
+            continue
         column = table.columns.get(item.name)
         if column is None:
             yield Mismatch(doc.path, item.line, subject, "no such column")
@@ -236,6 +268,43 @@ def _check_model(
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
+    refs = {item.name for item in model.fields if item.type.kind == "refs"}
+    for name, secondary in links.items():
+        if name not in refs:
+            problem = f"refs field (link table {secondary.name}) is not in the doc"
+            yield Mismatch(doc.path, model.line, f"{model.name}.{name}", problem)
+
+
+def _link_problems(
+    model: Model, item: ModelField, secondary: Any, schema: dict[str, Any] | None
+) -> Iterator[str]:
+    """What differs between a `refs` field and the app: its link table (the relationship
+    of that name, its two foreign keys) and its input (an array of ids within the bound)."""
+    link = link_of(model, item)
+    if secondary is None:
+        yield f"no refs field (a relationship over link table {link.table})"
+    else:
+        expected = {link.source: link.source_table, link.target: link.target_table}
+        found = {key.parent.name: key.column.table.name for key in secondary.foreign_keys}
+        if (secondary.name, found) != (link.table, expected):
+            pairs = ", ".join(f"{c} -> {t}" for c, t in sorted(found.items()))
+            yield (
+                f"link table is {secondary.name} ({pairs}), doc says {link.table}"
+                f" ({link.source} -> {link.source_table}, {link.target} -> {link.target_table})"
+            )
+    if schema is None:
+        yield f"not a field of {model.name}Create"
+        return
+    if schema.get("type") != "array" or schema.get("items", {}).get("format") != "uuid":
+        yield "input is not an array of ids"
+        return
+    high = REFS_MAX_ITEMS if item.type.high is None else item.type.high
+    for key, bound in (("minItems", item.type.low), ("maxItems", high)):
+        actual = schema.get(key)
+        if key == "minItems" and bound is None and actual == 0:
+            bound = actual
+        if (None if actual is None else float(actual)) != bound:
+            yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
 
 
 def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> Iterator[str]:

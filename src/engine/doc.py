@@ -58,9 +58,13 @@ INT64 = (-(2**63), 2**63 - 1)
 """The widest integer column (BIGINT): an `int` range stays within it."""
 DECIMAL_PRECISION = 1000
 """The most digits a `Decimal(P, S)` may have: PostgreSQL's NUMERIC refuses more (and 0)."""
+REFS_MAX_ITEMS = 1000
+"""The most ids a `refs` field takes in one request, when its bound says no fewer: every
+input is bounded."""
 TYPE_GRAMMAR = (
     "UUID, str, str(MIN..MAX), int, int(MIN..MAX), float, float(MIN..MAX), bool, date, "
-    "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model)"
+    "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model), refs(Model),"
+    " refs(Model)(MIN..MAX)"
 )
 
 _RANGE = r"(?P<low>-?\d+(?:\.\d+)?)?\.\.(?P<high>-?\d+(?:\.\d+)?)?"
@@ -75,6 +79,7 @@ _TYPE_PATTERNS = {
     "decimal": re.compile(r"Decimal(?:\((?P<precision>\d+),\s*(?P<scale>\d+)\))?"),
     "enum": re.compile(r"enum\((?P<choices>[^()]+)\)"),
     "ref": re.compile(r"ref\((?P<model>[A-Z][A-Za-z0-9]*)\)"),
+    "refs": re.compile(rf"refs\((?P<model>[A-Z][A-Za-z0-9]*)\)(?:\({_RANGE}\))?"),
 }
 _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
@@ -120,7 +125,9 @@ class ModelField:
 
     @property
     def nullable(self) -> bool:
-        return self.required == "no" and self.default in (None, "null")
+        """A `refs` field is never null: without ids it is the empty set."""
+        optional = self.required == "no" and self.default in (None, "null")
+        return optional and self.type.kind != "refs"
 
     @property
     def renamed_from(self) -> str | None:
@@ -213,6 +220,14 @@ class InvalidDoc(Exception):
         self.problems = problems
 
 
+def _needs_a_row(item: "ModelField") -> bool:
+    """Whether a row cannot be written without a row its reference names: a required
+    `ref`, or a required `refs` with a lower bound of at least one id."""
+    if item.required != "yes":
+        return False
+    return item.type.kind == "ref" or (item.type.low or 0) >= 1
+
+
 def table_name(model: str) -> str:
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model).lower()
     if re.search(r"[^aeiou]y$", snake):
@@ -220,6 +235,40 @@ def table_name(model: str) -> str:
     if re.search(r"(s|x|z|ch|sh)$", snake):
         return snake + "es"
     return snake + "s"
+
+
+def module_name(model: str) -> str:
+    """`TimeEntry` -> `time_entry`: its modules, and its id column in a link table."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model).lower()
+
+
+@dataclass(frozen=True)
+class Link:
+    """The association table of a `refs(Target)` field: one row per (row, id) pair, with
+    the position the id was sent at, so the ids are answered in the order sent."""
+
+    table: str
+    source: str
+    """The column naming the row (`task_id`)."""
+    source_table: str
+    target: str
+    """The column naming the referenced row (`label_id`; `linked_task_id` on its own model)."""
+    target_table: str
+
+
+def link_of(model: "Model", item: "ModelField") -> Link:
+    """`Task.labels: refs(Label)` is stored in `task_labels (task_id, label_id, position)`."""
+    source = f"{module_name(model.name)}_id"
+    target = f"{module_name(item.type.ref or '')}_id"
+    if target == source:
+        target = f"linked_{target}"
+    return Link(
+        f"{module_name(model.name)}_{item.name}",
+        source,
+        model.table,
+        target,
+        table_name(item.type.ref or ""),
+    )
 
 
 @dataclass
@@ -303,6 +352,18 @@ class _Reader:
             models.append(model)
         if not models:
             self.problem(section.line, "no model; expected one '### ModelName' with its table")
+        known_tables = {table_name(name) for name in self.known_models}
+        for model in models:
+            for item in model.fields:
+                if item.type.kind != "refs":
+                    continue
+                link = link_of(model, item)
+                if link.table in tables or link.table in known_tables:
+                    self.problem(
+                        item.line,
+                        f"{model.name}.{item.name} is stored in the table {link.table!r}, which"
+                        " a model has already; expected another field name",
+                    )
         for model in models:
             self.check_model(model, self.known_models | {m.name for m in models})
         self.check_required_references(models)
@@ -312,7 +373,7 @@ class _Reader:
         """A required reference that leads back to its own model (a required parent, or
         two models that each require the other) leaves no row that could be created first."""
         required = {
-            model.name: [f for f in model.fields if f.type.ref and f.required == "yes"]
+            model.name: [f for f in model.fields if f.type.ref and _needs_a_row(f)]
             for model in models
         }
         for model in models:
@@ -444,6 +505,17 @@ class _Reader:
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
                 unique = None
+        if field_type is not None and field_type.kind == "refs":
+            if required == "auto":
+                self.problem(line, f"{name} is refs(...) with Required auto; expected yes or no")
+                ok = False
+            elif default not in ("-", ""):
+                self.problem(
+                    line,
+                    f"{name}: a refs field takes no default (without ids it is the empty set);"
+                    f" write - (got {default!r})",
+                )
+                ok = False
         if not ok or field_type is None:
             return None
         value = None if default in ("-", "") else _plain(default)
@@ -712,10 +784,12 @@ def _read_type(text: str) -> FieldType | str:
         groups = match.groupdict()
         low, high = groups.get("low"), groups.get("high")
         choices = tuple(c.strip() for c in (groups.get("choices") or "").split(","))
-        if kind in ("str", "int") and any(v is not None and "." in v for v in (low, high)):
-            whole = f"{kind}({_whole(low, math.ceil)}..{_whole(high, math.floor)})"
-            return f"{text}: the bounds of {kind} are whole numbers; write e.g. {whole}"
-        number = int if kind in ("str", "int") else float
+        whole_bounds = kind in ("str", "int", "refs")
+        if whole_bounds and any(v is not None and "." in v for v in (low, high)):
+            name = f"refs({groups['model']})" if kind == "refs" else kind
+            whole = f"{name}({_whole(low, math.ceil)}..{_whole(high, math.floor)})"
+            return f"{text}: the bounds of {name} are whole numbers; write e.g. {whole}"
+        number = int if whole_bounds else float
         field_type = FieldType(
             kind,
             low=number(low) if low is not None else None,
@@ -837,10 +911,13 @@ def _impossible(text: str, field_type: FieldType) -> str | None:
     if kind == "enum":
         return _enum_problem(field_type.choices)
     if low is not None and high is not None and low > high:
+        name = f"refs({field_type.ref})" if kind == "refs" else kind
         return (
             f"{text}: the range is empty (its lower bound is above its upper one);"
-            f" write {kind}({number_text(high)}..{number_text(low)})"
+            f" write {name}({number_text(high)}..{number_text(low)})"
         )
+    if kind == "refs":
+        return _count_problem(text, field_type)
     if kind == "str" and any(v is not None and v < 0 for v in (low, high)):
         return f"{text}: a length is never negative; write e.g. str(..{int(high or 1)})"
     if kind == "str" and high is not None and high < 1:
@@ -860,6 +937,21 @@ def _impossible(text: str, field_type: FieldType) -> str | None:
         return (
             f"{text}: the scale (digits after the point) is larger than the precision (all"
             f" digits); write Decimal({scale}, {precision})"
+        )
+    return None
+
+
+def _count_problem(text: str, field_type: FieldType) -> str | None:
+    """What is wrong with the count bound of a `refs(Model)(MIN..MAX)`, if anything."""
+    low, high, name = field_type.low, field_type.high, f"refs({field_type.ref})"
+    if any(v is not None and v < 0 for v in (low, high)):
+        return f"{text}: a count is never negative; write e.g. {name}(..{int(high or 20)})"
+    if high is not None and high < 1:
+        return f"{text}: a set of at most {int(high)} ids holds none; write e.g. {name}(..1)"
+    if any(v is not None and v > REFS_MAX_ITEMS for v in (low, high)):
+        return (
+            f"{text}: at most {REFS_MAX_ITEMS} ids may be sent at once; write e.g."
+            f" {name}(..{REFS_MAX_ITEMS})"
         )
     return None
 

@@ -18,8 +18,10 @@ from merge3 import Merge3
 from src.engine.doc import (
     OWNER_SCOPE,
     FeatureDoc,
+    Link,
     Model,
     ModelField,
+    link_of,
     number_text,
     parse_doc_text,
     reads_every_owner,
@@ -316,6 +318,13 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
             if previous is None:
                 change.added.append(item)
                 continue
+            if renamed and item.type.kind == "refs":
+                problems.append(
+                    f"{new.path}:{item.line}: {name}.{item.name} is a refs field 'renamed from"
+                    f" {previous.name}'; its link table is named after it, so it cannot be"
+                    " renamed (add the new field, copy the pairs, remove the old one)"
+                )
+                continue
             if (previous.type.kind, previous.type.ref) != (item.type.kind, item.type.ref):
                 problems.append(
                     f"{new.path}:{item.line}: {name}.{item.name} changes type from"
@@ -325,6 +334,8 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
             elif renamed:  # changed too: its constraints bear its name
                 change.renamed.append((previous, item))
                 change.changed.append((previous, item))
+            elif item.type.kind == "refs":
+                continue  # its count bound is an input rule: its link table stays as it is
             elif (
                 column_of(previous, before, everyone=was).shape()
                 != column_of(item, after, everyone=now).shape()
@@ -390,6 +401,10 @@ class TableSteps:
     fills: list[Fill]
     last: list[Operation]
     """Columns altered and dropped, constraints created."""
+    dropped_links: list[Link] = field(default_factory=list)
+    """Link tables of removed `refs` fields, dropped first."""
+    created_links: list[Link] = field(default_factory=list)
+    """Link tables of new `refs` fields, created last."""
 
 
 def table_steps(change: TableChange, reverse: bool) -> TableSteps:
@@ -405,6 +420,10 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
         renamed = {old: new for new, old in renamed.items()}
     was, now = change.everyone[::-1] if reverse else change.everyone
     steps = TableSteps(table, [], [], [], [])
+    steps.created_links.extend(link_of(model, item) for item in added if item.type.kind == "refs")
+    steps.dropped_links.extend(link_of(model, item) for item in removed if item.type.kind == "refs")
+    added = [item for item in added if item.type.kind != "refs"]
+    removed = [item for item in removed if item.type.kind != "refs"]
     for old, new in pairs:
         old_name = renamed.get(new.name, new.name)
         before = column_of(old, model, old_name, everyone=was)

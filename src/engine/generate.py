@@ -21,10 +21,12 @@ from typing import Any, TypeGuard
 from src.core.errors import in_words
 from src.engine.doc import (
     INT64,
+    REFS_MAX_ITEMS,
     FeatureDoc,
     Model,
     ModelField,
     expandable,
+    link_of,
     number_text,
     table_name,
     unique_index,
@@ -378,9 +380,13 @@ def _filters(model: Model, listing: Operation) -> list[ModelField]:
 
 def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
     """The model template's names and types: each column's Python type, SQL type, default;
-    and whether anyone may read its rows (and so refer to them)."""
-    fields, enums = [], []
+    each `refs` field's link table; and whether anyone may read its rows (and so refer to
+    them)."""
+    fields, enums, links = [], [], []
     for item in _input_fields(model):
+        if item.type.kind == "refs":
+            links.append({"name": item.name, "model": item.type.ref, "link": link_of(model, item)})
+            continue
         python_type, column_type, imports = _column_types(item, model)
         if item.type.kind == "enum":
             enums.append({"name": python_type, "members": item.type.choices})
@@ -406,6 +412,7 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
     return {
         "fields": fields,
         "enums": enums,
+        "links": links,
         "summary": summary,
         "overview": overview,
         "public": public,
@@ -510,7 +517,7 @@ def _schemas(model: Model, nestings: dict[str, Nesting] | None = None) -> dict[s
     for item in _input_fields(model):
         imports: list[str] = []
         input_type, output_type = _schema_types(item, model, imports, aliases)
-        factory = default_factory(item)
+        factory = "list" if item.type.kind == "refs" else default_factory(item)
         if factory == "utcnow":
             imports.append("from src.models.base import utcnow")
         fields.append(
@@ -563,6 +570,16 @@ def _schema_types(
     kind = item.type.kind
     alias = enum_name(model, item)  # a constrained type is named as an enum would be
     bounds = _field_bounds(item)
+    if kind == "refs":  # the ids, each once, within the count bound (always bounded)
+        imports += [
+            "import uuid",
+            "from typing import Annotated",
+            "from pydantic import Field",
+            "from src.schemas.base import DistinctIds",
+        ]
+        type_ = f"Annotated[list[uuid.UUID], Field({bounds}), DistinctIds]"
+        aliases.append({"name": alias, "type": type_})
+        return alias, "list[uuid.UUID]"
     if kind == "str":
         imports += ["from typing import Annotated", "from src.schemas.base import NoNul"]
         field = f"Field({bounds}), " if bounds else ""
@@ -627,7 +644,10 @@ def _field_bounds(item: ModelField) -> str:
         low, high = limits[0] if low is None else low, limits[1] if high is None else high
     if item.type.kind == "str" and high is None:
         high = TEXT_MAX_LENGTH  # every input is bounded, and its JSON schema says so
-    keys = ("min_length", "max_length") if item.type.kind == "str" else ("ge", "le")
+    if item.type.kind == "refs" and high is None:
+        high = REFS_MAX_ITEMS
+    counted = item.type.kind in ("str", "refs")
+    keys = ("min_length", "max_length") if counted else ("ge", "le")
     return ", ".join(
         f"{key}={number_text(value)}"
         for key, value in zip(keys, (low, high), strict=True)
@@ -688,6 +708,7 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
         filters.append(
             {
                 "name": item.name,
+                "has": item.type.kind == "refs",
                 "type": python_type,
                 "limits": limits,
                 "metadata": metadata,
@@ -702,7 +723,7 @@ def _filter_type(item: ModelField, model: Model, imports: list[str]) -> tuple[st
     field takes, in the URL's form (`?minutes=5`), so a value past a column's range or a
     NUL is a 400, never a query that fails; a `str` without a maximum gets one."""
     kind, low, high = item.type.kind, item.type.low, item.type.high
-    if kind in ("uuid", "ref"):
+    if kind in ("uuid", "ref", "refs"):  # a `refs` filter: rows that have this id
         imports.append("import uuid")
         return "uuid.UUID", "", ""
     if kind == "enum":
@@ -750,13 +771,20 @@ def _tests(
     valid = {
         item.name: _sample(item)
         for item in _input_fields(model)
-        if item.required == "yes" and item.type.kind != "ref"
+        if item.required == "yes" and item.type.kind not in ("ref", "refs")
     }
     references = {
         item.name: table_name(item.type.ref or "")
         for item in _input_fields(model)
         if item.type.kind == "ref"
     }
+    links = {
+        item.name: table_name(item.type.ref or "")
+        for item in _input_fields(model)
+        if item.type.kind == "refs"
+    }
+    listing = operations.get("list")
+    filtered = [name for name in links if listing and name in listing.query]
     expand = {name: operation.expand for name, operation in operations.items() if operation.expand}
     nested = [
         {
@@ -772,6 +800,8 @@ def _tests(
     return {
         "valid": valid,
         "references": references,
+        "links": links,
+        "link_filters": filtered,
         "statuses": _statuses(operations),
         "nestings": nested,
         "fixed": fixed,

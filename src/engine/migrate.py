@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -27,7 +27,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine
 
 from src.core.migrations import alembic_config
-from src.engine.doc import FeatureDoc, reads_every_owner
+from src.engine.doc import FeatureDoc, Link, link_of, reads_every_owner
 from src.engine.evolve import Column, TableChange, column_of, table_steps
 from src.engine.generate import GenerationError
 from src.engine.render import Renderer
@@ -93,6 +93,8 @@ class Table:
     """The doc's fields; the columns every row has are the template's."""
     deferred: list[Column]
     """References to a table created after this one (a cycle): added once both exist."""
+    links: list[Link] = field(default_factory=list)
+    """The link tables of its `refs` fields, created once every table of the doc exists."""
 
 
 def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]:
@@ -103,8 +105,12 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
         model.table: [
             column_of(item, model, everyone=reads_every_owner(doc, model))
             for item in model.fields
-            if item.required != "auto"
+            if item.required != "auto" and item.type.kind != "refs"
         ]
+        for model in models
+    }
+    links = {
+        model.table: [link_of(model, item) for item in model.fields if item.type.kind == "refs"]
         for model in models
     }
     ordered: list[str] = []
@@ -131,6 +137,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
                 for column in columns[table]
                 if column.ref in columns and ordered.index(column.ref) > ordered.index(table)
             ],
+            links[table],
         )
         for table in ordered
     ]

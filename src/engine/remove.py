@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from src.core.config import Settings
-from src.engine.doc import FeatureDoc, InvalidDoc, parse_doc_text, table_name
+from src.engine.doc import FeatureDoc, InvalidDoc, link_of, parse_doc_text, table_name
 from src.engine.evolve import BUILT_DIR, Built, built_path, parse_built_doc, read_built
 from src.engine.generate import (
     GenerationError,
@@ -165,18 +165,25 @@ def _references(
     table with a foreign key to the feature's tables (a hand-written model)."""
     models = {model.name for model in doc.models}
     tables = {model.table for model in doc.models}
-    problems, reported = [], set()  # the tables whose doc is named already
+    own_links = {
+        link_of(model, item).table
+        for model in doc.models
+        for item in model.fields
+        if item.type.kind == "refs"
+    }
+    problems, reported = [], set(own_links)  # the tables whose doc is named already
     for record in sorted((root / BUILT_DIR).glob("*.json")):
         other = Path("docs/features") / f"{record.stem}.md"
         if record.stem == doc_path.stem:
             continue
         built = read_built(root, other)
-        for model, field, target in _refs(built, other, known_models) if built else ():
+        for model, field, kind, target, link in _refs(built, other, known_models) if built else ():
             if target in models:
-                reported.add(table_name(model))
+                reported.update(name for name in (table_name(model), link) if name)
                 problems.append(
-                    f"{other}: {model}.{field} is ref({target}), which {doc_path.name} defines;"
-                    f" remove {other.name} first (featwright remove {other}) or drop the field"
+                    f"{other}: {model}.{field} is {kind}({target}), which {doc_path.name}"
+                    f" defines; remove {other.name} first (featwright remove {other}) or drop"
+                    " the field"
                 )
     for table in metadata.sorted_tables:
         if table.name in tables | reported:
@@ -191,18 +198,30 @@ def _references(
     return problems
 
 
-def _refs(built: Built, path: Path, known_models: frozenset[str]) -> list[tuple[str, str, str]]:
-    """(model, field, referenced model) of each `ref` in a built doc."""
+def _refs(
+    built: Built, path: Path, known_models: frozenset[str]
+) -> list[tuple[str, str, str, str, str | None]]:
+    """(model, field, `ref` or `refs`, referenced model, link table of a `refs`) of each
+    reference in a built doc."""
     try:
         doc = parse_doc_text(built.doc_text, path, known_models)
     except InvalidDoc:  # a doc that no longer parses: its text still says what it refers to
-        pattern = re.compile(r"^\|\s*(\w+)\s*\|\s*ref\((\w+)\)", re.MULTILINE)
-        return [("a model", field, target) for field, target in pattern.findall(built.doc_text)]
+        pattern = re.compile(r"^\|\s*(\w+)\s*\|\s*(refs?)\((\w+)\)", re.MULTILINE)
+        return [
+            ("a model", field, kind, target, None)
+            for field, kind, target in pattern.findall(built.doc_text)
+        ]
     return [
-        (model.name, item.name, item.type.ref)
+        (
+            model.name,
+            item.name,
+            item.type.kind,
+            item.type.ref,
+            link_of(model, item).table if item.type.kind == "refs" else None,
+        )
         for model in doc.models
         for item in model.fields
-        if item.type.kind == "ref" and item.type.ref
+        if item.type.kind in ("ref", "refs") and item.type.ref
     ]
 
 

@@ -3,12 +3,23 @@
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, TypeDecorator, Uuid
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    TypeDecorator,
+    Uuid,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -93,3 +104,53 @@ class OwnedEntity(Entity):
     readable_by_anyone: ClassVar[bool] = False
     """Its reads are public (a doc's GET with Auth None): anyone may refer to its rows, as
     a comment of one user on another's public article, since anyone can read them."""
+
+
+def link_table(name: str, source: tuple[str, str], target: tuple[str, str]) -> Table:
+    """The association table of a `refs(Model)` field: `source` and `target` are each a
+    (column, referenced table). One row per pair (its primary key, which also serves the
+    row's own ids); `position` keeps the order the ids were sent in; the index leading with
+    the target serves "rows that have this one" and the cascade when a target goes. Either
+    row deleted takes the pair with it."""
+    (source_column, source_table), (target_column, target_table) = source, target
+    return Table(
+        name,
+        Base.metadata,
+        Column(
+            source_column,
+            Uuid,
+            ForeignKey(f"{source_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            target_column,
+            Uuid,
+            ForeignKey(f"{target_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("position", Integer, nullable=False),
+        Index(None, target_column, source_column),
+    )
+
+
+def links(target: str, table: Table) -> Relationship[Any]:
+    """A `refs(Model)` field on a model: the rows of `target` its link `table` pairs it with,
+    in the order sent. Never loaded by the ORM (`lazy="raise"`, view only): repositories read
+    and write the ids themselves (src/repositories/base.py)."""
+    source, linked = table.c[0], table.c[1]  # as link_table() orders them
+    return relationship(
+        target,
+        secondary=table,
+        # Explicit, as a link from a model to its own rows has two ways to join.
+        primaryjoin=lambda: _referenced(source) == source,
+        secondaryjoin=lambda: _referenced(linked) == linked,
+        order_by=table.c.position,
+        lazy="raise",
+        viewonly=True,
+    )
+
+
+def _referenced(column: Column[Any]) -> Column[Any]:
+    """The column a link table's column is a foreign key to (known once both tables are)."""
+    (key,) = column.foreign_keys
+    return key.column

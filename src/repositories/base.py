@@ -10,33 +10,41 @@ rule in `OwnedRepository`) narrows reads, updates and deletes alike. The reposit
 own parameters start with `_` (`_pk`, `_limit`), so they never clash with a column.
 """
 
+import json
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    JSON,
+    Column,
     Delete,
     Insert,
     Integer,
     Select,
+    Table,
     Update,
+    Uuid,
     any_,
     bindparam,
     delete,
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
@@ -58,6 +66,28 @@ RowKey = uuid.UUID | Mapping[str, Any]
 route names it (`{"project_id": ..., "id": ...}`: a task only under that project)."""
 
 _statements: dict[Hashable, Any] = {}
+
+
+class _UnusableLink(Exception):
+    """An id of a `refs` field names no row the writer may use: the write is rolled back."""
+
+
+class _WithLinks:
+    """A written row answered with the ids its `refs` fields were just given: the write's
+    RETURNING ran before the pairs were written, so it holds the ids as they were."""
+
+    __slots__ = ("_links", "_row")
+
+    def __init__(self, row: Record, links: Mapping[str, Sequence[uuid.UUID]]) -> None:
+        self._row, self._links = row, links
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._links:
+            return list(self._links[name])
+        return getattr(self._row, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._row[key]
 
 
 class Repository(Generic[ModelT]):
@@ -93,7 +123,108 @@ class Repository(Generic[ModelT]):
 
     @cached_property
     def _columns(self) -> list[Any]:
-        return list(self.model.__table__.columns)
+        """What a row is answered with: its columns and the ids of each `refs` field, read
+        in the same statement (`_ids_of`)."""
+        return [*self.model.__table__.columns, *map(self._ids_of, link_fields(self.model))]
+
+    def _ids_of(self, name: str) -> ColumnElement[Any]:
+        """The ids a row's `refs` field holds, in the order sent, as one value of the row:
+        an array on PostgreSQL, a JSON array on SQLite (read back as a list)."""
+        link = link_fields(self.model)[name]
+        ids = (
+            select(link.target)
+            .where(link.source == self.model.id)
+            .order_by(link.table.c.position)
+            .correlate(self.model)
+        )
+        if self.database.dialect_name == "postgresql":
+            return func.array(ids.scalar_subquery()).label(name)
+        listed = ids.subquery()
+        aggregated = select(func.json_group_array(listed.c[link.target.name])).correlate(self.model)
+        return type_coerce(aggregated.scalar_subquery(), JSON).label(name)
+
+    def _given_ids(self) -> NamedFromClause:
+        """The ids of one `refs` field as sent (the `_ids` parameter), each with its place:
+        a table of (value, position)."""
+        if self.database.dialect_name == "postgresql":
+            given = bindparam("_ids", type_=ARRAY(Uuid))
+            return (
+                func.unnest(given)
+                .table_valued("value", with_ordinality="position")
+                .render_derived(name="given")
+            )
+        return func.json_each(bindparam("_ids")).table_valued("key", "value").alias("given")
+
+    def _ids_param(self, ids: Sequence[uuid.UUID]) -> Any:
+        """`_ids` as `_given_ids()` reads it: SQLite stores a UUID as its 32 hex digits."""
+        if self.database.dialect_name == "postgresql":
+            return list(ids)
+        return json.dumps([id.hex for id in ids])
+
+    def _link_holds(self, target: Any, owner: Any) -> list[ColumnElement[bool]]:
+        """Conditions that a `refs` target row may be used by a row of `owner` (see
+        `OwnedRepository`)."""
+        return []
+
+    def _usable_ids(self, name: str, owner: Any) -> Select[Any]:
+        """The sent ids of `name` that name a row a row of `owner` may use, with their place."""
+        link = link_fields(self.model)[name]
+        given = self._given_ids()
+        target = aliased(link.target_model, name="target")
+        position = given.c.position if self.database.dialect_name == "postgresql" else given.c.key
+        return select(given.c.value, position.label("position")).where(
+            exists().where(target.id == given.c.value, *self._link_holds(target, owner))
+        )
+
+    async def _write_links(
+        self, row: Record, links: Mapping[str, Sequence[uuid.UUID]], *, replace: bool
+    ) -> None:
+        """Pair `row` with the ids of each `refs` field in `links` (its former pairs deleted
+        first, when `replace`). Raises `_UnusableLink` if an id names no usable row."""
+        for name, ids in links.items():
+            link = link_fields(self.model)[name]
+            if replace:
+                unlink = self._statement(
+                    ("unlink", name),
+                    lambda link=link: delete(link.table).where(  # type: ignore[misc]
+                        link.source == bindparam("_source")
+                    ),
+                )
+                await self.database.write(unlink, {"_source": row.id})
+            if not ids:
+                continue
+
+            def build(name: str = name, link: "Link" = link) -> Insert:
+                owner = bindparam("_owner", type_=Uuid)
+                usable = self._usable_ids(name, owner).subquery()
+                source = select(bindparam("_source", type_=Uuid), usable.c.value, usable.c.position)
+                columns = [link.source.name, link.target.name, "position"]
+                return insert(link.table).from_select(columns, source).returning(link.target)
+
+            statement = self._statement(("link", name), build)
+            params = {
+                "_source": row.id,
+                "_owner": getattr(row, "owner_id", None),
+                "_ids": self._ids_param(ids),
+            }
+            if len(await self.database.write_all(statement, params)) != len(ids):
+                raise _UnusableLink(name)
+
+    def _split(
+        self, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Sequence[uuid.UUID]]]:
+        """(the row's column values, the ids of each `refs` field) of `values`."""
+        fields = link_fields(self.model)
+        columns = {name: value for name, value in values.items() if name not in fields}
+        return columns, {name: value for name, value in values.items() if name in fields}
+
+    def _condition(self, name: str) -> ColumnElement[bool]:
+        """A list filter: the column equals the parameter, or for a `refs` field, the row
+        has that id (served by the link table's index that leads with the target)."""
+        link = link_fields(self.model).get(name)
+        if link is None:
+            return getattr(self.model, name) == bindparam(name)  # type: ignore[no-any-return]
+        return exists().where(link.source == self.model.id, link.target == bindparam(name))
 
     def _target(
         self, versions: Versions, key: Sequence[str] = ("id",)
@@ -190,7 +321,7 @@ class Repository(Generic[ModelT]):
         bounded = count_limit is not None
 
         def matching() -> Select[Any]:
-            conditions = [getattr(self.model, name) == bindparam(name) for name in criteria]
+            conditions = [self._condition(name) for name in criteria]
             return self._scope(select(self.model.id).where(*conditions))
 
         def counted() -> Select[Any]:
@@ -199,7 +330,7 @@ class Repository(Generic[ModelT]):
         def page_with_total() -> Select[Any]:
             total = select(func.count()).select_from(counted().subquery()).scalar_subquery()
             rows = select(*self._columns, total.label("_total")).where(
-                *[getattr(self.model, name) == bindparam(name) for name in criteria]
+                *[self._condition(name) for name in criteria]
             )
             if keyset:
                 after = tuple_(
@@ -240,7 +371,12 @@ class Repository(Generic[ModelT]):
 
     async def create(self, values: Mapping[str, Any]) -> Record | None:
         """One INSERT ... RETURNING. None when a reference names a row the owner may not
-        use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`)."""
+        use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`).
+
+        With ids for a `refs` field, the row and its pairs (one INSERT per field, each
+        `INSERT ... SELECT` of the usable ids) are one transaction; an id that names no
+        usable row rolls it back and None is returned."""
+        values, links = self._split(values)
         row = {**scalar_defaults(self.model), **self._row_values(values)}
         row.setdefault("id", uuid.uuid4())
         row.setdefault("updated_at", row.setdefault("created_at", utcnow()))
@@ -257,13 +393,28 @@ class Repository(Generic[ModelT]):
             return insert(self.model).from_select(list(columns), source)
 
         statement = self._statement(("create", columns), lambda: build().returning(*self._columns))
-        return await self._one(statement, row)
+        if not any(links.values()):
+            return await self._one(statement, row)
+        try:
+            async with self.database.transaction():
+                created = await self._one(statement, row)
+                if created is None:
+                    return None
+                await self._write_links(created, links, replace=False)
+        except _UnusableLink:
+            return None
+        return _WithLinks(created, links)
 
     async def update(
         self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
     ) -> Record | None:
-        """One UPDATE ... RETURNING that also bumps `version`; None if no row matched."""
-        if not values:
+        """One UPDATE ... RETURNING that also bumps `version`; None if no row matched.
+
+        A `refs` field in `values` replaces the row's whole set: the UPDATE, then per field
+        a DELETE of its pairs and an INSERT of the new ones, in one transaction (rolled back,
+        None returned, if an id names no usable row)."""
+        values, links = self._split(values)
+        if not values and not links:
             return await self.get(id, versions)
         columns = tuple(sorted(values))
         references = self._references_in(values)
@@ -288,7 +439,17 @@ class Repository(Generic[ModelT]):
             ),
         )
         params = {**values, **self._target_params(id, versions), "_now": utcnow()}
-        return await self._one(statement, params)
+        if not links:
+            return await self._one(statement, params)
+        try:
+            async with self.database.transaction():
+                updated = await self._one(statement, params)
+                if updated is None:
+                    return None
+                await self._write_links(updated, links, replace=True)
+        except _UnusableLink:
+            return None
+        return _WithLinks(updated, links)
 
     async def expand(self, rows: Sequence[Record], names: Sequence[str]) -> Sequence[Record]:
         """`rows`, each with the rows its references named in `names` point at beside its
@@ -419,6 +580,11 @@ class OwnedRepository(Repository[OwnedT]):
             conditions.append(usable)
         return conditions
 
+    def _link_holds(self, target: Any, owner: Any) -> list[ColumnElement[bool]]:
+        """A `refs` target is a row a row of the writer's owner may refer to, as a `ref`'s."""
+        model = inspect(target).class_
+        return _readable(target, model, owner) if issubclass(model, OwnedEntity) else []
+
     def _ancestor_or_self(self, name: str) -> ColumnElement[bool]:
         """Whether the row written is the new parent `name` names, or one of its ancestors:
         the chain up from that parent, walked by a recursive query inside the UPDATE, so a
@@ -447,6 +613,18 @@ class OwnedRepository(Repository[OwnedT]):
         return bool(await self._read(statement, {"_pk": id}))
 
     async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
+        for name, ids in self._split(values)[1].items():
+            if not ids:
+                continue
+            statement = self._statement(
+                ("usable", name),
+                lambda name=name: select(func.count()).select_from(  # type: ignore[misc]
+                    self._usable_ids(name, bindparam("_owner", type_=Uuid)).subquery()
+                ),
+            )
+            params = {"_owner": owner_id, "_ids": self._ids_param(ids)}
+            if (await self._read(statement, params))[0][0] != len(ids):
+                return in_words(link_fields(self.model)[name].target_model.__name__)
         for name in self._references_in(values):
             if values[name] is None:
                 continue
@@ -540,3 +718,31 @@ def owned_references(model: type[Entity]) -> dict[str, type[OwnedEntity]]:
             if target is not None and issubclass(target, OwnedEntity):
                 references[column.name] = target
     return references
+
+
+@dataclass(frozen=True)
+class Link:
+    """A `refs` field of a model: its link table, the column naming the row, the column
+    naming the referenced row, and the referenced model."""
+
+    table: Table
+    source: Column[Any]
+    target: Column[Any]
+    target_model: type[Entity]
+
+
+@cache
+def link_fields(model: type[Entity]) -> dict[str, Link]:
+    """The `refs` fields of `model` (src/models/base.py `links`), by name."""
+    fields = {}
+    for relationship in inspect(model).relationships:
+        if relationship.secondary is None:
+            continue
+        ((_, source),) = relationship.synchronize_pairs
+        ((_, target),) = relationship.secondary_synchronize_pairs or ()
+        table = relationship.secondary
+        assert isinstance(table, Table)
+        assert isinstance(source, Column)
+        assert isinstance(target, Column)
+        fields[relationship.key] = Link(table, source, target, relationship.mapper.class_)
+    return fields

@@ -60,6 +60,36 @@ NoNul = _NoNul()
 IsoDate = Annotated[date, BeforeValidator(_iso_date_string)]
 
 
+def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """A set of references names each row once: a repeated id is refused, never merged."""
+    seen: set[uuid.UUID] = set()
+    for id in ids:
+        if id in seen:
+            raise ValueError(f"lists {id} more than once; send each id once")
+        seen.add(id)
+    return ids
+
+
+class _DistinctIds:
+    """Refuses an id sent twice in a `refs` field, and says so in the JSON schema."""
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_distinct, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["uniqueItems"] = True
+        return json_schema
+
+
+DistinctIds = _DistinctIds()
+"""Goes last in every `refs` input field: `Annotated[list[uuid.UUID], Field(...), DistinctIds]`."""
+
+
 def _whole_number(value: object) -> object:
     """JSON Schema's integer includes 1.0; strings and booleans stay refused."""
     if isinstance(value, float) and value.is_integer():

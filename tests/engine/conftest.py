@@ -137,7 +137,7 @@ def doc_in(
     model = re.search(r"^### (\w+)$", text, re.MULTILINE)
     assert model is not None
     response = f"| Response 201 | {model[1]}Response |\n"
-    if "ref(" in rows:
+    if "ref(" in rows or "refs(" in rows:
         text = edited(text, (response, response + "| Response 404 | NotFoundError |\n"))
     if expand:
         item = f"| Auth | Required |\n| Response 200 | {model[1]}Response |\n"  # GET /{id}

@@ -93,7 +93,7 @@ def test_unknown_type(write_doc: WriteDoc) -> None:
     ((line, message),) = problems_of(path)
     assert line == 23
     assert message.startswith("unknown type 'string(1..200)'; expected one of: UUID, str, ")
-    assert message.endswith("enum(a, b, ...), ref(Model)")
+    assert message.endswith("enum(a, b, ...), ref(Model), refs(Model), refs(Model)(MIN..MAX)")
 
 
 def test_model_without_id(write_doc: WriteDoc) -> None:
