@@ -117,10 +117,9 @@ class Project:
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(parents=True)
         if source and not Path(source).is_dir():  # a revision: its tree, as `git archive` gives it
-            tar = subprocess.run(
-                ["git", "archive", source], cwd=root, capture_output=True, check=True
-            ).stdout
-            subprocess.run(["tar", "-x"], cwd=self.path, input=tar, check=True)
+            archive = ["git", "archive", source]  # the operator's own revision
+            tar = subprocess.run(archive, cwd=root, capture_output=True, check=True).stdout  # noqa: S603
+            subprocess.run(["tar", "-x"], cwd=self.path, input=tar, check=True)  # noqa: S607
         else:  # a checkout's tracked and unignored files, as the engine tests copy them
             root = Path(source or root).resolve()
             listed = run(
@@ -162,12 +161,11 @@ def seed(cfg: Config, project: Project, rows: int) -> tuple[str, list[str], list
         links=LINKS_SQL.format(labels=labels) if project.refs else "",
     )
     psql_in = [str(cfg.base_dir / "pg.sh"), "psql", "-d", DB, "-v", "ON_ERROR_STOP=1", "-f", "-"]
-    done = subprocess.run(psql_in, cwd=cfg.base_dir, input=sql, text=True, check=False)
+    done = subprocess.run(psql_in, cwd=cfg.base_dir, input=sql, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise BenchError(f"seeding failed (exit {done.returncode})")
-    order = "ORDER BY created_at, id"
-    pids = psql(cfg, f"SELECT id FROM projects {order}", db=DB).split()
-    lids = psql(cfg, f"SELECT id FROM labels {order}", db=DB).split()
+    pids = psql(cfg, "SELECT id FROM projects ORDER BY created_at, id", db=DB).split()
+    lids = psql(cfg, "SELECT id FROM labels ORDER BY created_at, id", db=DB).split()
     token = run(
         [str(project.python), "-c", TOKEN_PY, user],
         cwd=project.path,
@@ -212,8 +210,9 @@ def main() -> int:
             token, pids, lids = seed(cfg, project, size)
             if server is None:
                 cmd = project.cli(*f"serve --host {HOST} --port {cfg.port} --no-access-log".split())
-                server = servers.add(Server("relations", cmd, cwd=project.path,
-                                            env=project.env(), cfg=cfg))
+                server = servers.add(
+                    Server("relations", cmd, cwd=project.path, env=project.env(), cfg=cfg)
+                )
                 server.start(cfg.port)
                 if not server.wait_ready(f"{cfg.fw_url}/api/v1/labels?limit=1", token):
                     raise BenchError(f"the server did not become ready; see {server.log}")
@@ -242,8 +241,16 @@ def main() -> int:
                     errors += errs
                     median = medians(runs)
                     say(f"   {variant:<13} {run_line({**median, 'errors': errs})}  ({why})")
-                    results.append({"rows": size, "variant": variant, "request": path,
-                                    "runs": runs, "median": median, "errors": errs})
+                    results.append(
+                        {
+                            "rows": size,
+                            "variant": variant,
+                            "request": path,
+                            "runs": runs,
+                            "median": median,
+                            "errors": errs,
+                        }
+                    )
     finally:
         servers.stop_all()
     say()
