@@ -69,7 +69,7 @@ def item_route(openapi: Schema, resource: str) -> str:
         return flat
     for path, operations in openapi["paths"].items():
         if re.fullmatch(rf"{API}/\w+/\{{\w+\}}/{resource}/\{{id\}}", path) and "get" in operations:
-            return path
+            return str(path)
     raise AssertionError(f"no GET reads a row of {resource}")
 
 
