@@ -7,6 +7,7 @@ the embedded row equal to the target's own GET) pass on SQLite and PostgreSQL, `
 green, and the statements an expanded list runs at limit 100 are counted on PostgreSQL.
 """
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.engine.conftest import (
     snapshot,
 )
 from tests.engine.test_generated_projects import _tool
+from tests.reliability.test_schemathesis import fuzz
 
 NOTE_ROWS = (
     "| project_id | ref(Project) | yes | - | The project |\n"
@@ -214,6 +216,18 @@ def test_generated_tests_pass_and_expand_costs_a_statement_per_field(
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, summary
     assert "skipped" not in summary, summary
+
+
+def test_schemathesis_finds_nothing_in_features_that_expand(
+    expanded: Expanded, database_url: str, tmp_path: Path
+) -> None:
+    """No `expand` value (nor any other input) makes a route answer 500 or off its schema."""
+    workdir = tmp_path / "fuzz"
+    workdir.mkdir()
+
+    tested, _ = asyncio.run(fuzz(database_url, workdir, PYTHONPATH=str(expanded.project)))
+
+    assert tested > 5 * len(DOCS)
 
 
 def test_generated_files_are_lint_clean_and_check_is_green(expanded: Expanded) -> None:
