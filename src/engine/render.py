@@ -286,7 +286,10 @@ def _lines(code: str, indent: int, statement: bool = False) -> list[str]:
         return [pad + code]
     inner = indent + INDENT
     equals = _assignment(code) if statement else None
-    for opening, closing in _trailing_brackets(code):
+    brackets = list(_trailing_brackets(code))
+    if code.startswith(("def ", "async def ")):  # ruff splits the parameters before the
+        brackets.sort(key=lambda pair: pair[0] != code.find("("))  # return annotation
+    for opening, closing in brackets:
         head, body, tail = code[: opening + 1], code[opening + 1 : closing], code[closing:]
         if (equals is None or opening > equals) and indent + len(head) <= LINE_LENGTH:
             break
