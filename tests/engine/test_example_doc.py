@@ -73,6 +73,7 @@ def test_the_generated_tests_pass_on_both_backends(board: Path) -> None:
 
 def test_schemathesis_finds_nothing(board: Path, database_url: str, tmp_path: Path) -> None:
     """No input makes any route of the example answer 500 or break its schema."""
-    tested, _ = asyncio.run(fuzz(database_url, tmp_path, PYTHONPATH=str(board)))
+    # 40 operations at 50 examples each: more than the project's own run needs
+    tested, _ = asyncio.run(fuzz(database_url, tmp_path, seconds=1200, PYTHONPATH=str(board)))
 
     assert tested == _operations_of_the_app() + OPERATIONS
