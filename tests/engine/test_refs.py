@@ -233,6 +233,7 @@ import pytest
 from src.core.config import Settings
 from src.core.database import Database, create_engine
 from src.main import create_app
+from src.repositories import base
 from tests.live_server import PostgresCluster, plain_dsn, postgres_cluster, sign_up
 
 API = "/api/v1"
@@ -373,6 +374,33 @@ async def test_statements_per_request(
     found = await counter.kinds()
     assert response.status_code == status, response.text
     assert found == statements
+
+
+async def test_a_total_filtered_by_a_refs_field_is_counted_up_to_its_own_bound(
+    served: tuple[httpx.AsyncClient, Counter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the bound (1,000, here 2) the planner's estimate is taken, one EXPLAIN more, while
+    the same rows unfiltered are still counted; `Prefer: count=exact` counts them all."""
+    monkeypatch.setattr(base, "LINK_FILTER_COUNT_LIMIT", 2)
+    client, counter = served
+    headers = await sign_up(client)
+    label = (await client.post(f"{API}/labels", json={"name": "x"}, headers=headers)).json()["id"]
+    for _ in range(4):
+        body = {"title": "n", "labels": [label]}
+        assert (await client.post(f"{API}/notes", json=body, headers=headers)).status_code == 201
+
+    await counter.reset()
+    filtered = (await client.get(f"{API}/notes?labels={label}&limit=1", headers=headers)).json()
+    found = await counter.kinds()
+    plain = (await client.get(f"{API}/notes?limit=1", headers=headers)).json()
+    exact = {**headers, "Prefer": "count=exact"}
+    counted = (await client.get(f"{API}/notes?labels={label}&limit=1", headers=exact)).json()
+
+    assert (filtered["total_exact"], len(found)) == (False, 2), found
+    assert filtered["total"] >= 3
+    assert (plain["total"], plain["total_exact"]) == (4, True)
+    assert (counted["total"], counted["total_exact"]) == (4, True)
+    assert filtered["items"] == counted["items"] == plain["items"]
 '''
 
 
