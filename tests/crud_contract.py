@@ -49,10 +49,39 @@ def free_text(spec: Schema) -> bool:
     return plain and not {"format", "enum", "const"} & set(spec)
 
 
+def create_route(openapi: Schema, resource: str) -> tuple[str, str | None]:
+    """Where a row of `resource` is made: `POST /api/v1/<resource>`, else a POST under a
+    parent (`/api/v1/projects/{project_id}/sections`), with the field its path gives."""
+    flat = f"{API}/{resource}"
+    if "post" in openapi["paths"].get(flat, {}):
+        return flat, None
+    for path, operations in openapi["paths"].items():
+        nested = re.fullmatch(rf"{API}/\w+/\{{(\w+)\}}/{resource}", path)
+        if nested and "post" in operations:
+            return path, nested[1]
+    raise AssertionError(f"no POST makes a row of {resource}")
+
+
+def item_route(openapi: Schema, resource: str) -> str:
+    """The path of `GET` by id of `resource`: `/api/v1/<resource>/{id}`, else one under a
+    parent (then a row is read where `create_row` made it, `LOCATIONS`)."""
+    flat = f"{API}/{resource}/{{id}}"
+    if "get" in openapi["paths"].get(flat, {}):
+        return flat
+    for path, operations in openapi["paths"].items():
+        if re.fullmatch(rf"{API}/\w+/\{{\w+\}}/{resource}/\{{id\}}", path) and "get" in operations:
+            return str(path)
+    raise AssertionError(f"no GET reads a row of {resource}")
+
+
+LOCATIONS: dict[str, str] = {}
+"""The `Location` of each row `create_row` made under a parent: where it is read."""
+
+
 def create_schema(openapi: Schema, resource: str) -> Schema:
-    """The body `POST /api/v1/<resource>` takes, by the `$ref` of its request body: the
+    """The body the POST of `resource` takes, by the `$ref` of its request body: the
     document names it, so no name is guessed from the resource's plural."""
-    operation = openapi["paths"][f"{API}/{resource}"]["post"]
+    operation = openapi["paths"][create_route(openapi, resource)[0]]["post"]
     return resolve(openapi, operation["requestBody"]["content"]["application/json"]["schema"])
 
 
@@ -199,17 +228,22 @@ async def create_row(
     references = references_of(resource)
     for field in unique_fields(resource) & set(body) - set(references):
         body[field] = fresh(openapi, schema["properties"][field], (resource, field))
+    path, parent_field = create_route(openapi, resource)
     for field, target in references.items():
-        if field in body:
+        if field in body or field == parent_field:
             row = await create_row(client, headers, target, (*chain, resource))
             body[field] = row["id"]
-    properties = create_schema(openapi, resource)["properties"]
+    if parent_field is not None:  # the path names the parent row, the body does not
+        path = path.replace(f"{{{parent_field}}}", body.pop(parent_field))
+    properties = schema["properties"]
     for field, target in links_of(resource).items():
         if field in body:
             count = properties[field].get("minItems", 0)
             body[field] = await create_rows(client, headers, target, count, (*chain, resource))
-    created = await client.post(f"{API}/{resource}", json=body, headers=headers)
+    created = await client.post(path, json=body, headers=headers)
     assert created.status_code == 201, created.text
+    if parent_field is not None:
+        LOCATIONS[created.json()["id"]] = created.headers["location"]
     return dict(created.json())
 
 
@@ -904,11 +938,15 @@ class ExpandContract(CrudContract):
         reads as anyone: it embeds only rows of a target whose GETs are public."""
         field, target = self._field_of(name)
         openapi = (await client.get("/openapi.json")).json()
-        secured = openapi["paths"][f"{API}/{target}/{{id}}"]["get"].get("security")
+        route = item_route(openapi, target)
+        secured = openapi["paths"][route]["get"].get("security")
         readable = self._documents(operation, 401) or not secured
 
         async def fetched(id: str) -> Any:
-            answer = await client.get(f"{API}/{target}/{id}", headers=headers)
+            flat = route == f"{API}/{target}/{{id}}"
+            answer = await client.get(
+                f"{API}/{target}/{id}" if flat else LOCATIONS[id], headers=headers
+            )
             assert answer.status_code == 200, answer.text
             return answer.json()
 
@@ -1001,12 +1039,13 @@ class NestedContract(CrudContract):
         self, client: httpx.AsyncClient, headers: dict[str, str]
     ) -> dict[str, Any]:
         """`valid` with every reference but the path's filled (none to this resource: their
-        rows would show in its lists)."""
+        rows would show in its lists), and a value no row has in each unique field (a
+        section's name, unique per project, in rows made under one parent)."""
         body = dict(self.valid)
         for field, target in self.references.items():
             if field != self.field and target != self.resource:
                 body[field] = (await create_row(client, headers, target))["id"]
-        for field in set(self.unique) & set(body) - set(self.references):
+        for field in unique_fields(self.resource) & set(body) - set(self.references):
             body[field] = await self._fresh(client, headers, field)
         return body
 

@@ -418,17 +418,21 @@ def _rows_nothing_creates(
     first_lines: dict[str, int],
 ) -> list[str]:
     """Routes over rows that no route creates: a model whose doc lists endpoints but no POST
-    (flat, or under a parent), or a `ref` to a model of this doc without a flat one. Its
-    clients could not make the row to read, change, delete or refer to, and neither could
-    its generated tests."""
+    (flat, or under a parent), or a `ref` to a model of this doc without one. Its clients
+    could not make the row to read, change, delete or refer to, and neither could its
+    generated tests."""
+
+    def created(name: str) -> bool:
+        creates = [operations.get(name, {})]
+        creates += [nesting.operations for nesting in nested.get(name, {}).values()]
+        return any("create" in routes for routes in creates)
+
     problems = []
     for model in doc.models:
         if model.name not in first_lines:
             continue
         resource = table_name(model.name)
-        creates = [operations.get(model.name, {})]
-        creates += [nesting.operations for nesting in nested.get(model.name, {}).values()]
-        if not any("create" in created for created in creates):
+        if not created(model.name):
             problems.append(
                 f"{doc.path}:{first_lines[model.name]}: {model.name} has endpoints but no"
                 f" POST /api/v1/{resource}, so no row of it could be made to read, change or"
@@ -438,7 +442,7 @@ def _rows_nothing_creates(
             target = item.type.ref
             if target not in {m.name for m in doc.models} or target == model.name:
                 continue
-            if "create" not in operations.get(target, {}):
+            if not created(target):
                 problems.append(
                     f"{doc.path}:{item.line}: {model.name}.{item.name} is ref({target}), but"
                     f" this doc lists no POST /api/v1/{table_name(target)}, so no {target}"

@@ -287,9 +287,8 @@ def _lines(code: str, indent: int, statement: bool = False) -> list[str]:
     inner = indent + INDENT
     equals = _assignment(code) if statement else None
     brackets = list(_trailing_brackets(code))
-    if code.startswith(("def ", "async def ")) and brackets:
-        # ruff splits a function's parameters before its return annotation
-        brackets = [pair for pair in brackets if pair[0] == code.find("(")] or brackets
+    if code.startswith(("def ", "async def ")):  # ruff splits the parameters before the
+        brackets.sort(key=lambda pair: pair[0] != code.find("("))  # return annotation
     for opening, closing in brackets:
         head, body, tail = code[: opening + 1], code[opening + 1 : closing], code[closing:]
         if (equals is None or opening > equals) and indent + len(head) <= LINE_LENGTH:

@@ -133,22 +133,27 @@ class Repository(Generic[ModelT]):
     def _columns(self) -> list[Any]:
         """What a row is answered with: its columns and the ids of each `refs` field, read
         in the same statement (`_ids_of`)."""
-        return [*self.model.__table__.columns, *map(self._ids_of, link_fields(self.model))]
+        return self._columns_of(self.model)
 
-    def _ids_of(self, name: str) -> ColumnElement[Any]:
+    def _columns_of(self, model: type[Entity]) -> list[Any]:
+        """A row of `model` as its own GET answers it (also a row `expand` embeds)."""
+        links = link_fields(model)
+        return [*model.__table__.columns, *(self._ids_of(name, model) for name in links)]
+
+    def _ids_of(self, name: str, model: type[Entity]) -> ColumnElement[Any]:
         """The ids a row's `refs` field holds, in the order sent, as one value of the row:
         an array on PostgreSQL, a JSON array on SQLite (read back as a list)."""
-        link = link_fields(self.model)[name]
+        link = link_fields(model)[name]
         ids = (
             select(link.target)
-            .where(link.source == self.model.id)
+            .where(link.source == model.id)
             .order_by(link.table.c.position)
-            .correlate(self.model)
+            .correlate(model)
         )
         if self.database.dialect_name == "postgresql":
             return func.array(ids.scalar_subquery()).label(name)
         listed = ids.subquery()
-        aggregated = select(func.json_group_array(listed.c[link.target.name])).correlate(self.model)
+        aggregated = select(func.json_group_array(listed.c[link.target.name])).correlate(model)
         return type_coerce(aggregated.scalar_subquery(), JSON).label(name)
 
     def _given_ids(self) -> NamedFromClause:
@@ -493,7 +498,7 @@ class Repository(Generic[ModelT]):
                 chosen = target.id == any_(bindparam("_ids", type_=ARRAY(target.id.type)))
             else:
                 chosen = target.id.in_(bindparam("_ids", expanding=True))
-            return select(*target.__table__.columns).where(chosen, readable)
+            return select(*self._columns_of(target)).where(chosen, readable)
 
         statement = self._statement(("expand", target.__name__), build)
         return await self._read(statement, self._params(_ids=list(ids)))

@@ -129,6 +129,9 @@ STATEMENTS = [
     'kind_of_thing: Annotated[ThingKindOfThing | None, Query(description="Only things whose '
     '`kind_of_thing` is this.")] = None, other: Annotated[uuid.UUID | None, Query('
     'description="Only things whose `other` is this.")] = None) -> Page[Record]:',
+    # a nested list: the parameters are split, not the return annotation's brackets
+    "async def list_comments_in_ticket(ticket_id: uuid.UUID, page: PageDep, service: Service)"
+    " -> Page[Record]:",
     "def only_one_parameter_but_a_very_long_one(the_parameter_with_a_long_name: "
     "Annotated[SomeTypeName, Depends(some_dependency_function)]) -> None:",
     '@router.get("/{id}", response_model=SomeLongResourceNameResponse, '

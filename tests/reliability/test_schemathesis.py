@@ -118,7 +118,9 @@ async def _accounts(url: str) -> tuple[list[dict[str, Any]], str]:
     return accounts, project.json()["id"]
 
 
-def _run(workdir: Path, base_url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    workdir: Path, base_url: str, env: dict[str, str], seconds: float = TIME_BUDGET * 4
+) -> subprocess.CompletedProcess[str]:
     command = [
         _schemathesis(),
         "--config-file",
@@ -151,7 +153,7 @@ def _run(workdir: Path, base_url: str, env: dict[str, str]) -> subprocess.Comple
         env={**env, "COLUMNS": "120", "SCHEMATHESIS_HOOKS": str(CHECKS)},
         capture_output=True,
         text=True,
-        timeout=TIME_BUDGET * 4,
+        timeout=seconds,
         check=False,
     )
 
@@ -183,10 +185,13 @@ async def test_schemathesis_finds_nothing(
     assert_figure("schemathesis run time per backend", round(elapsed), "s")
 
 
-async def fuzz(database_url: str, workdir: Path, **environ: str) -> tuple[int, float]:
+async def fuzz(
+    database_url: str, workdir: Path, *, seconds: float = TIME_BUDGET * 4, **environ: str
+) -> tuple[int, float]:
     """Fuzzes a live `featwright serve` of this database (every operation of its OpenAPI
     document, 0 failures asserted); (operations tested, seconds). `environ` is added to the
-    server's environment (a `PYTHONPATH` serves another copy of the code)."""
+    server's environment (a `PYTHONPATH` serves another copy of the code); `seconds` bounds
+    the schemathesis run (a grown app has more operations to fuzz)."""
     env = {**featwright_env(database_url, **UNLIMITED), **environ}
     await asyncio.to_thread(upgrade, env, workdir)
     created = await asyncio.to_thread(
@@ -212,7 +217,7 @@ async def fuzz(database_url: str, workdir: Path, **environ: str) -> tuple[int, f
         )
         (workdir / "schemathesis.toml").write_text(config)
         started = time.monotonic()
-        result = await asyncio.to_thread(_run, workdir, server.url, env)
+        result = await asyncio.to_thread(_run, workdir, server.url, env, seconds)
         elapsed = time.monotonic() - started
     finally:
         server.stop()
