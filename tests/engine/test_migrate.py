@@ -215,15 +215,18 @@ def test_linked_models_migrate_both_ways_and_are_removed(project: Path, database
     made = featwright(project, "doc", "new", "labels")
     assert made.returncode == 0, made.stderr
     doc = new_doc_of(project, "labels")
-    doc.write_text(linked_doc_text(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    # Without Label.board_id: labels have routes, and a ref of theirs to boards, which have
+    # none, is refused by add (no board could be made for their tests to refer to). The
+    # cycle's order is test_a_doc_s_tables_come_in_an_order_their_references_allow's.
+    linked = linked_doc_text(doc.read_text(encoding="utf-8")).replace(LABEL_BOARD_ROW, "")
+    doc.write_text(linked, encoding="utf-8")
     created = project / f"migrations/versions/{revision(project)}_create_labels.py"
 
     added = featwright(project, "add", str(doc.relative_to(project)), env=env)
 
     assert added.returncode == 0, added.stderr
     upgrade = created.read_text(encoding="utf-8").partition("def downgrade")[0]
-    assert re.findall(r'op\.create_table\(\s*"(\w+)"', upgrade) == ["boards", "labels", "pins"]
-    assert 'batch_op.create_foreign_key(\n            op.f("fk_boards_label_id_labels")' in upgrade
+    assert re.findall(r'op\.create_table\(\s*"(\w+)"', upgrade) == ["labels", "boards", "pins"]
     for step in ("head", "-1", "head"):
         drive(project, MIGRATE, database_url, TARGET=step)
     removed = featwright(
