@@ -38,6 +38,7 @@ CHECKS = Path(__file__).with_name("schemathesis_checks.py")
 MAX_EXAMPLES = 50
 SEED = 20261126
 TIME_BUDGET = 90.0
+"""About one run on a quiet machine; the run is stopped at four times this (printed, not asserted)."""
 PASSWORD = "correct horse battery"
 ROOT_ACCOUNT = ("--email", "root@example.com", "--password", PASSWORD)
 # Sign-in and write limits are for people; a fuzzer sending thousands of requests is not one.
@@ -182,7 +183,6 @@ async def test_schemathesis_finds_nothing(
     print(f"schemathesis on {backend}: {tested} operations, {elapsed:.1f} s")
     assert_figure("schemathesis operations", tested)
     assert_figure("schemathesis examples per operation", MAX_EXAMPLES)
-    assert_figure("schemathesis run time per backend", round(elapsed), "s")
 
 
 async def fuzz(
