@@ -63,19 +63,21 @@ def create_route(openapi: Schema, resource: str) -> tuple[str, str | None]:
 
 
 def item_route(openapi: Schema, resource: str) -> str:
-    """The path of `GET` by id of `resource`: `/api/v1/<resource>/{id}`, else one under a
-    parent (then a row is read where `create_row` made it, `LOCATIONS`)."""
+    """The path of `GET` of one row of `resource`: `/api/v1/<resource>/{id}`, else one keyed
+    by a unique field (`/labels/{name}`) or under a parent (then a row is read where
+    `create_row` made it, `LOCATIONS`)."""
     flat = f"{API}/{resource}/{{id}}"
     if "get" in openapi["paths"].get(flat, {}):
         return flat
     for path, operations in openapi["paths"].items():
-        if re.fullmatch(rf"{API}/\w+/\{{\w+\}}/{resource}/\{{id\}}", path) and "get" in operations:
+        one = rf"{API}/(\w+/\{{\w+\}}/)?{resource}/\{{[\w:]+\}}"
+        if re.fullmatch(one, path) and "get" in operations:
             return str(path)
     raise AssertionError(f"no GET reads a row of {resource}")
 
 
 LOCATIONS: dict[str, str] = {}
-"""The `Location` of each row `create_row` made under a parent: where it is read."""
+"""The `Location` of each row `create_row` made: where it is read (under a parent, by a key)."""
 
 
 def create_schema(openapi: Schema, resource: str) -> Schema:
@@ -208,9 +210,12 @@ async def create_rows(
 
 
 def reads_are_public(openapi: Schema, resource: str) -> bool:
-    """Whether anyone may read a row of `resource`: its `GET /{id}` takes no token."""
-    operation = openapi["paths"].get(f"{API}/{resource}/{{id}}", {}).get("get")
-    return operation is not None and not operation.get("security")
+    """Whether anyone may read a row of `resource`: the GET of one row takes no token."""
+    try:
+        operation = openapi["paths"][item_route(openapi, resource)]["get"]
+    except AssertionError:  # no GET of one row
+        return False
+    return not operation.get("security")
 
 
 async def create_row(
@@ -242,8 +247,7 @@ async def create_row(
             body[field] = await create_rows(client, headers, target, count, (*chain, resource))
     created = await client.post(path, json=body, headers=headers)
     assert created.status_code == 201, created.text
-    if parent_field is not None:
-        LOCATIONS[created.json()["id"]] = created.headers["location"]
+    LOCATIONS[created.json()["id"]] = created.headers["location"]
     return dict(created.json())
 
 
@@ -401,13 +405,20 @@ class CrudContract:
     async def _changed_body(
         self, client: httpx.AsyncClient, body: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """The same body with one free-text field altered, or None if it has none."""
+        """The same body with one free-text field altered, else with a choice field (an enum,
+        not a key nor set at create) set to another choice; None if it has neither."""
         openapi = (await client.get("/openapi.json")).json()
         schema = create_schema(openapi, self.resource)
         for name, value in body.items():
             spec = resolve(openapi, schema["properties"].get(name, {}))
             if free_text(spec) and isinstance(value, str):
                 return {**body, name: value[:-1] + ("y" if value[-1:] != "y" else "z")}
+        kept = {*self.fixed, *self.keys.values()}
+        for name, spec in schema["properties"].items():
+            choices = resolve(openapi, spec).get("enum", [])
+            if name not in kept and len(choices) > 1:
+                value = body.get(name, resolve(openapi, spec).get("default", choices[0]))
+                return {**body, name: choices[-1] if value != choices[-1] else choices[0]}
         return None
 
     @pytest.fixture
@@ -922,8 +933,9 @@ class ExpandContract(CrudContract):
 
     def _field_of(self, name: str) -> tuple[str, str]:
         """The field an expand name embeds (`project` -> `project_id`) and its resource."""
-        field = f"{name}_id" if f"{name}_id" in self.references else name
-        return field, self.references[field]
+        if f"{name}_id" in self.references:
+            return f"{name}_id", self.references[f"{name}_id"]
+        return name, self.links[name]  # a `refs` field
 
     async def _embedded(
         self,
@@ -1094,6 +1106,33 @@ class NestedCreateContract(NestedContract):
         if "list" in self.statuses:
             listed = (await client.get(url, headers=headers)).json()
             assert [item["id"] for item in listed["items"]] == [row["id"]]
+
+    async def test_create_under_a_parent_refuses_a_taken_value(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """A unique field's value another row under the same parent has: 409 naming the
+        field, nothing written. Under another parent it is taken only if the field is unique
+        beyond one parent (per owner, or among every row)."""
+        headers = await self._headers(make_user)
+        for field, scope in self.unique.items():
+            if field in self.references:
+                continue
+            url = self._under(await self._parent(client, headers))
+            first = await client.post(
+                url, json=await self._nested_body(client, headers), headers=headers
+            )
+            assert first.status_code == 201, first.text
+            again = {**await self._nested_body(client, headers), field: first.json()[field]}
+            self._assert_taken(await client.post(url, json=again, headers=headers), field)
+            if "list" in self.statuses:
+                listed = (await client.get(url, headers=headers)).json()
+                assert [item["id"] for item in listed["items"]] == [first.json()["id"]]
+            elsewhere = self._under(await self._parent(client, headers))
+            answer = await client.post(elsewhere, json=again, headers=headers)
+            if self.field in scope:
+                assert answer.status_code == 201, answer.text
+            else:
+                self._assert_taken(answer, field)
 
     async def test_an_idempotency_key_is_kept_per_parent(
         self, client: httpx.AsyncClient, make_user: MakeUser

@@ -41,6 +41,7 @@ from src.engine.doc import (
     ModelField,
     link_of,
     model_of,
+    reads_every_owner,
     table_name,
     unique_index,
 )
@@ -211,7 +212,7 @@ def _check_model(
         yield Mismatch(
             doc.path, model.line, model.name, f"table is {table.name}, not {model.table}"
         )
-    public = _reads_public(doc, model)
+    public = reads_every_owner(doc, model)
     if getattr(mapped, "readable_by_anyone", False) != public:
         doc_says = "public, so anyone may refer to its rows" if public else "not public"
         yield Mismatch(
@@ -329,16 +330,6 @@ def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> 
         yield f"{model.name}Update accepts it, doc says Required {item.required}, fixed"
     if not item.fixed and not accepted:
         yield f"not a field of {model.name}Update, doc does not say fixed (set at create only)"
-
-
-def _reads_public(doc: FeatureDoc, model: Model) -> bool:
-    """Whether the doc lists a public GET of the model's rows (flat or nested)."""
-    return any(
-        endpoint.method == "GET"
-        and not endpoint.auth
-        and _resource_of(endpoint.path) == model.table
-        for endpoint in doc.endpoints
-    )
 
 
 def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:

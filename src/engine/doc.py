@@ -750,17 +750,16 @@ class _Reader:
 
 
 def expandable(model: Model) -> dict[str, ModelField]:
-    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row); not
-    a name another field of the model has. (`refs` fields, as `labels`, come with the
-    repository's reading of their links: until then they are refused here.)"""
+    """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row beside
+    the id), not a name another field of the model has; a `refs` field `labels` as `labels`
+    (its rows in place of their ids: one key cannot hold both)."""
     names = {f.name for f in model.fields}
     found = {}
     for item in model.fields:
         if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
             found[item.name.removesuffix("_id")] = item
-    return {
-        name: item for name, item in found.items() if name not in names or found[name].name == name
-    }
+    singles = {name: item for name, item in found.items() if name not in names}
+    return singles | {item.name: item for item in model.fields if item.type.kind == "refs"}
 
 
 def parse_type(text: str) -> FieldType | None:

@@ -473,18 +473,21 @@ class Repository(Generic[ModelT]):
         return _WithLinks(updated, links)
 
     async def expand(self, rows: Sequence[Record], names: Sequence[str]) -> Sequence[Record]:
-        """`rows`, each with the rows its references named in `names` point at beside its
-        columns (`project` for `project_id`): one statement per name, whatever the number of
-        rows, and only rows the caller may read (`_embeddable`), others left null."""
+        """`rows`, each with the rows named in `names` embedded: a reference `project_id` as
+        `project` beside it, a `refs` field `labels` as its rows in place of the ids, in their
+        order. One statement per name, whatever the number of rows, and only rows the caller
+        may read (`_embeddable`): others are null, or left out of a list."""
         if not names:
             return list(rows)
         embedded: list[dict[str, Any]] = [{} for _ in rows]
         for name in names:
-            column, target = expandable(self.model)[name]
-            wanted = {getattr(row, column) for row in rows} - {None}
-            found = {row.id: row for row in await self._rows_of(target, wanted)}
-            for values, row in zip(embedded, rows, strict=True):
-                values[name] = found.get(getattr(row, column))
+            attribute, target = expandable(self.model)[name]
+            many = name in link_fields(self.model)
+            held = [_ids_held(getattr(row, attribute), many) for row in rows]
+            found = {row.id: row for row in await self._rows_of(target, set().union(*held))}
+            for values, ids in zip(embedded, held, strict=True):
+                rows_of = [found[id] for id in ids if id in found]
+                values[name] = rows_of if many else next(iter(rows_of), None)
         return [Expanded(row, values) for row, values in zip(rows, embedded, strict=True)]
 
     async def _rows_of(self, target: type[Entity], ids: Collection[Any]) -> Sequence[Record]:
@@ -751,14 +754,24 @@ class Expanded:
 
 
 @cache
-def expandable(model: type[Entity]) -> dict[str, tuple[str, type[OwnedEntity]]]:
-    """What `expand` may name on `model`: each reference `x_id` as `x`, with its column and
-    the model it points at."""
-    return {
+def expandable(model: type[Entity]) -> dict[str, tuple[str, type[Entity]]]:
+    """What `expand` may name on `model`, with the attribute holding the id(s) and the model
+    it points at: each reference `x_id` as `x`, each `refs` field under its own name."""
+    singles = {
         column.removesuffix("_id"): (column, target)
         for column, target in owned_references(model).items()
         if column.endswith("_id")
     }
+    many = {name: (name, link.target_model) for name, link in link_fields(model).items()}
+    return singles | many
+
+
+def _ids_held(value: Any, many: bool) -> list[uuid.UUID]:
+    """The ids a row's reference (`many`: its `refs` field) holds, as UUIDs: SQLite answers a
+    `refs` field as the hex digits it stores."""
+    if not many:
+        return [] if value is None else [value]
+    return [id if isinstance(id, uuid.UUID) else uuid.UUID(id) for id in value]
 
 
 @cache

@@ -261,6 +261,39 @@ def drive(
     return driven
 
 
+def tool(project: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """One of the virtualenv's tools (ruff, mypy, lint-imports) run in the copy."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name(name)), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def assert_lint_clean(project: Path) -> None:
+    """What `make lint` runs, in the copy, with mypy also on every migration and test module
+    of `tests/features` (the generated ones)."""
+    generated = [
+        str(path.relative_to(project))
+        for path in (
+            *(project / "migrations/versions").glob("*.py"),
+            *(project / "tests/features").glob("test_*.py"),
+        )
+    ]
+    for name, args in (
+        ("ruff", ("check", "src", "tests", "migrations")),
+        ("ruff", ("format", "--check", "src", "tests", "migrations")),
+        ("mypy", ("src", *generated)),
+        ("lint-imports", ()),
+    ):
+        result = tool(project, name, *args)
+        shown = f"{name} {' '.join(args[:1])}"
+        assert result.returncode == 0, f"{shown}:\n{result.stdout}{result.stderr}"
+
+
 def run_generated_tests(project: Path, *modules: Path) -> subprocess.CompletedProcess[str]:
     """Generated test modules (or any of the copy's), run in the copy on both backends (its
     own PostgreSQL database); fails the test if they fail."""

@@ -19,6 +19,7 @@ from src.engine.generate import render_feature
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     edited,
@@ -28,13 +29,13 @@ from tests.engine.conftest import (
     run_generated_tests,
     snapshot,
 )
-from tests.engine.test_generated_projects import _tool
 from tests.reliability.test_schemathesis import fuzz
 
 NOTE_ROWS = (
     "| project_id | ref(Project) | yes | - | The project |\n"
     "| task_id | ref(Task) | yes | - | The task |\n"
     "| title | str(1..40) | yes | - | Title |\n"
+    "| tasks | refs(Task)(..5) | yes | - | Related tasks |\n"
 )
 MEMO_ROWS = (
     "| project_id | ref(Project) | no | - | The project |\n"
@@ -46,12 +47,13 @@ BOARD_ROWS = "| name | str(1..40) | yes | - | Name |\n"
 PIN_ROWS = (
     "| board_id | ref(Board) | yes | - | The board, whose GETs are public |\n"
     "| project_id | ref(Project) | no | - | A private project |\n"
+    "| notes | refs(Note)(..5) | no | - | Private notes |\n"
 )
 DOCS = (  # resource, rows, list filters, public GETs, expand
-    ("notes", NOTE_ROWS, "project_id (UUID)", False, "project, task"),
+    ("notes", NOTE_ROWS, "project_id (UUID)", False, "project, task, tasks"),
     ("memos", MEMO_ROWS, "", False, "project, task, parent"),
     ("boards", BOARD_ROWS, "", True, ""),
-    ("pins", PIN_ROWS, "board_id (UUID)", True, "board, project"),
+    ("pins", PIN_ROWS, "board_id (UUID)", True, "board, project, notes"),
 )
 
 # Runs in the copy, on its PostgreSQL server with pg_stat_statements (test_round_trips').
@@ -106,12 +108,13 @@ async def test_expand_runs_one_statement_more_per_field_at_limit_100(
     headers = await sign_up(client)
     project = await create_row(client, headers, "projects")
     task = await create_row(client, headers, "tasks")
-    body = {"title": "t", "project_id": project["id"], "task_id": task["id"]}
+    tasks = [task["id"], (await create_row(client, headers, "tasks"))["id"]]
+    body = {"title": "t", "project_id": project["id"], "task_id": task["id"], "tasks": tasks}
     for _ in range(100):
         assert (await client.post(f"{API}/notes", json=body, headers=headers)).status_code == 201
-    other = await create_row(client, headers, "notes")  # a second project and task
+    await create_row(client, headers, "notes")  # a second project and task
     counts = {}
-    for query in ("", "&expand=project", "&expand=project,task"):
+    for query in ("", "&expand=project", "&expand=project,task", "&expand=project,task,tasks"):
         url = f"{API}/notes?limit=100{query}"
         for _ in range(3):  # warm every pooled connection
             await client.get(url, headers=headers)
@@ -119,8 +122,11 @@ async def test_expand_runs_one_statement_more_per_field_at_limit_100(
         answer = await client.get(url, headers=headers)
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["items"]) == 100
+        if "tasks" in query:  # each of the 100 with its tasks' rows, in the order sent
+            embedded = [[task["id"] for task in row["tasks"]] for row in answer.json()["items"]]
+            assert embedded.count(tasks) >= 99, embedded
         counts[query] = _kinds(await counter.statements())
-    single = f"{API}/notes/{other['id']}?expand=project,task"
+    single = f"{API}/notes/{answer.json()['items'][1]['id']}?expand=project,task,tasks"
     await client.get(single, headers=headers)
     await counter.reset()
     assert (await client.get(single, headers=headers)).status_code == 200
@@ -129,7 +135,8 @@ async def test_expand_runs_one_statement_more_per_field_at_limit_100(
         "": ["SELECT"],
         "&expand=project": ["SELECT", "SELECT"],
         "&expand=project,task": ["SELECT", "SELECT", "SELECT"],
-        "get": ["SELECT", "SELECT", "SELECT"],
+        "&expand=project,task,tasks": ["SELECT", "SELECT", "SELECT", "SELECT"],
+        "get": ["SELECT", "SELECT", "SELECT", "SELECT"],
     }
 '''
 
@@ -151,17 +158,19 @@ async def test_a_public_target_is_embedded_for_anyone_a_private_one_for_no_one_p
     alice, bob = (await make_user()).headers, (await make_user()).headers
     board = await create_row(client, alice, "boards")  # public reads: bob may pin it
     project = await create_row(client, bob, "projects")
-    body = {"board_id": board["id"], "project_id": project["id"]}
+    note = await create_row(client, bob, "notes")
+    body = {"board_id": board["id"], "project_id": project["id"], "notes": [note["id"]]}
     pin = await client.post(f"{API}/pins", json=body, headers=bob)
     assert pin.status_code == 201, pin.text
     url = f"{API}/pins/{pin.json()['id']}"
 
-    got = await client.get(url, params={"expand": "board,project"})
+    got = await client.get(url, params={"expand": "board,project,notes"})
     listed = await client.get(
-        f"{API}/pins", params={"board_id": board["id"], "expand": "board,project"}
+        f"{API}/pins", params={"board_id": board["id"], "expand": "board,project,notes"}
     )
 
-    expected = {**pin.json(), "board": board, "project": None}  # the pin's GET is public
+    # The pin's GET is public: it embeds no private row, and answers no id of one as a row.
+    expected = {**pin.json(), "board": board, "project": None, "notes": []}
     assert (got.status_code, got.json()) == (200, expected)
     assert listed.json()["items"] == [expected]
 
@@ -232,15 +241,7 @@ def test_schemathesis_finds_nothing_in_features_that_expand(
 
 def test_generated_files_are_lint_clean_and_check_is_green(expanded: Expanded) -> None:
     project = expanded.project
-    generated = [str(p.relative_to(project)) for p in project.glob("tests/features/test_*.py")]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *generated)),
-        ("lint-imports", ()),
-    ):
-        result = _tool(project, tool, *args)
-        assert result.returncode == 0, f"{tool}:\n{result.stdout}{result.stderr}"
+    assert_lint_clean(project)
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -376,7 +377,7 @@ def test_rendered_files_with_expand_are_what_ruff_would_write(tmp_path: Path) ->
         )
     )
     for index, (resource, rows, filters, public, expand) in enumerate(variants):
-        rows = rows.replace("ref(Board)", "ref(Project)")
+        rows = rows.replace("ref(Board)", "ref(Project)").replace("refs(Note)", "refs(Task)")
         doc = doc_in(tmp_path / str(index), resource, rows, filters, public, expand=expand)
         files = render_feature(parse_doc(doc, APP_MODELS), ROOT)
         for path, text in files.items():

@@ -11,8 +11,6 @@ route-walking reliability tests, on SQLite and PostgreSQL.
 
 import asyncio
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from src.engine.newdoc import new_doc
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     edited,
@@ -171,27 +170,7 @@ def test_generated_tests_and_the_route_walking_tests_pass_on_both_backends(
 
 def test_every_generated_file_is_lint_clean(combos: Combos) -> None:
     project = combos.project
-    generated = [
-        str(path.relative_to(project)) for path in (project / "tests/features").glob("test_*.py")
-    ]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *generated)),
-    ):
-        result = _tool(project, tool, *args)
-        assert result.returncode == 0, f"{tool} {args[0]}:\n{result.stdout}{result.stderr}"
-
-
-def _tool(project: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name(name)), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    assert_lint_clean(project)
 
 
 def test_check_is_green_and_catches_patch_and_fixed_drift(combos: Combos, tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ test modules with the reliability tests that walk every route, on SQLite and Pos
 """
 
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from src.engine.newdoc import new_doc
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     edited,
@@ -238,17 +237,6 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     return Grown(project, docs, migrations, seconds)
 
 
-def _tool(project: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name(name)), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
 def test_every_generated_file_is_lint_clean(grown: Grown) -> None:
     """What `make lint` runs, with mypy also on every generated test module and migration."""
     project = grown.project
@@ -258,15 +246,7 @@ def test_every_generated_file_is_lint_clean(grown: Grown) -> None:
         "change_time_entries.py",
     ]
     print("featwright add, seconds:", {k: round(v, 1) for k, v in grown.seconds.items()})
-    generated = [*grown.migrations, *(project / "tests/features").glob("test_*.py")]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *(str(path.relative_to(project)) for path in generated))),
-        ("lint-imports", ()),
-    ):
-        result = _tool(project, tool, *args)
-        assert result.returncode == 0, f"{tool} {args[0] if args else ''}:\n{result.stdout}"
+    assert_lint_clean(project)
     change = grown.migrations[-1].read_text(encoding="utf-8")
     assert "import datetime\nimport decimal\n" in change
     assert "import src.models.base" not in change  # used by none of its columns

@@ -20,13 +20,13 @@ from src.engine.generate import GenerationError, render_feature
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     featwright,
     run_generated_tests,
     snapshot,
 )
-from tests.engine.test_generated_projects import _tool
 from tests.engine.test_nested_routes import nest
 
 LABEL_ROWS = (
@@ -284,14 +284,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_grown_project_is_lint_clean_and_check_green(grown: Path) -> None:
-    generated = [str(p.relative_to(grown)) for p in (grown / "tests/features").glob("test_*.py")]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *generated)),
-    ):
-        result = _tool(grown, tool, *args)
-        assert result.returncode == 0, f"{tool} {args[0]}:\n{result.stdout}"
+    assert_lint_clean(grown)
     checked = featwright(grown, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

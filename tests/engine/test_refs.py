@@ -5,8 +5,6 @@ statements counted; the generated tests pass on SQLite and PostgreSQL with the f
 and optional."""
 
 import json
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from src.engine.migrate import render_migration, tables_of
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     drive,
@@ -468,31 +467,7 @@ def test_check_is_green_and_sees_a_link_table_either_side_lacks(
 
 
 def test_every_generated_file_is_lint_clean(built: Built) -> None:
-    generated = [
-        str(path.relative_to(built.project))
-        for path in [
-            *(built.project / "migrations/versions").glob("*.py"),
-            *(built.project / "tests/features").glob("test_*.py"),
-        ]
-    ]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *generated)),
-    ):
-        result = _tool(built.project, tool, *args)
-        assert result.returncode == 0, f"{tool}:\n{result.stdout}"
-
-
-def _tool(project: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name(name)), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    assert_lint_clean(built.project)
 
 
 # ------------------------------------------------------------ a changed doc, removal

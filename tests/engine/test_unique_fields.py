@@ -31,6 +31,7 @@ from src.models.base import NAMING_CONVENTION
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
+    assert_lint_clean,
     copy_project,
     doc_in,
     edited,
@@ -393,30 +394,9 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     return Grown(project, docs)
 
 
-def _tool(project: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name(name)), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
 def test_the_generated_files_are_lint_clean_and_check_is_green(grown: Grown) -> None:
     project = grown.project
-    generated = [
-        *(project / "migrations/versions").glob("*_create_*.py"),
-        *(project / "tests/features").glob("test_*.py"),
-    ]
-    for tool, args in (
-        ("ruff", ("check", "src", "tests", "migrations")),
-        ("ruff", ("format", "--check", "src", "tests", "migrations")),
-        ("mypy", ("src", *(str(path.relative_to(project)) for path in generated))),
-    ):
-        result = _tool(project, tool, *args)
-        assert result.returncode == 0, f"{tool} {args[0]}:\n{result.stdout}"
+    assert_lint_clean(project)
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     article = (project / "src/models/article.py").read_text(encoding="utf-8")

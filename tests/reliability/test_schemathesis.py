@@ -38,7 +38,8 @@ CHECKS = Path(__file__).with_name("schemathesis_checks.py")
 MAX_EXAMPLES = 50
 SEED = 20261126
 TIME_BUDGET = 90.0
-"""About one run on a quiet machine; the run is stopped at four times this (printed, not asserted)."""
+"""About one run on a quiet machine; a run is stopped at four times this (its time is printed,
+not asserted)."""
 PASSWORD = "correct horse battery"
 ROOT_ACCOUNT = ("--email", "root@example.com", "--password", PASSWORD)
 # Sign-in and write limits are for people; a fuzzer sending thousands of requests is not one.
