@@ -6,7 +6,8 @@ project, PATCH), labels whose GETs are public (routes keyed by a name unique acr
 tickets (a `ref` to a section made only under its project, sub-tickets, `refs(Label)(..20)` with
 its list filter, `expand (section, parent, labels)`, PUT and PATCH) and comments under a ticket
 (`ticket_id` fixed, PATCH only). On that copy: lint on every generated file, `check` green, the
-four generated test modules on SQLite and PostgreSQL, and schemathesis over the app, 0 failures."""
+four generated test modules and the access walk on SQLite and PostgreSQL, and schemathesis over
+the app, 0 failures."""
 
 import asyncio
 import shutil
@@ -62,9 +63,11 @@ def test_check_is_green_and_add_again_changes_nothing(board: Path) -> None:
     assert snapshot(board) == before
 
 
-def test_the_generated_tests_pass_on_both_backends(board: Path) -> None:
+def test_the_generated_tests_and_the_access_walk_pass_on_both_backends(board: Path) -> None:
+    """The four generated modules, and the walk of every route as a stranger (test_access:
+    another owner's row by id, by key, under a parent) over the app with the board's routes."""
     modules = [board / f"tests/features/test_{resource}.py" for resource in RESOURCES]
-    tested = run_generated_tests(board, *modules)
+    tested = run_generated_tests(board, *modules, board / "tests/reliability/test_access.py")
     assert " passed" in tested.stdout, tested.stdout[-500:]
     assert "skipped" not in tested.stdout, tested.stdout[-500:]
 
