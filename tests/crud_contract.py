@@ -399,6 +399,12 @@ class CrudContract:
             return "get"
         return next((op for op in items if op in self.keys), "get")
 
+    @property
+    def _kept_on_update(self) -> set[str]:
+        """Fields an update leaves alone: those set at create only, and the keys of the routes
+        (the row would move from its URL)."""
+        return {*self.fixed, *self.keys.values()}
+
     def _documents(self, operation: str, status: int) -> bool:
         return status in self.statuses.get(operation, ())
 
@@ -413,11 +419,11 @@ class CrudContract:
             spec = resolve(openapi, schema["properties"].get(name, {}))
             if free_text(spec) and isinstance(value, str):
                 return {**body, name: value[:-1] + ("y" if value[-1:] != "y" else "z")}
-        kept = {*self.fixed, *self.keys.values()}
         for name, spec in schema["properties"].items():
-            choices = resolve(openapi, spec).get("enum", [])
-            if name not in kept and len(choices) > 1:
-                value = body.get(name, resolve(openapi, spec).get("default", choices[0]))
+            resolved = resolve(openapi, spec)
+            choices = resolved.get("enum", [])
+            if name not in self._kept_on_update and len(choices) > 1:
+                value = body.get(name, resolved.get("default", choices[0]))
                 return {**body, name: choices[-1] if value != choices[-1] else choices[0]}
         return None
 
@@ -662,9 +668,7 @@ class UpdateChecks(CrudContract):
         method = UPDATE_METHODS[operation]
         headers = await self._headers(make_user)
         body = await self._body(client, headers)
-        # Neither a field set at create only, nor the key (the row would move from its URL).
-        kept = {*self.fixed, *self.keys.values()}
-        body = {name: value for name, value in body.items() if name not in kept}
+        body = {name: value for name, value in body.items() if name not in self._kept_on_update}
         row = await self._create(client, headers)
         url = self._item(operation, row)
         etag = f'"{row["version"]}"'  # the create's ETag: a doc may list no GET
