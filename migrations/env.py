@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from src.core.config import get_settings
 from src.core.database import create_engine, for_writing
+from src.core.migrations import comparison_options
 from src.models import Base
 
 config = context.config
@@ -24,8 +25,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        **comparison_options(connection.dialect.name),
         # SQLite's DDL is transactional too; one transaction holds its write lock throughout.
         transactional_ddl=True,
     )

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -586,7 +587,10 @@ class ListContract(CrudContract):
         headers = await self._headers(make_user)
         rows = [await self._create(client, headers, own_rows=False) for _ in range(3)]
         url = f"{API}/{self.resource}"
-        page = (await client.get(f"{url}?page=2&limit=2", headers=headers)).json()
+        openapi = (await client.get("/openapi.json")).json()
+        parameters = openapi["paths"][url]["get"]["parameters"]
+        order = "&sort=created_at" if any(p["name"] == "sort" for p in parameters) else ""
+        page = (await client.get(f"{url}?page=2&limit=2{order}", headers=headers)).json()
         assert (page["total"], page["page"], page["limit"], page["pages"]) == (3, 2, 2, 2)
         assert [item["id"] for item in page["items"]] == [rows[2]["id"]]
         if self._documents("list", 400):
@@ -1322,3 +1326,298 @@ class TreeContract(CrudContract):
             assert (child.status_code, child.json()[field]) == (200, None)
             grandchild = await update(f"{url}/{rows[2]['id']}", {})
             assert grandchild.json()[field] == rows[1]["id"]
+
+
+class QueryContract(CrudContract):
+    """A list people query: each `sort` key both ways (and paged by cursor), each
+    `<field>__<op>` filter and the `q` search, each against the same rows computed here,
+    and each bad value a 400 naming its parameter. Read off the list's OpenAPI parameters."""
+
+    ROWS = 6
+
+    async def _list_parameters(self, client: httpx.AsyncClient) -> dict[str, Schema]:
+        openapi = (await client.get("/openapi.json")).json()
+        operation = openapi["paths"][f"{API}/{self.resource}"]["get"]
+        return {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+
+    async def _rows(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Schema]]:
+        """`ROWS` rows whose queried fields take 3 values in turn, not in creation order
+        (ties for the id to break), and null in the last row where a field may be null."""
+        openapi = (await client.get("/openapi.json")).json()
+        properties = create_schema(openapi, self.resource)["properties"]
+        queried = {split(name)[0] for name in await self._list_parameters(client)}
+        queried &= set(properties) - set(self.links)
+        parents = {
+            field: [(await create_row(client, headers, target))["id"] for _ in range(3)]
+            for field, target in self.references.items()
+            if field in queried and target != self.resource
+        }
+        rows = []
+        for number in range(self.ROWS):
+            body = await self._body(client, headers, own_rows=False)
+            for field in queried:
+                spec = properties[field]
+                nullable = any(o.get("type") == "null" for o in spec.get("anyOf", []))
+                turn = (2, 0, 1)[number % 3]
+                if nullable and number == self.ROWS - 1:
+                    body[field] = None
+                elif field in parents:
+                    body[field] = parents[field][turn]
+                elif field not in self.references:
+                    body[field] = query_value(openapi, spec, turn)
+            created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+            rows.append(created.json())
+        return rows, {field: resolve(openapi, properties[field]) for field in queried}
+
+    async def _ids(
+        self, client: httpx.AsyncClient, headers: dict[str, str], query: str
+    ) -> list[str]:
+        answer = await client.get(f"{API}/{self.resource}?limit=100&{query}", headers=headers)
+        assert answer.status_code == 200, f"{query}: {answer.text}"
+        return [item["id"] for item in answer.json()["items"]]
+
+    async def test_sort_orders_by_each_key_both_ways_and_pages_by_cursor(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        params = await self._list_parameters(client)
+        if "sort" not in params:
+            pytest.skip("the list takes no sort")
+        headers = await self._headers(make_user)
+        rows, specs = await self._rows(client, headers)
+        keys = sort_keys_of(params["sort"])
+        specs |= {"created_at": {"format": "date-time"}, "updated_at": {"format": "date-time"}}
+        orders = [f"{sign}{key}" for key in keys for sign in ("", "-")]
+        if len(keys) > 1:
+            orders.append(f"-{keys[0]},{keys[1]}")
+        for order in orders:
+            expected = [row["id"] for row in sorted_rows(rows, order, specs)]
+            assert await self._ids(client, headers, f"sort={order}") == expected, order
+            paged, cursor = [], ""
+            while True:
+                answer = await client.get(
+                    f"{API}/{self.resource}?limit=2&sort={order}{cursor}", headers=headers
+                )
+                assert answer.status_code == 200, answer.text
+                paged += [item["id"] for item in answer.json()["items"]]
+                if answer.json()["next_cursor"] is None:
+                    break
+                cursor = f"&cursor={answer.json()['next_cursor']}"
+            assert paged == expected, f"{order} by cursor"
+        default = params["sort"]["schema"].get("default")
+        expected = [row["id"] for row in sorted_rows(rows, default, specs)]
+        assert await self._ids(client, headers, "") == expected, "the default sort"
+
+    async def test_sort_refuses_unknown_keys_and_another_sorts_cursor(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        params = await self._list_parameters(client)
+        if "sort" not in params:
+            pytest.skip("the list takes no sort")
+        headers = await self._headers(make_user)
+        await self._rows(client, headers)
+        url = f"{API}/{self.resource}"
+        keys = sort_keys_of(params["sort"])
+        for bad in ("no_such_key", f"{keys[0]},{keys[0]}", "", f"+{keys[0]}"):
+            answer = await client.get(f"{url}?sort={bad}", headers=headers)
+            assert_problem(answer, 400)
+            assert [e["field"] for e in answer.json()["errors"]] == ["sort"], bad
+        first = (await client.get(f"{url}?limit=1&sort={keys[0]}", headers=headers)).json()
+        other = f"-{keys[0]}"
+        answer = await client.get(
+            f"{url}?limit=1&sort={other}&cursor={first['next_cursor']}", headers=headers
+        )
+        assert_problem(answer, 400)
+        assert [e["field"] for e in answer.json()["errors"]] == ["cursor"]
+        for forged in ("e30", "WyJ4Il0", "bm90IGpzb24"):
+            answer = await client.get(f"{url}?sort={keys[0]}&cursor={forged}", headers=headers)
+            assert_problem(answer, 400)
+            assert [e["field"] for e in answer.json()["errors"]] == ["cursor"], forged
+
+    async def test_each_filter_operator_finds_the_rows_it_names(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        params = await self._list_parameters(client)
+        operators = [name for name in params if split(name)[1] is not None]
+        if not operators:
+            pytest.skip("the list takes no filter operator")
+        headers = await self._headers(make_user)
+        rows, specs = await self._rows(client, headers)
+        for name in operators:
+            field, operator = split(name)
+            assert operator is not None
+            for value in operator_values(rows, field, operator):
+                spec = specs[field]
+                expected = [row["id"] for row in rows if matches(row[field], operator, value, spec)]
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                query = f"{name}={quote(text)}"
+                found = await self._ids(client, headers, query)
+                assert sorted(found) == sorted(expected), query
+
+    async def test_each_filter_operator_refuses_a_bad_value_naming_it(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        params = await self._list_parameters(client)
+        operators = [name for name in params if split(name)[1] is not None]
+        if "q" in params:
+            operators.append("q")
+        if not operators:
+            pytest.skip("the list takes no filter operator")
+        headers = await self._headers(make_user)
+        for name in operators:
+            for bad in bad_values(name, params[name]):
+                answer = await client.get(
+                    f"{API}/{self.resource}?{name}={quote(bad)}", headers=headers
+                )
+                assert_problem(answer, 400)
+                assert name in [e["field"] for e in answer.json()["errors"]], (name, bad)
+
+    async def test_search_finds_the_text_in_any_searched_field_ignoring_case(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        params = await self._list_parameters(client)
+        if "q" not in params:
+            pytest.skip("the list takes no q")
+        headers = await self._headers(make_user)
+        rows, _ = await self._rows(client, headers)
+        searched = search_fields_of(self.resource)
+        texts = [row[f] for row in rows for f in searched if isinstance(row.get(f), str)]
+        assert texts, "no row has a searched text"
+        for term in (texts[0].upper(), texts[-1][-1:], "%", "_"):
+            expected = [
+                row["id"]
+                for row in rows
+                if any(term.lower() in (row.get(f) or "").lower() for f in searched)
+            ]
+            found = await self._ids(client, headers, f"q={quote(term)}")
+            assert sorted(found) == sorted(expected), term
+
+
+def split(name: str) -> tuple[str, str | None]:
+    """`priority__gte` -> (`priority`, `gte`), as the app reads a filter's name."""
+    from src.core.pagination import split_filter
+
+    return split_filter(name)
+
+
+def sort_keys_of(parameter: Schema) -> list[str]:
+    from src.api.queries import sort_keys
+
+    keys = sort_keys(parameter["schema"]["pattern"])
+    assert keys, parameter
+    return list(keys)
+
+
+def search_fields_of(resource: str) -> tuple[str, ...]:
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == resource:
+            return tuple(mapper.class_.search_fields)
+    return ()
+
+
+def query_value(openapi: Schema, spec: Schema, turn: int) -> Any:
+    """The `turn`th (0, 1, 2) of three values of `spec` in ascending order."""
+    spec = resolve(openapi, spec)
+    if "enum" in spec:
+        return sorted(spec["enum"])[turn % len(spec["enum"])]
+    form, kind = spec.get("format"), spec.get("type")
+    if form == "date":
+        return (date(2026, 1, 1) + timedelta(days=turn)).isoformat()
+    if form == "date-time":
+        return f"2026-01-01T0{turn}:00:00Z"
+    if form == "uuid":
+        return f"00000000-0000-4000-8000-00000000000{turn}"
+    if kind == "boolean":
+        return turn % 2 == 1
+    if kind in ("integer", "number"):
+        low, high = spec.get("minimum", 0), spec.get("maximum", 2**31 - 1)
+        return min(low + turn, high)
+    if not free_text(spec):  # a decimal's text
+        return next(str(v) for v in (turn, f"{turn}.5") if re.search(spec["pattern"], str(v)))
+    low = int(spec.get("minLength", 1))
+    return ("Ab", "bC", "cd")[turn].ljust(low, "x")[: spec.get("maxLength", 1000)]
+
+
+def comparable(value: Any, spec: Schema) -> Any:
+    """An answered value as the database orders it."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if spec.get("type") in ("integer", "number"):  # a value of a query, as text
+        return int(value) if spec["type"] == "integer" else float(value)
+    if spec.get("format") == "date":
+        return date.fromisoformat(value)
+    if spec.get("format") == "date-time":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if spec.get("format") == "uuid":
+        return uuid.UUID(value)
+    if spec.get("type") == "string" and not free_text(spec) and "enum" not in spec:
+        return Decimal(value)
+    return value
+
+
+def sorted_rows(
+    rows: list[dict[str, Any]], order: str, specs: dict[str, Schema]
+) -> list[dict[str, Any]]:
+    """`rows` as `?sort=order` lists them: nulls after every value (first, descending), the id
+    last, in the direction of the last key."""
+    keys = order.split(",")
+    result = sorted(rows, key=lambda row: uuid.UUID(row["id"]), reverse=keys[-1].startswith("-"))
+    for key in reversed(keys):
+        name, down = key.removeprefix("-"), key.startswith("-")
+        present = [row for row in result if row[name] is not None]
+        absent = [row for row in result if row[name] is None]
+        present = sorted(present, key=lambda row: comparable(row[name], specs[name]), reverse=down)
+        result = absent + present if down else present + absent
+    return result
+
+
+def operator_values(rows: list[dict[str, Any]], field: str, operator: str) -> list[Any]:
+    """Values to try `field__operator` with, taken from the rows."""
+    present = [row[field] for row in rows if row[field] is not None]
+    if operator == "isnull":
+        return [True, False]
+    if operator == "in":
+        return [",".join(map(str, dict.fromkeys(present[:2]))), str(present[-1])]
+    if operator == "contains":
+        return [present[0][-1:].upper(), present[1]]
+    return [present[0], present[1]]
+
+
+def matches(value: Any, operator: str, given: Any, spec: Schema) -> bool:
+    if operator == "isnull":
+        return (value is None) is given
+    if operator == "ne":
+        return value is None or bool(comparable(value, spec) != comparable(given, spec))
+    if value is None:
+        return False
+    if operator == "contains":
+        return str(given).lower() in value.lower()
+    if operator == "in":
+        return comparable(value, spec) in {comparable(v, spec) for v in str(given).split(",")}
+    left, right = comparable(value, spec), comparable(given, spec)
+    return bool(
+        {
+            "gte": left >= right,
+            "gt": left > right,
+            "lte": left <= right,
+            "lt": left < right,
+        }[operator]
+    )
+
+
+def bad_values(name: str, parameter: Schema) -> list[str]:
+    """Values the parameter `name` refuses, by its operator and type."""
+    operator = "search" if name == "q" else split(name)[1]
+    spec = parameter["schema"]
+    spec = next((o for o in spec.get("anyOf", [spec]) if o.get("type") != "null"), spec)
+    if operator == "isnull":
+        return ["maybe", ""]
+    if operator in ("contains", "search"):
+        return ["", "x" * (int(spec.get("maxLength", 200)) + 1), "a\x00b"]
+    if operator == "in":
+        return [",".join(["1"] * 101), "\x00"]
+    if spec.get("type") == "string" and "format" not in spec and "enum" not in spec:
+        return ["\x00"]
+    return ["not-a-value"]

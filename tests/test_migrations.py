@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.cli import alembic_config
+from src.core.migrations import comparison_options
 from src.models import Base
 
 APP_TABLES = set(Base.metadata.tables)  # whatever features the project has
@@ -22,11 +23,7 @@ APP_TABLES = set(Base.metadata.tables)  # whatever features the project has
 def _diff(connection: Connection) -> list[Any]:
     # The same comparison options as migrations/env.py (what `alembic check` runs).
     context = MigrationContext.configure(
-        connection,
-        opts={
-            "compare_type": True,
-            "render_as_batch": connection.dialect.name == "sqlite",
-        },
+        connection, opts=comparison_options(connection.dialect.name)
     )
     return list(compare_metadata(context, Base.metadata))
 

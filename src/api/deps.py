@@ -16,7 +16,6 @@ from src.core.pagination import (
     MAX_LIMIT,
     MAX_PAGE,
     PageRequest,
-    decode_cursor,
 )
 from src.core.security import Principal, TokenService
 
@@ -84,10 +83,9 @@ async def get_page(
         ),
     ] = None,
 ) -> PageRequest:
-    after = None if cursor is None else decode_cursor(cursor)
     exact = prefer is not None and "count=exact" in (p.strip() for p in prefer.split(","))
     count_limit = None if exact else request.app.state.settings.list_exact_total_limit
-    return PageRequest(page=page, limit=limit, after=after, count_limit=count_limit)
+    return PageRequest(page=page, limit=limit, cursor=cursor, count_limit=count_limit)
 
 
 CurrentUser = Annotated[Principal, Depends(BearerUser(_caller))]

@@ -135,7 +135,12 @@ async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if isinstance(exc, InvalidField):  # shaped as a schema's 400, so clients read one kind
-        error = {"field": exc.field, "location": "body", "rule": exc.rule, "message": exc.detail}
+        error = {
+            "field": exc.field,
+            "location": exc.location,
+            "rule": exc.rule,
+            "message": exc.detail,
+        }
         detail = f"Invalid request. {exc.field}: {exc.detail}"
         return problem_response(status, detail, errors=[error])
     return problem_response(status, exc.detail, headers=headers)

@@ -154,6 +154,8 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
         cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # A list's `contains` and `q` ignore case beyond ASCII, as PostgreSQL's ILIKE does.
+        dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -161,6 +163,10 @@ def _create_sqlite_engine(database_url: str, enforce_foreign_keys: bool) -> Asyn
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _create_private_file(path: Path) -> None:

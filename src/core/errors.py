@@ -71,7 +71,9 @@ class InvalidField(DomainError):
     """Input that passed its schema but breaks a rule only the service can check (a
     password built from the account's email): a 400 naming the field, like a schema's."""
 
-    def __init__(self, field: str, rule: str, detail: str) -> None:
+    def __init__(self, field: str, rule: str, detail: str, location: str = "body") -> None:
         super().__init__(detail)
         self.field = field
         self.rule = rule
+        self.location = location
+        """`body`, or `query` for a query parameter."""

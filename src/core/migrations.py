@@ -2,6 +2,7 @@
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +18,25 @@ def alembic_config(database_url: str | None = None) -> Config:
     if database_url:
         config.attributes["database_url"] = database_url
     return config
+
+
+def comparison_options(dialect: str) -> dict[str, Any]:
+    """How Alembic compares the models with a database (env.py's autogenerate, the engine's
+    proof, the drift tests): types too, and only what this dialect creates (an index made
+    for PostgreSQL alone, as a trigram index, with `ddl_if(dialect="postgresql")`)."""
+
+    def created_here(item: Any, name: str | None, kind: str, reflected: bool, _: Any) -> bool:
+        condition = getattr(item, "_ddl_if", None)
+        if kind != "index" or reflected or condition is None or condition.dialect is None:
+            return True
+        dialects = condition.dialect
+        return dialect in ((dialects,) if isinstance(dialects, str) else dialects)
+
+    return {
+        "compare_type": True,
+        "render_as_batch": dialect == "sqlite",
+        "include_object": created_here,
+    }
 
 
 class MigrationRefused(Exception):

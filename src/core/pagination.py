@@ -4,11 +4,19 @@ A page is reached by number (`page`/`limit`, OFFSET) or by keyset (`cursor`, the
 after the last row of the previous page): the cursor costs the same at any depth.
 """
 
+import base64
+import binascii
+import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, TypeVar
+
+from src.core.errors import InvalidField
 
 ItemT = TypeVar("ItemT")
 
@@ -21,11 +29,20 @@ Position = tuple[datetime, uuid.UUID]
 """Where a row sits in list order: (created_at, id)."""
 
 
-CURSOR_PATTERN = r"^[0-9]{1,17}\.[0-9a-f]{32}$"
-"""A cursor is `<created_at in microseconds since 1970, UTC>.<id as hex>`: every string of
-this form names a position, so a well-formed cursor is never refused."""
-CURSOR_MAX_LENGTH = 17 + 1 + 32
+CURSOR_PATTERN = r"^([0-9]{1,17}\.[0-9a-f]{32}|[A-Za-z0-9_-]+)$"
+"""A cursor in creation order is `<created_at in microseconds since 1970, UTC>.<id as hex>`:
+every string of this form names a position, so a well-formed one is never refused. Under a
+`sort`, a cursor is the sort and the last row's values of its keys, as base64url JSON
+(`encode_sorted_cursor`): the list it came from checks it."""
+CURSOR_MAX_LENGTH = 4096
+"""A sorted cursor carries the last row's sort keys: at most 4 keys (`SORT_MAX_KEYS`) of at
+most 200 characters of text each (`SORT_TEXT_MAX_LENGTH`), plus the sort and the id."""
+SORT_MAX_KEYS = 4
+SORT_TEXT_MAX_LENGTH = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+CREATION_CURSOR = r"[0-9]{1,17}\.[0-9a-f]{32}"
 
 
 def encode_cursor(position: Position) -> str:
@@ -39,12 +56,53 @@ def decode_cursor(cursor: str) -> Position:
     return _EPOCH + timedelta(microseconds=int(microseconds)), uuid.UUID(hex=id)
 
 
+class InvalidCursor(InvalidField):
+    """A cursor this list did not issue: malformed, or from another sort (a 400)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("cursor", "invalid_cursor", f"cursor {detail}", location="query")
+
+
+def _json_value(value: Any) -> Any:
+    """A sort key's value as JSON holds it: a date, an instant or a Decimal as its text."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date | Decimal | uuid.UUID):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    return value
+
+
+def encode_sorted_cursor(sort: str, values: Sequence[Any], id: uuid.UUID) -> str:
+    """The position after a row under `sort`: the sort itself (a cursor is refused under
+    another), the row's values of the sort's keys and its id (the tie-breaker)."""
+    text = json.dumps([sort, [_json_value(v) for v in values], id.hex], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_sorted_cursor(cursor: str, sort: str) -> tuple[list[Any], uuid.UUID]:
+    """(the sort keys' values as JSON holds them, the id) of a cursor issued under `sort`;
+    raises `InvalidCursor`. The values are still to be read as their columns' types."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued, values, id = json.loads(raw)
+        position = uuid.UUID(hex=id)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise InvalidCursor("is not one this list issued; start from the first page") from error
+    if issued != sort or not isinstance(values, list):
+        raise InvalidCursor(
+            f"was issued under sort={issued!r}, not {sort!r}; start from the first page"
+            " of this sort"
+        )
+    return values, position
+
+
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     page: int = 1
     limit: int = DEFAULT_LIMIT
-    after: Position | None = None
-    """Keyset paging: the rows after this position (from `cursor`); `page` is then unused."""
+    cursor: str | None = None
+    """Keyset paging: the rows after the position this `cursor` names; `page` is then
+    unused. Read by the list, which knows its order (`after()`, `decode_sorted_cursor`)."""
     count_limit: int | None = None
     """Count the total exactly up to this many rows, estimate it beyond; None: always exact."""
 
@@ -52,19 +110,64 @@ class PageRequest:
     def offset(self) -> int:
         return (self.page - 1) * self.limit
 
-    def of(self, rows: Sequence[Any], total: int, exact: bool) -> "Page[Any]":
-        """`rows` holds up to `limit + 1` rows: one more than the page says that more follow."""
+    def after(self) -> Position | None:
+        """The creation-order position `cursor` names; raises `InvalidCursor` for a cursor
+        of a sorted list."""
+        if self.cursor is None:
+            return None
+        if not re.fullmatch(CREATION_CURSOR, self.cursor):
+            raise InvalidCursor(
+                "is not a cursor of this list (it takes no sort); start from the first page"
+            )
+        return decode_cursor(self.cursor)
+
+    def of(
+        self, rows: Sequence[Any], total: int, exact: bool, sort: "Sort | None" = None
+    ) -> "Page[Any]":
+        """`rows` holds up to `limit + 1` rows: one more than the page says that more follow.
+        Under a `sort`, the next cursor carries the last row's values of its keys."""
         items = rows[: self.limit]
         last = items[-1] if len(rows) > self.limit else None
+        if last is None:
+            next_cursor = None
+        elif sort is None:
+            next_cursor = encode_cursor((last.created_at, last.id))
+        else:
+            values = [getattr(last, key.name) for key in sort.keys]
+            next_cursor = encode_sorted_cursor(sort.text, values, last.id)
         return Page(
             items,
             total,
             total_exact=exact,
-            page=None if self.after is not None else self.page,
+            page=None if self.cursor is not None else self.page,
             limit=self.limit,
             pages=-(-total // self.limit),
-            next_cursor=None if last is None else encode_cursor((last.created_at, last.id)),
+            next_cursor=next_cursor,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    name: str
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A list's order as `?sort=-priority,due_date` names it: keys, `-` for descending. The
+    id breaks ties, in the direction of the last key (so one index serves both)."""
+
+    keys: tuple[SortKey, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> "Sort":
+        return cls(
+            tuple(SortKey(name.removeprefix("-"), name.startswith("-")) for name in text.split(","))
+        )
+
+    @property
+    def text(self) -> str:
+        return ",".join(("-" if key.descending else "") + key.name for key in self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +181,17 @@ class Page(Generic[ItemT]):
     limit: int
     pages: int
     next_cursor: str | None
+
+
+OPERATORS = ("gte", "gt", "lte", "lt", "ne", "in", "isnull", "contains")
+"""What a list filter `<field>__<op>` may compare with (docs/design-docs.md, "Lists")."""
+IN_MAX_VALUES = 100
+"""The most comma-separated values an `__in` filter takes."""
+SEARCH_MAX_LENGTH = 200
+"""The longest `q` term (and `__contains` text, when its field has no shorter maximum)."""
+
+
+def split_filter(name: str) -> tuple[str, str | None]:
+    """`priority__gte` -> (`priority`, `gte`); `priority` -> (`priority`, None)."""
+    field, _, operator = name.rpartition("__")
+    return (field, operator) if field and operator in OPERATORS else (name, None)

@@ -28,18 +28,21 @@ from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import DateTime, TypeEngine
 
 from src.api.expand import expanded_names
+from src.api.queries import sort_keys
 from src.api.routing import WRITE_METHODS
 from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import (
     EXPAND_PARAM,
     INT64,
     REFS_MAX_ITEMS,
+    SORT_PARAM,
     Endpoint,
     FeatureDoc,
     FieldType,
     Model,
     ModelField,
     link_of,
+    list_indexes,
     model_of,
     reads_every_owner,
     table_name,
@@ -163,6 +166,8 @@ def _check_operation(
         yield mismatch(f"the route takes query parameter {name!r}, the doc does not list it")
     if EXPAND_PARAM in query and EXPAND_PARAM in documented:
         yield from map(mismatch, _expand_problems(endpoint, operation))
+    if SORT_PARAM in query and SORT_PARAM in documented:
+        yield from map(mismatch, _sort_problems(endpoint, operation))
     yield from map(mismatch, _key_problems(doc, endpoint, operation))
 
 
@@ -193,6 +198,44 @@ def _expand_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[
     for name in taken:
         if name not in endpoint.expand:
             yield f"the route's expand takes {name!r}, the doc does not list it"
+
+
+def _sort_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:
+    """The doc's `sort (keys; default ...)` against the route's `sort` (the pattern of its
+    OpenAPI parameter, and its default), both ways."""
+    (parameter,) = (p for p in operation["parameters"] if p["name"] == SORT_PARAM)
+    schema = parameter.get("schema", {})
+    taken = sort_keys(schema.get("pattern", ""))
+    sort = endpoint.sort
+    assert sort is not None
+    if taken is None:
+        yield "the route's sort parameter names no keys (no pattern of keys)"
+        return
+    for name in sort.keys:
+        if name not in taken:
+            yield f"doc lists sort key {name!r}, the route's sort does not take it"
+    for name in taken:
+        if name not in sort.keys:
+            yield f"the route's sort takes {name!r}, the doc does not list it"
+    if schema.get("default") != sort.default:
+        yield f"doc says sort default {sort.default!r}, the route's is {schema.get('default')!r}"
+
+
+def _list_index_problems(doc: FeatureDoc, model: Model, table: Any) -> Iterator[str]:
+    """The indexes the doc's lists need (doc.list_indexes) are the model's; its `q` fields are
+    the model's `search_fields`, both ways."""
+    needed = list_indexes(doc, model)
+    indexes = {tuple(c.name for c in index.columns): index for index in table.indexes}
+    for name in needed.ordered:
+        if ("owner_id", name, "id") not in indexes:
+            yield (
+                f"a list sorts or range-filters by {name}, but the model has no index on"
+                f" (owner_id, {name}, id)"
+            )
+    for name in needed.searched:
+        index = indexes.get((name,))
+        if index is None or index.dialect_options["postgresql"].get("using") != "gin":
+            yield f"a list searches {name}, but the model has no trigram (GIN) index on it"
 
 
 def _operation_of(endpoint: Endpoint) -> str | None:
@@ -238,6 +281,22 @@ def _check_model(
         if relationship.secondary is not None
     }
     update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
+    for problem in _list_index_problems(doc, model, table):
+        yield Mismatch(doc.path, model.line, model.name, problem)
+    searched = tuple(
+        dict.fromkeys(
+            f for e in doc.endpoints for f in e.search if model_of(e.path, doc.models) is model
+        )
+    )
+    found = tuple(getattr(mapped, "search_fields", ()))
+    if set(searched) != set(found):
+        yield Mismatch(
+            doc.path,
+            model.line,
+            model.name,
+            f"q searches {', '.join(searched) or 'nothing'} in the doc,"
+            f" {', '.join(found) or 'nothing'} in the model's search_fields",
+        )
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
         if item.type.kind == "refs":

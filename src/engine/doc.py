@@ -16,6 +16,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from src.core.pagination import OPERATORS, SORT_MAX_KEYS, SORT_TEXT_MAX_LENGTH, split_filter
 from src.schemas.base import INT32, DecimalString
 
 MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
@@ -29,6 +30,23 @@ LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
 EXPAND_PARAM = "expand"
 """`expand (project, labels)` in a GET's Query Params: the references it may embed."""
+SORT_PARAM = "sort"
+"""`sort (priority, due_date, created_at; default -created_at)`: the keys a list sorts by."""
+SEARCH_PARAM = "q"
+"""`q (search title, description)`: a case-insensitive substring of any of these fields."""
+SORTABLE = ("str", "int", "float", "decimal", "bool", "date", "datetime", "enum")
+"""The kinds a list may sort by: one value per row, with an order."""
+OPERATOR_KINDS = {
+    "gte": ("int", "float", "decimal", "date", "datetime"),
+    "gt": ("int", "float", "decimal", "date", "datetime"),
+    "lte": ("int", "float", "decimal", "date", "datetime"),
+    "lt": ("int", "float", "decimal", "date", "datetime"),
+    "ne": ("str", "int", "float", "decimal", "bool", "date", "datetime", "enum", "uuid", "ref"),
+    "in": ("str", "int", "decimal", "date", "enum", "uuid", "ref"),
+    "isnull": ("str", "int", "float", "decimal", "bool", "date", "datetime", "enum", "uuid", "ref"),
+    "contains": ("str",),
+}
+"""The kinds of field each filter operator (`priority__gte`) compares."""
 ERROR_SCHEMAS = (
     "ValidationError",
     "UnauthorizedError",
@@ -180,6 +198,37 @@ class Endpoint:
     def expand(self) -> tuple[str, ...]:
         """The names `expand (project, labels)` lists, in its order."""
         return next((p.names for p in self.query if p.name == EXPAND_PARAM), ())
+
+    @property
+    def sort(self) -> "ListSort | None":
+        """What `sort (priority, due_date; default -priority)` lists, or None."""
+        param = next((p for p in self.query if p.name == SORT_PARAM), None)
+        return None if param is None else ListSort.of(param.detail)
+
+    @property
+    def search(self) -> tuple[str, ...]:
+        """The fields `q (search title, description)` searches, in its order."""
+        param = next((p for p in self.query if p.name == SEARCH_PARAM), None)
+        if param is None:
+            return ()
+        words = param.detail.strip()
+        return QueryParam(param.name, re.sub(r"^search\b", "", words)).names
+
+
+@dataclass(frozen=True)
+class ListSort:
+    """`sort (priority, due_date, created_at; default -created_at)`: the keys, and the order
+    without `?sort` (creation order when the doc names none)."""
+
+    keys: tuple[str, ...]
+    default: str
+
+    @classmethod
+    def of(cls, detail: str) -> "ListSort":
+        listed, _, rest = detail.partition(";")
+        keys = QueryParam(SORT_PARAM, listed).names
+        default = re.sub(r"^\s*default\b", "", rest).strip(" `")
+        return cls(keys, re.sub(r"\s+", "", default) or "created_at")
 
 
 @dataclass(frozen=True)
@@ -653,23 +702,118 @@ class _Reader:
     ) -> None:
         """A list of a model of this doc filters by the model's fields: a query parameter that
         names none would be generated as nothing and ignored, silently. A nested list
-        (`/api/v1/projects/{project_id}/tasks`) filters its model's rows too."""
+        (`/api/v1/projects/{project_id}/tasks`) filters its model's rows too. `sort`, `q`
+        and `<field>__<op>` name fields of a kind they can order, search or compare."""
         model = next(
             (m for m in models if _NESTED_LIST.sub("/api/v1/", path) == f"/api/v1/{m.table}"), None
         )
         if method != "GET" or model is None:
+            for param in query:
+                if param.name in (SORT_PARAM, SEARCH_PARAM) or split_filter(param.name)[1]:
+                    self.problem(
+                        line,
+                        f"{param.name!r} is a list's query parameter; expected it on a"
+                        " GET of a collection (GET /api/v1/<rows>)",
+                    )
             return
         fields = [f.name for f in model.fields if f.required != "auto"]
         for param in query:
+            if param.name == SORT_PARAM:
+                self.check_sort(model, param, line)
+                continue
+            if param.name == SEARCH_PARAM:
+                self.check_search(model, param, line)
+                continue
+            field, operator = split_filter(param.name)
+            if operator is not None and model.field(field) is not None:
+                self.check_operator(model, param.name, line)
+                continue
             if param.name in (*LIST_PARAMS, EXPAND_PARAM, *fields):
                 continue
             close = difflib.get_close_matches(param.name, fields, n=1)
-            choices = f"{', '.join(LIST_PARAMS)} or a field: {', '.join(fields)}"
+            choices = (
+                f"{', '.join(LIST_PARAMS)}, sort, q, a field: {', '.join(fields)}, or a field"
+                f" with an operator (`<field>__<op>`, op one of {', '.join(OPERATORS)})"
+            )
             expected = f"{close[0]!r} (or {choices})" if close else choices
             self.problem(
                 line,
                 f"query parameter {param.name!r} names no field of {model.name} that a client"
                 f" sets, so no list would filter by it; expected {expected}",
+            )
+
+    def check_sort(self, model: Model, param: QueryParam, line: int) -> None:
+        """`sort (priority, due_date; default -priority)`: fields with an order, each once; the
+        default made of them (or of `created_at`, the order without a sort)."""
+        sort = ListSort.of(param.detail)
+        example = "sort (priority, due_date, created_at; default -created_at)"
+        if not sort.keys:
+            self.problem(line, f"sort lists no field; expected e.g. {example}")
+        for name in sorted({k for k in sort.keys if sort.keys.count(k) > 1}):
+            self.problem(line, f"sort lists {name!r} twice; expected each field once")
+        for name in sort.keys:
+            problem = _sort_problem(model, name)
+            if problem is not None:
+                self.problem(line, f"sort names {name!r}: {problem}")
+        default = sort.default.split(",")
+        keys = [key.removeprefix("-") for key in default]
+        allowed = (*sort.keys, "created_at")
+        if any(key not in allowed for key in keys) or len(set(keys)) < len(keys):
+            self.problem(
+                line,
+                f"sort's default {sort.default!r} is not made of the listed fields; expected"
+                f" '; default' and comma-separated keys among {', '.join(allowed)}, each once,"
+                " with - for descending",
+            )
+        elif len(keys) > SORT_MAX_KEYS:
+            self.problem(line, f"sort's default has {len(keys)} keys; at most {SORT_MAX_KEYS}")
+
+    def check_search(self, model: Model, param: QueryParam, line: int) -> None:
+        """`q (search title, description)`: text fields of the model."""
+        words = param.detail.strip()
+        if not re.match(r"search\b", words):
+            self.problem(
+                line,
+                f"q ({words}): expected 'q (search field, ...)', naming the text fields it"
+                " searches",
+            )
+            return
+        texts = [f.name for f in model.fields if f.type.kind == "str"]
+        named = QueryParam(param.name, words.removeprefix("search")).names
+        if not named:
+            self.problem(line, f"q searches no field; expected q (search {', '.join(texts)})")
+        for name in named:
+            item = model.field(name)
+            if item is None or item.type.kind != "str":
+                self.problem(
+                    line,
+                    f"q searches {name!r}, which is no str field of {model.name}; expected"
+                    f" {', '.join(texts) or 'a str field'}",
+                )
+
+    def check_operator(self, model: Model, name: str, line: int) -> None:
+        """`priority__gte`: the operator compares the field's kind (`isnull`: a nullable one)."""
+        field, operator = split_filter(name)
+        item = model.field(field)
+        assert item is not None
+        assert operator is not None
+        kinds = OPERATOR_KINDS[operator]
+        if item.required == "auto" and field not in ("created_at", "updated_at"):
+            self.problem(
+                line, f"{name}: {field} is set by the system; expected a field a client sets"
+            )
+        elif item.type.kind not in kinds:
+            fitting = [f"{field}__{op}" for op in OPERATORS if item.type.kind in OPERATOR_KINDS[op]]
+            self.problem(
+                line,
+                f"{name}: {operator} compares {', '.join(kinds)} fields, and {field} is"
+                f" {item.type.kind}; expected one of {', '.join(fitting) or field}",
+            )
+        elif operator == "isnull" and not item.nullable:
+            self.problem(
+                line,
+                f"{name}: {field} is never null (Required yes, or a default), so every row"
+                f" would match one side; expected isnull on a nullable field",
             )
 
     def check_expand(
@@ -760,6 +904,23 @@ def expandable(model: Model) -> dict[str, ModelField]:
             found[item.name.removesuffix("_id")] = item
     singles = {name: item for name, item in found.items() if name not in names}
     return singles | {item.name: item for item in model.fields if item.type.kind == "refs"}
+
+
+def _sort_problem(model: Model, name: str) -> str | None:
+    """Why a list cannot sort by field `name`, or None."""
+    item = model.field(name)
+    if item is None or (item.required == "auto" and name not in ("created_at", "updated_at")):
+        return f"no field of {model.name} a client sets (or created_at, updated_at)"
+    if item.type.kind not in SORTABLE:
+        return f"a {item.type.kind} has no order; expected a field of {', '.join(SORTABLE)}"
+    if item.type.kind == "str" and (
+        item.type.high is None or item.type.high > SORT_TEXT_MAX_LENGTH
+    ):
+        return (
+            "a sort key travels in the cursor, so its text is at most"
+            f" {SORT_TEXT_MAX_LENGTH} characters; expected str(..{SORT_TEXT_MAX_LENGTH}) or shorter"
+        )
+    return None
 
 
 def parse_type(text: str) -> FieldType | None:
@@ -890,6 +1051,55 @@ def reads_every_owner(doc: FeatureDoc, model: Model) -> bool:
         and model_of(endpoint.path, doc.models) is model
         for endpoint in doc.endpoints
     )
+
+
+@dataclass(frozen=True)
+class ListIndexes:
+    """The indexes a model's lists need beyond creation order (docs/performance.md, "Lists
+    at scale"): per field a list sorts or range-filters by, (owner_id, field, id), which
+    serves page 1 and a deep cursor alike; per field `q` or `__contains` searches, a trigram
+    index on PostgreSQL (SQLite scans)."""
+
+    ordered: tuple[str, ...] = ()
+    searched: tuple[str, ...] = ()
+
+
+RANGE_OPERATORS = ("gte", "gt", "lte", "lt")
+
+
+def list_indexes(doc: FeatureDoc, model: Model) -> ListIndexes:
+    """What the GET lists of `model` (flat or nested) sort, range-filter and search by."""
+    ordered: dict[str, None] = {}
+    searched: dict[str, None] = {}
+    for endpoint in doc.endpoints:
+        collection = _NESTED_LIST.sub("/api/v1/", endpoint.path) == f"/api/v1/{model.table}"
+        if endpoint.method != "GET" or not collection:
+            continue
+        sort = endpoint.sort
+        for key in sort.keys if sort is not None else ():
+            ordered.setdefault(key)
+        for param in endpoint.query:
+            field, operator = split_filter(param.name)
+            if operator in RANGE_OPERATORS:
+                ordered.setdefault(field)
+            elif (
+                operator == "contains" and (item := model.field(field)) and item.type.kind == "str"
+            ):
+                searched.setdefault(field)
+        searched.update(dict.fromkeys(endpoint.search))
+    ordered.pop("created_at", None)  # the index every model has
+    return ListIndexes(tuple(ordered), tuple(searched))
+
+
+def search_fields(doc: FeatureDoc, model: Model) -> tuple[str, ...]:
+    """The fields the `q` of the model's lists searches (the model's `search_fields`)."""
+    searches = [e.search for e in doc.endpoints if model_of(e.path, doc.models) is model]
+    return tuple(dict.fromkeys(name for fields in searches for name in fields))
+
+
+def _kind(model: Model, name: str) -> str | None:
+    item = model.field(name)
+    return None if item is None else item.type.kind
 
 
 def model_of(path: str, models: tuple[Model, ...]) -> Model | None:

@@ -19,17 +19,21 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from src.core.errors import in_words
+from src.core.pagination import split_filter
 from src.engine.doc import (
     INT64,
     OWNER_SCOPE,
     REFS_MAX_ITEMS,
     Endpoint,
     FeatureDoc,
+    ListSort,
     Model,
     ModelField,
     expandable,
     link_of,
+    list_indexes,
     number_text,
+    search_fields,
     table_name,
     unique_index,
 )
@@ -194,6 +198,10 @@ class Operation:
     """The references `expand` may embed (`project` for `project_id`)."""
     key: str = "id"
     """The field an item route's path names the row by: `id`, or a unique field (`name`)."""
+    sort: ListSort | None = None
+    """A list's `sort`: the keys it takes and its default."""
+    search: tuple[str, ...] = ()
+    """The text fields a list's `q` searches."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +299,8 @@ def _crud_endpoints(
             query=tuple(param.name for param in endpoint.query),
             expand=endpoint.expand,
             key=key,
+            sort=endpoint.sort,
+            search=endpoint.search,
         )
         model = models[names.model]
         problem = _key_problem(doc, model, key, under["field"] if under else None)
@@ -460,10 +470,17 @@ def _input_fields(model: Model) -> list[ModelField]:
     return [item for item in model.fields if item.required != "auto"]
 
 
-def _filters(model: Model, listing: Operation) -> list[ModelField]:
-    """Query parameters of the list endpoint that name a model field."""
+def _filters(model: Model, listing: Operation) -> list[tuple[str, ModelField, str | None]]:
+    """Query parameters of the list endpoint that name a model field, alone (equality) or
+    with an operator (`priority__gte`): (the parameter, its field, the operator or None)."""
     fields = {item.name: item for item in _input_fields(model)}
-    return [fields[name] for name in listing.query if name in fields]
+    found = []
+    for name in listing.query:
+        field, operator = split_filter(name)
+        item = fields.get(name) if operator is None else model.field(field)
+        if item is not None:
+            found.append((name, item, operator))
+    return found
 
 
 # ---------------------------------------------------------------------------- model
@@ -507,6 +524,8 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "summary": summary,
         "overview": overview,
         "public": public,
+        "indexes": list_indexes(doc, model),
+        "search": search_fields(doc, model),
     }
 
 
@@ -767,12 +786,14 @@ def _routes(
             "operations": _shown(nesting.operations, public, model),
             "located_by": _located_by(nesting.operations),
             "filters": _filter_data(model, nesting.operations),
+            "query": _list_query(nesting.operations),
         }
         for nesting in (nestings or {}).values()
     ]
     return {
         "operations": _shown(operations, public, model),
         "filters": _filter_data(model, operations),
+        "query": _list_query(operations),
         "nestings": nested,
         "located_by": _located_by(operations),
     }
@@ -825,15 +846,47 @@ def _shown(
     return {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
 
 
+OPERATOR_RULES = {
+    None: "is this",
+    "gte": "is at least this",
+    "gt": "is more than this",
+    "lte": "is at most this",
+    "lt": "is less than this",
+    "ne": "is not this (null is not it either)",
+    "in": "is one of these (comma-separated)",
+    "isnull": "is null (true) or is not (false)",
+    "contains": "contains this text, ignoring case",
+}
+"""How a list filter's description says its rule: "Only tasks whose `priority` ..."."""
+
+
 def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[str, Any]]:
+    """Each list filter's parameter: its name and field, the rule its description says, and
+    its type, `Query` limits and metadata in the URL's form (`_filter_type`)."""
     filters = []
-    for item in _filters(model, operations["list"]) if "list" in operations else ():
+    for name, item, operator in _filters(model, operations["list"]) if "list" in operations else ():
         imports: list[str] = []
         python_type, limits, metadata = _filter_type(item, model, imports)
+        if operator == "isnull":
+            python_type, limits, metadata = "bool", "", ""
+        elif operator == "contains":
+            limits = "min_length=1, " + limits.replace(
+                f"min_length={int(item.type.low or 0)}, ", ""
+            )
+        elif operator == "in":
+            field = f"Field({limits.rstrip(', ')})" if limits else ""
+            parts = [python_type, field, metadata.removeprefix(", ")]
+            item_type = ", ".join(part for part in parts if part)
+            item_type = item_type if item_type == python_type else f"Annotated[{item_type}]"
+            if field:
+                imports.append("from pydantic import Field")
+            imports += ["from typing import Annotated", "from src.api.queries import OneOf"]
+            python_type, limits, metadata = "str", "", f", OneOf({item_type})"
         filters.append(
             {
-                "name": item.name,
-                "has": item.type.kind == "refs",
+                "name": name,
+                "field": item.name,
+                "rule": "has this id" if item.type.kind == "refs" else OPERATOR_RULES[operator],
                 "type": python_type,
                 "limits": limits,
                 "metadata": metadata,
@@ -841,6 +894,17 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
             }
         )
     return filters
+
+
+def _list_query(operations: dict[str, Operation]) -> dict[str, Any]:
+    """A list's `sort` (its keys and default) and whether it takes `q`."""
+    listing = operations.get("list")
+    sort = listing.sort if listing is not None else None
+    return {
+        "sort": None if sort is None else {"keys": sort.keys, "default": sort.default},
+        "search": listing.search if listing is not None else (),
+        "search_words": " or ".join(f"`{name}`" for name in listing.search) if listing else "",
+    }
 
 
 def _filter_type(
@@ -926,7 +990,11 @@ def _tests(
         for nesting in (nestings or {}).values()
     ]
     fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
+    queried = listing is not None and bool(
+        listing.sort or listing.search or any(split_filter(n)[1] for n in listing.query)
+    )
     return {
+        "queried": queried,
         "valid": valid,
         "references": references,
         "links": links,

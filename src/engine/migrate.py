@@ -26,8 +26,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine
 
-from src.core.migrations import alembic_config
-from src.engine.doc import FeatureDoc, Link, link_of, reads_every_owner
+from src.core.migrations import alembic_config, comparison_options
+from src.engine.doc import (
+    FeatureDoc,
+    Link,
+    ListIndexes,
+    link_of,
+    list_indexes,
+    reads_every_owner,
+)
 from src.engine.evolve import Column, TableChange, column_of, table_steps
 from src.engine.generate import GenerationError
 from src.engine.render import Renderer
@@ -95,6 +102,8 @@ class Table:
     """References to a table created after this one (a cycle): added once both exist."""
     links: list[Link] = field(default_factory=list)
     """The link tables of its `refs` fields, created once every table of the doc exists."""
+    indexes: ListIndexes = field(default_factory=ListIndexes)
+    """The indexes its lists' sorts, range filters and searches need."""
 
 
 def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]:
@@ -113,6 +122,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
         model.table: [link_of(model, item) for item in model.fields if item.type.kind == "refs"]
         for model in models
     }
+    indexes = {model.table: list_indexes(doc, model) for model in models}
     ordered: list[str] = []
     visiting: set[str] = set()
 
@@ -138,6 +148,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
                 if column.ref in columns and ordered.index(column.ref) > ordered.index(table)
             ],
             links[table],
+            indexes[table],
         )
         for table in ordered
     ]
@@ -228,7 +239,9 @@ def _differences(url: str, metadata: MetaData) -> list[object]:
     engine = create_engine(url.replace("+aiosqlite", ""))
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), metadata))
+            options = comparison_options(connection.dialect.name)
+            context = MigrationContext.configure(connection, opts=options)
+            return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
 

@@ -91,6 +91,9 @@ class Entity(Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1", sort_order=10)
     """1 on insert, +1 on every change: the ETag, compared in SQL by conditional writes."""
 
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    """The text columns a list's `q` searches (a doc's `q (search title, description)`)."""
+
 
 class OwnedEntity(Entity):
     """A row that belongs to one user; repositories scope every query by `owner_id`."""

@@ -11,9 +11,12 @@ own parameters start with `_` (`_pk`, `_limit`), so they never clash with a colu
 """
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
 
@@ -30,10 +33,12 @@ from sqlalchemy import (
     UniqueConstraint,
     Update,
     Uuid,
+    and_,
     any_,
     bindparam,
     delete,
     exists,
+    false,
     func,
     insert,
     inspect,
@@ -51,7 +56,13 @@ from sqlalchemy.sql.selectable import CTE, NamedFromClause
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
 from src.core.errors import in_words
-from src.core.pagination import PageRequest
+from src.core.pagination import (
+    InvalidCursor,
+    PageRequest,
+    Sort,
+    decode_sorted_cursor,
+    split_filter,
+)
 from src.models.base import Entity, OwnedEntity, utcnow
 from src.models.user import User
 
@@ -74,6 +85,46 @@ LINK_FILTER_COUNT_LIMIT = 1_000
 the planner's estimate. Each match counted is a lookup of its row (the owner check) from the
 link table's index; 10,000 of them, or the hash join over the whole table the planner turns to
 for that many, made page 1 at 1M rows 11x page 1 at 10k (docs/performance.md)."""
+
+
+SEARCH = "_search"
+"""The name of the `q` search among a list's filters (a repository's own name: no column's)."""
+
+
+def _shape_of(name: str, value: Any) -> tuple[str, Any]:
+    """What of a filter changes its statement: its name, and an `isnull`'s value."""
+    return (name, value) if split_filter(name)[1] == "isnull" else (name, None)
+
+
+def _read_value(column: Any, value: Any) -> Any:
+    """A sort key's value from a cursor (as JSON holds it) as its column's type; raises
+    `InvalidCursor` for one the column could not hold."""
+    if value is None:
+        return None if column.nullable else _bad_cursor()
+    kind = getattr(column.type, "impl", column.type).python_type  # a TypeDecorator's own
+    try:
+        if kind is bool or kind is int:
+            return value if type(value) is kind else _bad_cursor()
+        if kind is float:
+            return float(value) if type(value) in (int, float) else _bad_cursor()
+        if not isinstance(value, str):
+            return _bad_cursor()
+        if kind is datetime:
+            read = datetime.fromisoformat(value)
+            return read if read.tzinfo is not None else _bad_cursor()
+        if kind is date:
+            return date.fromisoformat(value)
+        if kind is Decimal:
+            return Decimal(value)
+        if kind is uuid.UUID:
+            return uuid.UUID(value)
+        return kind(value)  # text, or an enum's value
+    except (ValueError, TypeError, ArithmeticError):
+        return _bad_cursor()
+
+
+def _bad_cursor() -> Any:
+    raise InvalidCursor("does not match this list; start from the first page")
 
 
 class _UnusableLink(Exception):
@@ -231,13 +282,58 @@ class Repository(Generic[ModelT]):
         columns = {name: value for name, value in values.items() if name not in fields}
         return columns, {name: value for name, value in values.items() if name in fields}
 
-    def _condition(self, name: str) -> ColumnElement[bool]:
-        """A list filter: the column equals the parameter, or for a `refs` field, the row
-        has that id (served by the link table's index that leads with the target)."""
-        link = link_fields(self.model).get(name)
-        if link is None:
-            return getattr(self.model, name) == bindparam(name)  # type: ignore[no-any-return]
-        return exists().where(link.source == self.model.id, link.target == bindparam(name))
+    def _condition(self, name: str, value: Any) -> ColumnElement[bool]:
+        """A list filter by its name: `priority` (the column equals the parameter, or for a
+        `refs` field, the row has that id, served by the link table's index that leads with
+        the target), `priority__gte` (an operator of `OPERATORS`), or `SEARCH`. Each
+        compares with a parameter of the filter's name; `isnull` is part of the shape."""
+        if name == SEARCH:
+            fields = self.model.search_fields
+            return or_(*(self._contains(self.model.__table__.c[f], SEARCH) for f in fields))
+        field, operator = split_filter(name)
+        link = link_fields(self.model).get(field)
+        if link is not None:
+            return exists().where(link.source == self.model.id, link.target == bindparam(name))
+        column = self.model.__table__.c[field]
+        if operator is None:
+            return column == bindparam(name)
+        if operator == "isnull":
+            return column.is_(None) if value else column.is_not(None)
+        if operator == "contains":
+            return self._contains(column, name)
+        if operator == "in":
+            if self.database.dialect_name == "postgresql":  # one array parameter, one plan
+                return column == any_(bindparam(name, type_=ARRAY(column.type)))
+            return column.in_(bindparam(name, expanding=True))
+        if operator == "ne":  # a null is not the value either
+            return column.is_distinct_from(bindparam(name, type_=column.type))
+        compare = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}[operator]
+        return getattr(column, compare)(bindparam(name, type_=column.type))  # type: ignore[no-any-return]
+
+    def _contains(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+        """The text holds the parameter, ignoring case: `ILIKE` on PostgreSQL (served by a
+        trigram index), a Unicode-aware lower-case `instr` on SQLite (its own `lower` folds
+        ASCII only). The parameter is the text as a pattern (`_filter_params`)."""
+        if self.database.dialect_name == "postgresql":
+            return column.ilike(bindparam(name), escape="\\")
+        return func.instr(func.unicode_lower(column), bindparam(name)) > 0
+
+    def _filter_params(self, criteria: Mapping[str, Any]) -> dict[str, Any]:
+        """Each filter's parameter, as its condition compares it."""
+        params = {}
+        for name, value in criteria.items():
+            operator = "contains" if name == SEARCH else split_filter(name)[1]
+            if operator == "isnull":
+                continue
+            if operator == "contains":
+                if self.database.dialect_name == "postgresql":
+                    value = "%" + re.sub(r"([\\%_])", r"\\\1", value) + "%"
+                else:
+                    value = value.lower()
+            elif operator == "in":
+                value = list(value)
+            params[name] = value
+        return params
 
     def _target(
         self, versions: Versions, key: Sequence[str] = ("id",)
@@ -323,60 +419,68 @@ class Repository(Generic[ModelT]):
         return rows[0] if rows else None
 
     async def list(
-        self, page: PageRequest, filters: Mapping[str, Any] | None = None
+        self,
+        page: PageRequest,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: Sort | None = None,
+        search: str | None = None,
     ) -> tuple[Sequence[Record], int, bool]:
-        """One page in creation order (plus one row, to tell if more follow), the total
-        and whether it is exact, in one statement.
+        """One page (plus one row, to tell if more follow), the total and whether it is
+        exact, in one statement.
 
-        On PostgreSQL the total is counted exactly up to `page.count_limit` rows; past it
-        the planner's estimate is taken instead (one more statement), so a page costs
-        about the same on a table of any size. A page after a cursor is found through the
-        (owner_id, created_at, id) index, never by skipping rows. `filters` are equality
-        conditions on columns; a None value means "no filter".
+        Rows come in creation order, or in `sort`'s (nulls after every value, the id
+        breaking ties). On PostgreSQL the total is counted exactly up to
+        `page.count_limit` rows; past it the planner's estimate is taken instead (one more
+        statement), so a page costs about the same on a table of any size. A page after a
+        cursor starts at the cursor's position through the index of its order, never by
+        skipping rows. `filters` are conditions by name: `priority` (equals),
+        `priority__gte` (an operator, `OPERATORS`); a None value means "no filter".
+        `search` is a case-insensitive substring of any of the model's `search_fields`.
         """
         criteria = {name: value for name, value in (filters or {}).items() if value is not None}
-        keyset = page.after is not None
+        if search is not None:
+            criteria[SEARCH] = search
+        position = self._position(page, sort)
         count_limit = page.count_limit if self.database.dialect_name == "postgresql" else None
         if count_limit is not None and set(criteria) & set(link_fields(self.model)):
             count_limit = min(count_limit, LINK_FILTER_COUNT_LIMIT)
         bounded = count_limit is not None
+        shape = tuple(sorted(_shape_of(name, value) for name, value in criteria.items()))
+
+        def conditions() -> Sequence[ColumnElement[bool]]:
+            return [self._condition(name, value) for name, value in criteria.items()]
 
         def matching() -> Select[Any]:
-            conditions = [self._condition(name) for name in criteria]
-            return self._scope(select(self.model.id).where(*conditions))
+            return self._scope(select(self.model.id).where(*conditions()))
 
         def counted() -> Select[Any]:
             return matching().limit(bindparam("_count_limit")) if bounded else matching()
 
         def page_with_total() -> Select[Any]:
             total = select(func.count()).select_from(counted().subquery()).scalar_subquery()
-            rows = select(*self._columns, total.label("_total")).where(
-                *[self._condition(name) for name in criteria]
-            )
-            if keyset:
-                after = tuple_(
-                    bindparam("_after_at", type_=self.model.created_at.type),
-                    bindparam("_after_id", type_=self.model.id.type),
-                )
-                rows = rows.where(tuple_(self.model.created_at, self.model.id) > after)
-            ordered: Select[Any] = self._scope(rows).order_by(self.model.created_at, self.model.id)
+            rows = select(*self._columns, total.label("_total")).where(*conditions())
+            if position is not None:
+                rows = rows.where(self._after(sort, position))
+            ordered: Select[Any] = self._scope(rows).order_by(*self._order_by(sort))
             ordered = ordered.limit(bindparam("_limit"))
-            return ordered if keyset else ordered.offset(bindparam("_offset"))
+            return ordered if position is not None else ordered.offset(bindparam("_offset"))
 
-        shape = tuple(sorted(criteria))
-        params = self._params(**criteria)
+        params = self._params(**self._filter_params(criteria))
         if count_limit is not None:
             params["_count_limit"] = count_limit + 1
-        statement = self._statement(("list", shape, keyset, bounded), page_with_total)
-        position = (
-            {"_after_at": page.after[0], "_after_id": page.after[1]}
-            if page.after is not None
+        keyset = None if position is None else tuple(value is None for value in position)
+        order = None if sort is None else sort.text
+        statement = self._statement(("list", shape, order, keyset, bounded), page_with_total)
+        at = (
+            {f"_after_{index}": value for index, value in enumerate(position)}
+            if position is not None
             else {"_offset": page.offset}
         )
-        rows = await self._read(statement, {**params, **position, "_limit": page.limit + 1})
+        rows = await self._read(statement, {**params, **at, "_limit": page.limit + 1})
         if rows:
             total = rows[0]._total
-        elif page.after is None and page.offset == 0:
+        elif position is None and page.offset == 0:
             total = 0  # the first page is empty: nothing to count
         else:  # past the end: the total still counts
             count = self._statement(
@@ -386,9 +490,86 @@ class Repository(Generic[ModelT]):
             total = (await self._read(count, params))[0][0]
         if count_limit is not None and total > count_limit:
             matched = self._statement(("matching", shape), matching)
-            estimate = await self.database.estimate(matched, self._params(**criteria))
+            estimate = await self.database.estimate(
+                matched, self._params(**self._filter_params(criteria))
+            )
             return rows, max(estimate, total), False
         return rows, total, True
+
+    def _order_by(self, sort: Sort | None) -> Sequence[ColumnElement[Any]]:
+        """Creation order, or `sort`'s keys with nulls after every value (first, descending:
+        as PostgreSQL's B-tree keeps them, so its index serves both directions), then the id
+        in the last key's direction."""
+        if sort is None:
+            return [self.model.created_at, self.model.id]  # type: ignore[list-item]
+        order: list[Any] = []
+        for key in sort.keys:
+            column = self.model.__table__.c[key.name]
+            if not column.nullable:
+                order.append(column.desc() if key.descending else column.asc())
+            else:
+                order.append(
+                    column.desc().nulls_first() if key.descending else column.asc().nulls_last()
+                )
+        descending = sort.keys[-1].descending
+        order.append(self.model.id.desc() if descending else self.model.id.asc())
+        return order
+
+    def _position(self, page: PageRequest, sort: Sort | None) -> tuple[Any, ...] | None:
+        """The values of the order's keys (then the id) that the page's cursor names, read as
+        their columns' types; None without a cursor. Raises `InvalidCursor`."""
+        if sort is None:
+            return page.after()
+        if page.cursor is None:
+            return None
+        values, id = decode_sorted_cursor(page.cursor, sort.text)
+        if len(values) != len(sort.keys):
+            raise InvalidCursor("does not match this sort; start from the first page")
+        columns = self.model.__table__.c
+        keys = zip(sort.keys, values, strict=True)
+        return (*(_read_value(columns[key.name], value) for key, value in keys), id)
+
+    def _after(self, sort: Sort | None, position: tuple[Any, ...]) -> ColumnElement[bool]:
+        """Rows after `position` in the order: for one direction and no nulls a row value
+        comparison, `(created_at, id) > (:a, :b)`, that an index serves as a range;
+        otherwise key by key, `a > :a OR (a = :a AND (...))`, null being after every value,
+        led by the first key's range so an index still narrows the scan."""
+        columns: Any = (
+            [self.model.created_at]
+            if sort is None
+            else [self.model.__table__.c[key.name] for key in sort.keys]
+        )
+        descending = [False] if sort is None else [key.descending for key in sort.keys]
+        columns.append(self.model.id)
+        descending.append(descending[-1])
+        params = [
+            bindparam(f"_after_{index}", type_=column.type) for index, column in enumerate(columns)
+        ]
+        plain = len(set(descending)) == 1 and all(
+            not column.nullable and value is not None
+            for column, value in zip(columns, position, strict=True)
+        )
+        if plain:
+            row, at = tuple_(*columns), tuple_(*params)
+            return row < at if descending[0] else row > at
+        condition: ColumnElement[bool] | None = None
+        for column, param, value, down in reversed(
+            list(zip(columns, params, position, descending, strict=True))
+        ):
+            if value is None:  # nulls sort after every value
+                beyond: ColumnElement[bool] = column.is_not(None) if down else false()
+                same: ColumnElement[bool] = column.is_(None)
+            else:
+                beyond = column < param if down else column > param
+                if column.nullable and not down:
+                    beyond = or_(beyond, column.is_(None))
+                same = column == param
+            condition = beyond if condition is None else or_(beyond, and_(same, condition))
+        assert condition is not None
+        first, value, down = columns[0], position[0], descending[0]
+        if value is not None and not first.nullable:
+            condition = and_(first <= params[0] if down else first >= params[0], condition)
+        return condition
 
     async def create(self, values: Mapping[str, Any]) -> Record | None:
         """One INSERT ... RETURNING. None when a reference names a row the owner may not

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound, in_words
-from src.core.pagination import Page, PageRequest
+from src.core.pagination import Page, PageRequest, Sort
 from src.repositories.base import ModelT, Record, Repository, RowKey, Versions, key_of
 from src.schemas.base import InputSchema
 
@@ -55,16 +55,23 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         filters: dict[str, Any] | None = None,
         expand: str | None = None,
         under: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        search: str | None = None,
     ) -> Page[Record]:
-        """`under`: the parent a nested route names (`{"project_id": ...}`). A page with rows
-        is one statement; an empty one asks whether the caller sees the parent (404 if not)."""
-        rows, total, exact = await self.repository.list(page, {**(filters or {}), **(under or {})})
+        """`under`: the parent a nested route names (`{"project_id": ...}`); `sort`: the
+        route's `sort` (`-priority,due_date`, checked by `Sortable`); `search`: its `q`. A
+        page with rows is one statement; an empty one asks whether the caller sees the
+        parent (404 if not)."""
+        order = None if sort is None else Sort.parse(sort)
+        rows, total, exact = await self.repository.list(
+            page, {**(filters or {}), **(under or {})}, sort=order, search=search
+        )
         if under and not total:
             await self._parents_seen(under)
         if expand:  # the extra row that tells whether more follow is not embedded
             shown = await self.repository.expand(rows[: page.limit], _names(expand))
             rows = [*shown, *rows[page.limit :]]
-        return page.of(rows, total, exact)
+        return page.of(rows, total, exact, order)
 
     async def create(self, data: CreateT, under: Mapping[str, Any] | None = None) -> Record:
         """`under`: the parent a nested route names, a field the body does not hold."""

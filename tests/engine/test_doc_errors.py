@@ -491,15 +491,18 @@ def test_a_type_no_value_or_column_can_meet_says_what_to_write(
     assert problems_of(path) == [(23, message)]
 
 
+LIST_CHOICES = (
+    "page, limit, cursor, sort, q, a field: name, description, status, or a field with an"
+    " operator (`<field>__<op>`, op one of gte, gt, lte, lt, ne, in, isnull, contains)"
+)
+
+
 @pytest.mark.parametrize(
     ("param", "expected"),
     [
-        (
-            "statu",
-            "expected 'status' (or page, limit, cursor or a field: name, description, status)",
-        ),
-        ("colour", "expected page, limit, cursor or a field: name, description, status"),
-        ("created_at", "expected page, limit, cursor or a field: name, description, status"),
+        ("statu", f"expected 'status' (or {LIST_CHOICES})"),
+        ("colour", f"expected {LIST_CHOICES}"),
+        ("created_at", f"expected {LIST_CHOICES}"),
     ],
     ids=["misspelt", "no such field", "system field"],
 )
@@ -580,3 +583,85 @@ def test_a_default_that_is_no_value_of_its_type_says_what_to_write(
     """It would become code (`default=yes`) and a column default the database refuses."""
     path = write_doc((NAME_ROW, row + " - |\n" + NAME_ROW))
     assert problems_of(path) == [(23, message)]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "sort (name, nope)",
+            "sort names 'nope': no field of Project a client sets (or created_at, updated_at)",
+        ),
+        ("sort (name, name)", "sort lists 'name' twice; expected each field once"),
+        (
+            "sort (description)",
+            "sort names 'description': a sort key travels in the cursor, so its text is at most"
+            " 200 characters; expected str(..200) or shorter",
+        ),
+        (
+            "sort (name; default -status)",
+            "sort's default '-status' is not made of the listed fields; expected '; default' and"
+            " comma-separated keys among name, created_at, each once, with - for descending",
+        ),
+        (
+            "q (search status)",
+            "q searches 'status', which is no str field of Project; expected name, description",
+        ),
+        (
+            "q (name)",
+            "q (name): expected 'q (search field, ...)', naming the text fields it searches",
+        ),
+        (
+            "status__gte (enum)",
+            "status__gte: gte compares int, float, decimal, date, datetime fields, and status is"
+            " enum; expected one of status__ne, status__in, status__isnull",
+        ),
+        (
+            "name__isnull (bool)",
+            "name__isnull: name is never null (Required yes, or a default), so every row would"
+            " match one side; expected isnull on a nullable field",
+        ),
+        (
+            "name__contains (str), name__nope (str)",
+            "query parameter 'name__nope' names no field of Project that a client sets, so no list"
+            f" would filter by it; expected {LIST_CHOICES}",
+        ),
+    ],
+    ids=[
+        "unknown key",
+        "key twice",
+        "unbounded text",
+        "default not listed",
+        "search not text",
+        "search without the word",
+        "operator of another kind",
+        "isnull never null",
+        "unknown operator",
+    ],
+)
+def test_a_list_query_no_list_could_run_is_refused_with_its_line(
+    write_doc: WriteDoc, query: str, message: str
+) -> None:
+    """`sort`, `q` and `<field>__<op>` name fields of a kind they can order, search or compare."""
+    path = write_doc((LIST_QUERY, f"limit (int, default 20, 1..100), {query} |"))
+    assert problems_of(path) == [(53, message)]
+
+
+def test_every_list_query_construct_parses(write_doc: WriteDoc) -> None:
+    query = (
+        "sort (name, status, created_at; default -status,name), description__isnull (bool),"
+        " status__in (enum), status__ne (enum), name__contains (str), created_at__gte"
+        " (datetime), q (search name, description)"
+    )
+    path = write_doc((LIST_QUERY, f"limit (int, default 20, 1..100), {query} |"))
+    listing = next(
+        e
+        for e in parse_doc(path, APP_MODELS).endpoints
+        if e.key.endswith("projects") and e.method == "GET"
+    )
+    assert listing.sort is not None
+    assert (listing.sort.keys, listing.sort.default) == (
+        ("name", "status", "created_at"),
+        "-status,name",
+    )
+    assert listing.search == ("name", "description")

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from src.core.config import Settings
 from src.core.database import create_engine
-from src.core.migrations import alembic_config
+from src.core.migrations import alembic_config, comparison_options
 from src.models import Base
 from tests.live_server import (
     LiveServer,
@@ -75,8 +75,7 @@ async def _tables(url: str) -> set[str]:
 
 def _drift(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        connection,
-        opts={"compare_type": True, "render_as_batch": connection.dialect.name == "sqlite"},
+        connection, opts=comparison_options(connection.dialect.name)
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -1,0 +1,136 @@
+"""The query parameters of a list that people query with: `sort` and `<field>__in`.
+
+`?sort=-priority,due_date` names keys of the route's own list, `-` for descending; `?status__in=
+open,done` takes comma-separated values of the field's type. Anything else is a 400 naming the
+parameter and the rule. The OpenAPI parameter states the rule (a pattern of the sort keys), so
+a client and `featwright check` read it off the document.
+"""
+
+import re
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from src.core.pagination import IN_MAX_VALUES, SORT_MAX_KEYS
+
+SORT_MAX_LENGTH = 500
+"""Characters of a `sort` value: every input is bounded."""
+IN_MAX_LENGTH = 10_000
+"""Characters of an `__in` value (100 values of up to about 100 characters)."""
+
+
+class Sortable:
+    """Goes in `Annotated[str, Sortable("priority", "due_date")] = "-created_at"`: the value is
+    comma-separated keys among these names, each at most once, `-` before one for descending."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        one = "|".join(map(re.escape, names))
+        self.pattern = f"^-?({one})(,-?({one}))*$"
+        self.description = (
+            f"Comma-separated keys, `-` for descending: {', '.join(names)}. At most"
+            f" {SORT_MAX_KEYS}, each once; the id breaks ties. Nulls come after every value"
+            " (first when descending)."
+        )
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def checked(value: str) -> str:
+            if len(value) > SORT_MAX_LENGTH:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "at most {max_length} characters",
+                    {"max_length": SORT_MAX_LENGTH},
+                )
+            keys = [key.removeprefix("-") for key in value.split(",")]
+            unknown = [key for key in keys if key not in self.names]
+            if unknown:
+                raise PydanticCustomError(
+                    "unknown_sort",
+                    "{unknown} is not a key this list sorts by; expected comma-separated keys"
+                    " of: {names}, each with - before it for descending",
+                    {"unknown": ", ".join(map(repr, unknown)), "names": ", ".join(self.names)},
+                )
+            twice = sorted({key for key in keys if keys.count(key) > 1})
+            if twice or len(keys) > SORT_MAX_KEYS:
+                raise PydanticCustomError(
+                    "sort_keys",
+                    "each key at most once and at most {most} keys; {twice} repeated",
+                    {"most": SORT_MAX_KEYS, "twice": ", ".join(map(repr, twice)) or "none"},
+                )
+            return value
+
+        return core_schema.no_info_after_validator_function(checked, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": self.pattern,
+            "maxLength": SORT_MAX_LENGTH,
+            "description": self.description,
+        }
+
+
+def sort_keys(pattern: str) -> tuple[str, ...] | None:
+    """The keys a `sort` parameter's pattern takes (as `Sortable` writes it), or None if it
+    is not such a pattern."""
+    match = re.fullmatch(r"\^-\?\((?P<one>[^()]*)\)\(,-\?\((?P=one)\)\)\*\$", pattern)
+    return (
+        tuple(re.sub(r"\\(.)", r"\1", name) for name in match["one"].split("|")) if match else None
+    )
+
+
+class OneOf:
+    """Goes in `Annotated[str | None, Query(...), OneOf(TaskStatus)] = None`: the value is up
+    to `IN_MAX_VALUES` comma-separated values, each read as `item` reads a query value (a
+    bad one is a 400 naming its place), and the route gets them as a tuple."""
+
+    def __init__(self, item: Any) -> None:
+        self.items = TypeAdapter(item)
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def values(text: str | None) -> tuple[Any, ...] | None:
+            if text is None:
+                return None
+            if len(text) > IN_MAX_LENGTH:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "at most {max_length} characters",
+                    {"max_length": IN_MAX_LENGTH},
+                )
+            parts = text.split(",")
+            if len(parts) > IN_MAX_VALUES:
+                raise PydanticCustomError(
+                    "too_many_values",
+                    "at most {most} comma-separated values, got {count}",
+                    {"most": IN_MAX_VALUES, "count": len(parts)},
+                )
+            read = []
+            for place, part in enumerate(parts, start=1):
+                try:
+                    read.append(self.items.validate_python(part))
+                except ValidationError as error:
+                    raise PydanticCustomError(
+                        "invalid_value",
+                        "value {place} ('{value}'): {problem}",
+                        {
+                            "place": place,
+                            "value": part[:50],
+                            "problem": error.errors()[0]["msg"],
+                        },
+                    ) from None
+            return tuple(dict.fromkeys(read))
+
+        return core_schema.no_info_after_validator_function(values, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "maxLength": IN_MAX_LENGTH}
