@@ -2,10 +2,13 @@
 
     python bench/chart.py ratio bench/results/latest.json OUT.png [OUT.png ...]
     python bench/chart.py scale bench/results/scale.json  OUT.png [OUT.png ...]
+    python bench/chart.py queries bench/results/queries.json OUT.png [OUT.png ...]
 
 ratio: featwright/baseline median req/s per endpoint, as bars against the 0.6 target.
 scale: featwright list latency (p50 and p99) against table size, log axes, one line per
 variant (offset or cursor, first or middle page).
+queries: page 1 p50 of each queried list (sort, range filter, search) at the largest size
+over the smallest, as bars against the 2x bound; the deep cursor page over its page 1.
 
 Needs matplotlib: run.sh runs it with the bench-only venv made from
 bench/requirements-plot.lock, never the project's .venv.
@@ -111,12 +114,66 @@ def scale(data: dict[str, Any], outs: list[Path]) -> None:
         fig.savefig(out)
 
 
+def queries(data: dict[str, Any], outs: list[Path]) -> None:
+    settings = data["settings"]
+    sizes = settings["sizes"]
+    small, large = min(sizes), max(sizes)
+    labels = {r["variant"]: r["label"] for r in data["results"]}
+    names, values, bounds = [], [], []
+    for variant, ratio in data["verdicts"].items():
+        if ratio is None:
+            continue
+        deep = variant.startswith("deep@")
+        if deep and int(variant.removeprefix("deep@")) != large:
+            continue
+        names.append(
+            f"middle page by cursor\nvs its page 1, {large:,} rows" if deep else labels[variant]
+        )
+        values.append(ratio)
+        bounds.append(settings["deep_bound"] if deep else settings["bound"])
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    colors = [GOOD if v <= b else BAD for v, b in zip(values, bounds, strict=True)]
+    bars = ax.barh(names, values, color=colors, height=0.6)
+    ax.axvline(settings["bound"], color="#333333", linestyle="--", linewidth=1.2)
+    ax.axvline(settings["deep_bound"], color="#777777", linestyle=":", linewidth=1.2)
+    for bar, value in zip(bars, values, strict=True):
+        ax.annotate(
+            f"{value:.2f}x",
+            (value, bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.invert_yaxis()
+    ax.set_xlim(0, max([settings["bound"] * 1.2, *values]) * 1.1)
+    ax.set_xlabel(
+        f"p50 at {large:,} rows / p50 at {small:,} rows (page 1 of {settings['limit']});"
+        f" bounds {settings['bound']:g}x and {settings['deep_bound']:g}x"
+    )
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(
+        f"featwright lists people query, as the table grows ({settings['conns']} connections,"
+        f" {settings['runs']}x{settings['duration_s']}s)",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.text(0.99, 0.01, _stamp(data), ha="right", va="bottom", fontsize=7, color="#666666")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    for out in outs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+
+
+CHARTS = {"ratio": ratio, "scale": scale, "queries": queries}
+
+
 def main() -> int:
-    if len(sys.argv) < 4 or sys.argv[1] not in ("ratio", "scale"):
+    if len(sys.argv) < 4 or sys.argv[1] not in CHARTS:
         print(__doc__, file=sys.stderr)
         return 2
     data = json.loads(Path(sys.argv[2]).read_text())
-    {"ratio": ratio, "scale": scale}[sys.argv[1]](data, [Path(p) for p in sys.argv[3:]])
+    CHARTS[sys.argv[1]](data, [Path(p) for p in sys.argv[3:]])
     return 0
 
 

@@ -35,7 +35,6 @@ from bench import (
     write_json,
 )
 
-DB = "featwright_relations"
 DOCS = ("FEAT-003-labels.md", "FEAT-004-cards.md")
 VARIANTS = {
     "nested:first": "nested list, page 1",
@@ -96,16 +95,25 @@ def knob(name: str, default: int) -> int:
 
 
 class Project:
-    """The copy the docs are added to, and how to run its CLI."""
+    """The copy the docs (`docs` of the folder `bench/<name>`) are added to, its database
+    (`featwright_<name>`), and how to run its CLI."""
 
-    def __init__(self, cfg: Config, nested: bool, refs: bool) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        nested: bool = True,
+        refs: bool = True,
+        name: str = "relations",
+        docs: tuple[str, ...] = DOCS,
+    ) -> None:
         self.cfg, self.nested, self.refs = cfg, nested, refs
-        self.path = cfg.work / "relations-project"
+        self.name, self.docs, self.db = name, docs, f"featwright_{name}"
+        self.path = cfg.work / f"{name}-project"
         self.python = cfg.root / ".venv/bin/python"
 
     def env(self) -> dict[str, str]:
         return self.cfg.fw_env() | {
-            "DATABASE_URL": f"postgresql+asyncpg://bench@{HOST}:{PG_PORT}/{DB}",
+            "DATABASE_URL": f"postgresql+asyncpg://bench@{HOST}:{PG_PORT}/{self.db}",
             "PYTHONPATH": str(self.path),
         }
 
@@ -131,8 +139,8 @@ class Project:
                 if (root / name).is_file():
                     (self.path / name).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(root / name, self.path / name)
-        for name in DOCS:
-            text = (self.cfg.root / "bench/relations" / name).read_text(encoding="utf-8")
+        for name in self.docs:
+            text = (self.cfg.root / "bench" / self.name / name).read_text(encoding="utf-8")
             (self.path / "docs/features" / name).write_text(self.trimmed(text), encoding="utf-8")
             run(self.cli("add", f"docs/features/{name}"), cwd=self.path, env=self.env(), what="add")
 
@@ -160,19 +168,30 @@ def seed(cfg: Config, project: Project, rows: int) -> tuple[str, list[str], list
         rows=rows,
         links=LINKS_SQL.format(labels=labels) if project.refs else "",
     )
-    psql_in = [str(cfg.base_dir / "pg.sh"), "psql", "-d", DB, "-v", "ON_ERROR_STOP=1", "-f", "-"]
-    done = subprocess.run(psql_in, cwd=cfg.base_dir, input=sql, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        raise BenchError(f"seeding failed (exit {done.returncode})")
-    pids = psql(cfg, "SELECT id FROM projects ORDER BY created_at, id", db=DB).split()
-    lids = psql(cfg, "SELECT id FROM labels ORDER BY created_at, id", db=DB).split()
-    token = run(
+    run_sql(cfg, project, sql)
+    pids = psql(cfg, "SELECT id FROM projects ORDER BY created_at, id", db=project.db).split()
+    lids = psql(cfg, "SELECT id FROM labels ORDER BY created_at, id", db=project.db).split()
+    return token_of(project, user), pids, lids
+
+
+def token_of(project: Project, user: str) -> str:
+    """A Bearer token of `user`, minted by the copy's own code."""
+    return run(
         [str(project.python), "-c", TOKEN_PY, user],
         cwd=project.path,
         env=project.env(),
         what="minting a token",
     ).strip()
-    return token, pids, lids
+
+
+def run_sql(cfg: Config, project: Project, sql: str) -> None:
+    """`sql` run by psql in the copy's database; a failure stops the bench."""
+    psql_in = [str(cfg.base_dir / "pg.sh"), "psql", "-d", project.db, "-v", "ON_ERROR_STOP=1"]
+    done = subprocess.run(
+        [*psql_in, "-f", "-"], cwd=cfg.base_dir, input=sql, text=True, check=False
+    )  # noqa: S603
+    if done.returncode != 0:
+        raise BenchError(f"seeding failed (exit {done.returncode})")
 
 
 def deep_path(cfg: Config, token: str, first: str, rows: int) -> tuple[str | None, str]:
@@ -202,8 +221,8 @@ def main() -> int:
     try:
         say(f"bench: copying {os.environ.get('SOURCE') or 'this checkout'}, adding the docs")
         project.copy(os.environ.get("SOURCE", ""))
-        psql(cfg, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        psql(cfg, f"CREATE DATABASE {DB}")
+        psql(cfg, f"DROP DATABASE IF EXISTS {project.db} WITH (FORCE)")
+        psql(cfg, f"CREATE DATABASE {project.db}")
         run(project.cli("db", "upgrade"), cwd=project.path, env=project.env(), what="upgrade")
         server: Server | None = None
         for size in cfg.sizes:

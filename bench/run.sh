@@ -27,7 +27,10 @@
 #   scale    featwright list latency (p50/p99) for page 1 and the middle page, by offset
 #            and by cursor (page 2 from page 1's cursor; the middle page from the one before
 #            it), at each table size in SIZES. bench/results/scale.json and
-#            bench/chart/list-scaling.png (+ a copy in bench/results/).
+#            bench/chart/list-scaling.png (+ a copy in bench/results/). Then (QUERIES=0
+#            leaves it out) the lists people query, bench/queries.py: page 1 of each sort
+#            key, range filter and a search, and a deep cursor page under a sort, at each
+#            size; bench/results/queries.json and bench/chart/query-scaling.png.
 #   memory   featwright only: after MEM_WARMUP s of warm-up, >= MEM_REQUESTS requests of a
 #            GET/POST/list-page-1 mix, sampling the server's VmRSS every ~MEM_SAMPLE_EVERY
 #            requests. bench/results/memory.json; fails if RSS grew > MEM_MAX_GROWTH %.
@@ -137,4 +140,10 @@ DRIVER_PID=$!
 status=0
 wait "$DRIVER_PID" || status=$?
 DRIVER_PID=""
+if [[ "$MODE" == scale && "${QUERIES:-1}" == 1 ]]; then
+  PORT="${QUERIES_PORT:-8313}" "$ROOT/.venv/bin/python" "$ROOT/bench/queries.py" &
+  DRIVER_PID=$!
+  wait "$DRIVER_PID" || status=$?
+  DRIVER_PID=""
+fi
 exit "$status"

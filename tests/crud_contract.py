@@ -1348,7 +1348,8 @@ class QueryContract(CrudContract):
         openapi = (await client.get("/openapi.json")).json()
         properties = create_schema(openapi, self.resource)["properties"]
         queried = {split(name)[0] for name in await self._list_parameters(client)}
-        queried &= set(properties) - set(self.links)
+        queried = (queried | set(search_fields_of(self.resource))) & set(properties)
+        queried -= set(self.links)
         parents = {
             field: [(await create_row(client, headers, target))["id"] for _ in range(3)]
             for field, target in self.references.items()
@@ -1485,7 +1486,7 @@ class QueryContract(CrudContract):
         searched = search_fields_of(self.resource)
         texts = [row[f] for row in rows for f in searched if isinstance(row.get(f), str)]
         assert texts, "no row has a searched text"
-        for term in (texts[0].upper(), texts[-1][-1:], "%", "_"):
+        for term in (texts[0].upper(), texts[-1][-1:], "ç", "%", "_"):  # Ç too
             expected = [
                 row["id"]
                 for row in rows
@@ -1537,7 +1538,7 @@ def query_value(openapi: Schema, spec: Schema, turn: int) -> Any:
     if not free_text(spec):  # a decimal's text
         return next(str(v) for v in (turn, f"{turn}.5") if re.search(spec["pattern"], str(v)))
     low = int(spec.get("minLength", 1))
-    return ("Ab", "bC", "cd")[turn].ljust(low, "x")[: spec.get("maxLength", 1000)]
+    return ("Ab", "bÇ", "cd")[turn].ljust(low, "x")[: spec.get("maxLength", 1000)]
 
 
 def comparable(value: Any, spec: Schema) -> Any:

@@ -19,9 +19,11 @@ from src.engine.doc import (
     OWNER_SCOPE,
     FeatureDoc,
     Link,
+    ListIndexes,
     Model,
     ModelField,
     link_of,
+    list_indexes,
     number_text,
     parse_doc_text,
     reads_every_owner,
@@ -266,13 +268,30 @@ class TableChange:
     """(before, after) of fields whose column differs, and of every renamed field."""
     everyone: tuple[bool, bool] = (False, False)
     """Whether the model's reads are public (`column_of`) before and after the change."""
+    indexes: tuple[ListIndexes, ListIndexes] = (ListIndexes(), ListIndexes())
+    """The indexes its lists need (doc.list_indexes) before and after the change."""
 
     @property
     def table(self) -> str:
         return self.model.table
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.renamed or self.changed)
+        changed = self.indexes[0] != self.indexes[1]
+        return bool(self.added or self.removed or self.renamed or self.changed or changed)
+
+    def index_changes(self, reverse: bool = False) -> tuple[ListIndexes, ListIndexes]:
+        """(the list indexes to drop, those to create), upgrading or, `reverse`, downgrading."""
+        before, after = self.indexes[::-1] if reverse else self.indexes
+        return (
+            ListIndexes(
+                tuple(n for n in before.ordered if n not in after.ordered),
+                tuple(n for n in before.searched if n not in after.searched),
+            ),
+            ListIndexes(
+                tuple(n for n in after.ordered if n not in before.ordered),
+                tuple(n for n in after.searched if n not in before.searched),
+            ),
+        )
 
     def summary(self) -> list[str]:
         lines = [f"{self.table}.{item.name}: added" for item in self.added]
@@ -284,6 +303,11 @@ class TableChange:
             if before.rule != after.rule:
                 lines.append(f"{self.table}.{new.name}: {before.rule} -> {after.rule}")
         lines += [f"{self.table}.{item.name}: removed" for item in self.removed]
+        dropped, created = self.index_changes()
+        lines += [f"{self.table}: index for lists by {name} added" for name in created.ordered]
+        lines += [f"{self.table}: trigram index on {name} added" for name in created.searched]
+        lines += [f"{self.table}: index for lists by {name} dropped" for name in dropped.ordered]
+        lines += [f"{self.table}: trigram index on {name} dropped" for name in dropped.searched]
         return lines
 
 
@@ -301,7 +325,8 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
     for name in sorted(set(old_models) & set(new_models)):
         before, after = old_models[name], new_models[name]
         was, now = reads_every_owner(old, before), reads_every_owner(new, after)
-        change = TableChange(after, everyone=(was, now))
+        indexes = (list_indexes(old, before), list_indexes(new, after))
+        change = TableChange(after, everyone=(was, now), indexes=indexes)
         for item in after.fields:
             previous = before.field(item.name)
             onto = item.renamed_from
@@ -405,6 +430,10 @@ class TableSteps:
     """Link tables of removed `refs` fields, dropped first."""
     created_links: list[Link] = field(default_factory=list)
     """Link tables of new `refs` fields, created last."""
+    dropped_indexes: ListIndexes = field(default_factory=ListIndexes)
+    """List indexes no list needs any more, dropped before the columns change."""
+    created_indexes: ListIndexes = field(default_factory=ListIndexes)
+    """List indexes a list needs now, created once the columns are there."""
 
 
 def table_steps(change: TableChange, reverse: bool) -> TableSteps:
@@ -419,7 +448,8 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
         pairs = [(new, old) for old, new in pairs]
         renamed = {old: new for new, old in renamed.items()}
     was, now = change.everyone[::-1] if reverse else change.everyone
-    steps = TableSteps(table, [], [], [], [])
+    dropped, created = change.index_changes(reverse)
+    steps = TableSteps(table, [], [], [], [], dropped_indexes=dropped, created_indexes=created)
     steps.created_links.extend(link_of(model, item) for item in added if item.type.kind == "refs")
     steps.dropped_links.extend(link_of(model, item) for item in removed if item.type.kind == "refs")
     added = [item for item in added if item.type.kind != "refs"]
