@@ -1467,6 +1467,12 @@ class QueryContract(CrudContract):
         if not operators:
             pytest.skip("the list takes no filter operator")
         headers = await self._headers(make_user)
+        unknown = f"{split(operators[0])[0]}__between"  # an operator no list takes
+        answer = await client.get(f"{API}/{self.resource}?{unknown}=1", headers=headers)
+        assert_problem(answer, 400)
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [
+            (unknown, "unknown_parameter")
+        ]
         for name in operators:
             for bad in bad_values(name, params[name]):
                 answer = await client.get(

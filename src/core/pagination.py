@@ -60,7 +60,7 @@ class InvalidCursor(InvalidField):
     """A cursor this list did not issue: malformed, or from another sort (a 400)."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__("cursor", "invalid_cursor", f"cursor {detail}", location="query")
+        super().__init__("cursor", "invalid_cursor", detail, location="query")
 
 
 def _json_value(value: Any) -> Any:
@@ -87,10 +87,10 @@ def decode_sorted_cursor(cursor: str, sort: str) -> tuple[list[Any], uuid.UUID]:
         issued, values, id = json.loads(raw)
         position = uuid.UUID(hex=id)
     except (binascii.Error, ValueError, TypeError) as error:
-        raise InvalidCursor("is not one this list issued; start from the first page") from error
+        raise InvalidCursor("not a cursor this list issued; start from the first page") from error
     if issued != sort or not isinstance(values, list):
         raise InvalidCursor(
-            f"was issued under sort={issued!r}, not {sort!r}; start from the first page"
+            f"a cursor of sort={issued!r}, not of sort={sort!r}; start from the first page"
             " of this sort"
         )
     return values, position
@@ -117,7 +117,7 @@ class PageRequest:
             return None
         if not re.fullmatch(CREATION_CURSOR, self.cursor):
             raise InvalidCursor(
-                "is not a cursor of this list (it takes no sort); start from the first page"
+                "not a cursor of this list (it takes no sort); start from the first page"
             )
         return decode_cursor(self.cursor)
 

@@ -115,7 +115,8 @@ def _read_value(column: Any, value: Any) -> Any:
         if kind is date:
             return date.fromisoformat(value)
         if kind is Decimal:
-            return Decimal(value)
+            number = Decimal(value)
+            return number if number.is_finite() else _bad_cursor()
         if kind is uuid.UUID:
             return uuid.UUID(value)
         return kind(value)  # text, or an enum's value
@@ -124,7 +125,7 @@ def _read_value(column: Any, value: Any) -> Any:
 
 
 def _bad_cursor() -> Any:
-    raise InvalidCursor("does not match this list; start from the first page")
+    raise InvalidCursor("not a cursor of this list's order; start from the first page")
 
 
 class _UnusableLink(Exception):
@@ -524,7 +525,7 @@ class Repository(Generic[ModelT]):
             return None
         values, id = decode_sorted_cursor(page.cursor, sort.text)
         if len(values) != len(sort.keys):
-            raise InvalidCursor("does not match this sort; start from the first page")
+            raise InvalidCursor("not a cursor of this sort; start from the first page")
         columns = self.model.__table__.c
         keys = zip(sort.keys, values, strict=True)
         return (*(_read_value(columns[key.name], value) for key, value in keys), id)
