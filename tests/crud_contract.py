@@ -252,6 +252,14 @@ async def create_row(
     return dict(created.json())
 
 
+async def creation_order(client: httpx.AsyncClient, path: str) -> str:
+    """`&sort=created_at` for a list (its OpenAPI path) that takes a sort, whose default may
+    be another order; else nothing (creation order is the order)."""
+    openapi = (await client.get("/openapi.json")).json()
+    parameters = openapi["paths"][path]["get"]["parameters"]
+    return "&sort=created_at" if any(p["name"] == "sort" for p in parameters) else ""
+
+
 class CrudContract:
     resource: ClassVar[str]
     valid: ClassVar[dict[str, Any]]
@@ -587,9 +595,7 @@ class ListContract(CrudContract):
         headers = await self._headers(make_user)
         rows = [await self._create(client, headers, own_rows=False) for _ in range(3)]
         url = f"{API}/{self.resource}"
-        openapi = (await client.get("/openapi.json")).json()
-        parameters = openapi["paths"][url]["get"]["parameters"]
-        order = "&sort=created_at" if any(p["name"] == "sort" for p in parameters) else ""
+        order = await creation_order(client, url)
         page = (await client.get(f"{url}?page=2&limit=2{order}", headers=headers)).json()
         assert (page["total"], page["page"], page["limit"], page["pages"]) == (3, 2, 2, 2)
         assert [item["id"] for item in page["items"]] == [rows[2]["id"]]
@@ -1170,12 +1176,16 @@ class NestedListContract(NestedContract):
         rows = [await self._create_under(client, headers, parent_id) for _ in range(3)]
         await self._create_under(client, headers, sibling_id)
         url = self._under(parent_id)
-        page = (await client.get(f"{url}?page=2&limit=2", headers=headers)).json()
+        order = await creation_order(
+            client, f"{API}/{self.parent}/{{{self.field}}}/{self.resource}"
+        )
+        page = (await client.get(f"{url}?page=2&limit=2{order}", headers=headers)).json()
         assert (page["total"], page["page"], page["limit"], page["pages"]) == (3, 2, 2, 2)
         assert [item["id"] for item in page["items"]] == [rows[2]["id"]]
-        first = (await client.get(f"{url}?limit=2", headers=headers)).json()
+        first = (await client.get(f"{url}?limit=2{order}", headers=headers)).json()
         assert [item["id"] for item in first["items"]] == [row["id"] for row in rows[:2]]
-        after = await client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=headers)
+        cursor = first["next_cursor"]
+        after = await client.get(f"{url}?limit=2{order}&cursor={cursor}", headers=headers)
         assert [item["id"] for item in after.json()["items"]] == [rows[2]["id"]]
         # A parent of the caller's with no rows is an empty page, not a 404.
         empty = await client.get(self._under(await self._parent(client, headers)), headers=headers)
@@ -1334,10 +1344,32 @@ class QueryContract(CrudContract):
     and each bad value a 400 naming its parameter. Read off the list's OpenAPI parameters."""
 
     ROWS = 6
+    url = ""
+    """The list's URL, once `_list_url` made what it needs (a parent, for a nested list)."""
+
+    def _list_template(self) -> str:
+        """The list's path as the OpenAPI document names it."""
+        return f"{API}/{self.resource}"
+
+    async def _list_url(self, client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+        self.url = f"{API}/{self.resource}"
+        return self.url
+
+    async def _query_body(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        return await self._body(client, headers, own_rows=False)
+
+    async def _make(
+        self, client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        return dict(created.json())
 
     async def _list_parameters(self, client: httpx.AsyncClient) -> dict[str, Schema]:
         openapi = (await client.get("/openapi.json")).json()
-        operation = openapi["paths"][f"{API}/{self.resource}"]["get"]
+        operation = openapi["paths"][self._list_template()]["get"]
         return {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
 
     async def _rows(
@@ -1350,14 +1382,15 @@ class QueryContract(CrudContract):
         queried = {split(name)[0] for name in await self._list_parameters(client)}
         queried = (queried | set(search_fields_of(self.resource))) & set(properties)
         queried -= set(self.links)
+        await self._list_url(client, headers)
         parents = {
             field: [(await create_row(client, headers, target))["id"] for _ in range(3)]
             for field, target in self.references.items()
-            if field in queried and target != self.resource
+            if field in queried and target != self.resource and field in properties
         }
         rows = []
         for number in range(self.ROWS):
-            body = await self._body(client, headers, own_rows=False)
+            body = await self._query_body(client, headers)
             for field in queried:
                 spec = properties[field]
                 nullable = any(o.get("type") == "null" for o in spec.get("anyOf", []))
@@ -1368,15 +1401,15 @@ class QueryContract(CrudContract):
                     body[field] = parents[field][turn]
                 elif field not in self.references:
                     body[field] = query_value(openapi, spec, turn)
-            created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
-            assert created.status_code == 201, created.text
-            rows.append(created.json())
-        return rows, {field: resolve(openapi, properties[field]) for field in queried}
+            rows.append(await self._make(client, headers, body))
+        specs = {field: resolve(openapi, properties[field]) for field in queried}
+        moments = {"format": "date-time"}
+        return rows, specs | {"created_at": moments, "updated_at": moments}
 
     async def _ids(
         self, client: httpx.AsyncClient, headers: dict[str, str], query: str
     ) -> list[str]:
-        answer = await client.get(f"{API}/{self.resource}?limit=100&{query}", headers=headers)
+        answer = await client.get(f"{self.url}?limit=100&{query}", headers=headers)
         assert answer.status_code == 200, f"{query}: {answer.text}"
         return [item["id"] for item in answer.json()["items"]]
 
@@ -1389,7 +1422,6 @@ class QueryContract(CrudContract):
         headers = await self._headers(make_user)
         rows, specs = await self._rows(client, headers)
         keys = sort_keys_of(params["sort"])
-        specs |= {"created_at": {"format": "date-time"}, "updated_at": {"format": "date-time"}}
         orders = [f"{sign}{key}" for key in keys for sign in ("", "-")]
         if len(keys) > 1:
             orders.append(f"-{keys[0]},{keys[1]}")
@@ -1399,7 +1431,7 @@ class QueryContract(CrudContract):
             paged, cursor = [], ""
             while True:
                 answer = await client.get(
-                    f"{API}/{self.resource}?limit=2&sort={order}{cursor}", headers=headers
+                    f"{self.url}?limit=2&sort={order}{cursor}", headers=headers
                 )
                 assert answer.status_code == 200, answer.text
                 paged += [item["id"] for item in answer.json()["items"]]
@@ -1419,7 +1451,7 @@ class QueryContract(CrudContract):
             pytest.skip("the list takes no sort")
         headers = await self._headers(make_user)
         await self._rows(client, headers)
-        url = f"{API}/{self.resource}"
+        url = self.url
         keys = sort_keys_of(params["sort"])
         for bad in ("no_such_key", f"{keys[0]},{keys[0]}", "", f"+{keys[0]}"):
             answer = await client.get(f"{url}?sort={bad}", headers=headers)
@@ -1467,17 +1499,16 @@ class QueryContract(CrudContract):
         if not operators:
             pytest.skip("the list takes no filter operator")
         headers = await self._headers(make_user)
+        url = await self._list_url(client, headers)
         unknown = f"{split(operators[0])[0]}__between"  # an operator no list takes
-        answer = await client.get(f"{API}/{self.resource}?{unknown}=1", headers=headers)
+        answer = await client.get(f"{url}?{unknown}=1", headers=headers)
         assert_problem(answer, 400)
         assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [
             (unknown, "unknown_parameter")
         ]
         for name in operators:
             for bad in bad_values(name, params[name]):
-                answer = await client.get(
-                    f"{API}/{self.resource}?{name}={quote(bad)}", headers=headers
-                )
+                answer = await client.get(f"{url}?{name}={quote(bad)}", headers=headers)
                 assert_problem(answer, 400)
                 assert name in [e["field"] for e in answer.json()["errors"]], (name, bad)
 
@@ -1500,6 +1531,34 @@ class QueryContract(CrudContract):
             ]
             found = await self._ids(client, headers, f"q={quote(term)}")
             assert sorted(found) == sorted(expected), term
+
+
+class NestedQueryContract(NestedContract, QueryContract):
+    """`QueryContract` over the list under one parent row (made for the test)."""
+
+    def _list_template(self) -> str:
+        return f"{API}/{self.parent}/{{{self.field}}}/{self.resource}"
+
+    async def _list_url(self, client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+        self.url = self._under(await self._parent(client, headers))
+        return self.url
+
+    async def _query_body(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        return await self._nested_body(client, headers)
+
+    async def _make(
+        self, client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        if "create" in self.statuses:
+            created = await client.post(self.url, json=body, headers=headers)
+        else:
+            parent_id = self.url.removeprefix(f"{API}/{self.parent}/").split("/")[0]
+            body = {**body, self.field: parent_id}
+            created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        return dict(created.json())
 
 
 def split(name: str) -> tuple[str, str | None]:

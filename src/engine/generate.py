@@ -986,15 +986,13 @@ def _tests(
             "parent_words": in_words(nesting.parent),
             "statuses": _statuses(nesting.operations),
             "keyed_by": _keys(nesting.operations),
+            "queried": _queried(nesting.operations.get("list")),
         }
         for nesting in (nestings or {}).values()
     ]
     fixed = tuple(item.name for item in _input_fields(model) if item.fixed)
-    queried = listing is not None and bool(
-        listing.sort or listing.search or any(split_filter(n)[1] for n in listing.query)
-    )
     return {
-        "queried": queried,
+        "queried": _queried(listing),
         "valid": valid,
         "references": references,
         "links": links,
@@ -1005,6 +1003,13 @@ def _tests(
         "expand": expand,
         "keys": _keys(operations),
     }
+
+
+def _queried(listing: Operation | None) -> bool:
+    """Whether a list takes `sort`, a filter operator or `q` (QueryContract tests them)."""
+    if listing is None:
+        return False
+    return bool(listing.sort or listing.search or any(split_filter(n)[1] for n in listing.query))
 
 
 def _keys(operations: dict[str, Operation]) -> dict[str, str]:
