@@ -15,6 +15,8 @@ from src.core.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_PAGE,
+    SORTED_CURSOR_MAX_LENGTH,
+    SORTED_CURSOR_PATTERN,
     PageRequest,
 )
 from src.core.security import Principal, TokenService
@@ -62,26 +64,51 @@ def _caller(_: Request, user: Principal) -> Principal:
     return user
 
 
+_PREFER = Header(
+    max_length=200,
+    description="`count=exact`: count `total` exactly even past the estimate bound.",
+)
+_PAGE = Query(ge=1, le=MAX_PAGE, description="1-based page number.")
+_LIMIT = Query(ge=1, le=MAX_LIMIT, description="Rows per page.")
+_CURSOR_TEXT = (
+    "The `next_cursor` of the previous page: the page after it, found at the same cost at any"
+    " depth. With a cursor, `page` is not used."
+)
+
+
 async def get_page(
     request: Request,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number.")] = 1,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
+    page: Annotated[int, _PAGE] = 1,
+    limit: Annotated[int, _LIMIT] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=CURSOR_MAX_LENGTH, pattern=CURSOR_PATTERN, description=_CURSOR_TEXT),
+    ] = None,
+    prefer: Annotated[str | None, _PREFER] = None,
+) -> PageRequest:
+    return _page_request(request, page, limit, cursor, prefer)
+
+
+async def get_sorted_page(
+    request: Request,
+    page: Annotated[int, _PAGE] = 1,
+    limit: Annotated[int, _LIMIT] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
         Query(
-            max_length=CURSOR_MAX_LENGTH,
-            pattern=CURSOR_PATTERN,
-            description="The `next_cursor` of the previous page: the page after it, found"
-            " at the same cost at any depth. With a cursor, `page` is not used.",
+            max_length=SORTED_CURSOR_MAX_LENGTH,
+            pattern=SORTED_CURSOR_PATTERN,
+            description=_CURSOR_TEXT + " Only under the `sort` that issued it.",
         ),
     ] = None,
-    prefer: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="`count=exact`: count `total` exactly even past the estimate bound.",
-        ),
-    ] = None,
+    prefer: Annotated[str | None, _PREFER] = None,
+) -> PageRequest:
+    """A page of a list that takes `sort`: its cursors carry the sort's values."""
+    return _page_request(request, page, limit, cursor, prefer)
+
+
+def _page_request(
+    request: Request, page: int, limit: int, cursor: str | None, prefer: str | None
 ) -> PageRequest:
     exact = prefer is not None and "count=exact" in (p.strip() for p in prefer.split(","))
     count_limit = None if exact else request.app.state.settings.list_exact_total_limit
@@ -91,3 +118,4 @@ async def get_page(
 CurrentUser = Annotated[Principal, Depends(BearerUser(_caller))]
 Tokens = Annotated[TokenService, Depends(get_token_service)]
 PageDep = Annotated[PageRequest, Depends(get_page)]
+SortedPageDep = Annotated[PageRequest, Depends(get_sorted_page)]

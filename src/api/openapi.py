@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from src.api.queries import COMMA_SEPARATED
 from src.schemas.problem import ValidationError
 
 FEATURE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "features"
@@ -52,6 +53,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 _fix_responses(operation["responses"])
                 for parameter in operation.get("parameters", []):
                     _drop_null(parameter["schema"])
+                    if parameter["schema"].pop(COMMA_SEPARATED, False):  # `?x=a,b`
+                        parameter.update(style="form", explode=False)
         schemas = document["components"]["schemas"]
         schemas.pop("HTTPValidationError", None)
         schemas["ValidationError"] = ValidationError.model_json_schema(

@@ -70,6 +70,7 @@ SCHEMA_BY_STATUS: dict[int, type[problem.Problem]] = {
     422: problem.IdempotencyError,
     428: problem.PreconditionRequiredError,
     429: problem.TooManyRequestsError,
+    431: problem.HeaderFieldsTooLargeError,
     503: problem.ServiceUnavailableError,
 }
 

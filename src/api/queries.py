@@ -17,8 +17,6 @@ from src.core.pagination import IN_MAX_VALUES, SORT_MAX_KEYS
 
 SORT_MAX_LENGTH = 500
 """Characters of a `sort` value: every input is bounded."""
-IN_MAX_LENGTH = 10_000
-"""Characters of an `__in` value (100 values of up to about 100 characters)."""
 
 
 class Sortable:
@@ -28,7 +26,7 @@ class Sortable:
     def __init__(self, *names: str) -> None:
         self.names = names
         one = "|".join(map(re.escape, names))
-        self.pattern = f"^-?({one})(,-?({one}))*$"
+        self.pattern = f"^-?({one})(,-?({one})){{0,{SORT_MAX_KEYS - 1}}}$"
         self.description = (
             f"Comma-separated keys, `-` for descending: {', '.join(names)}. At most"
             f" {SORT_MAX_KEYS}, each once; the id breaks ties. Nulls come after every value"
@@ -79,7 +77,7 @@ class Sortable:
 def sort_keys(pattern: str) -> tuple[str, ...] | None:
     """The keys a `sort` parameter's pattern takes (as `Sortable` writes it), or None if it
     is not such a pattern."""
-    match = re.fullmatch(r"\^-\?\((?P<one>[^()]*)\)\(,-\?\((?P=one)\)\)\*\$", pattern)
+    match = re.fullmatch(r"\^-\?\((?P<one>[^()]*)\)\(,-\?\((?P=one)\)\)\{0,\d+\}\$", pattern)
     return (
         tuple(re.sub(r"\\(.)", r"\1", name) for name in match["one"].split("|")) if match else None
     )
@@ -88,10 +86,18 @@ def sort_keys(pattern: str) -> tuple[str, ...] | None:
 class OneOf:
     """Goes in `Annotated[str | None, Query(...), OneOf(TaskStatus)] = None`: the value is up
     to `IN_MAX_VALUES` comma-separated values, each read as `item` reads a query value (a
-    bad one is a 400 naming its place), and the route gets them as a tuple."""
+    bad one is a 400 naming its place), and the route gets them as a tuple. The OpenAPI
+    parameter is an array of the item's schema, sent comma-separated (`style: form`,
+    `explode: false`, set by src/api/openapi.py where it finds `COMMA_SEPARATED`)."""
 
     def __init__(self, item: Any) -> None:
         self.items = TypeAdapter(item)
+        self.item_schema = self.items.json_schema()
+        if self.item_schema.get("type") == "string" and not {"format", "enum"} & set(
+            self.item_schema
+        ):  # text: a comma would split it
+            self.item_schema["pattern"] = NO_COMMA
+        self.max_length = IN_MAX_VALUES * (_longest(self.item_schema) + 1)
 
     def __get_pydantic_core_schema__(
         self, source: type[Any], handler: GetCoreSchemaHandler
@@ -99,11 +105,11 @@ class OneOf:
         def values(text: str | None) -> tuple[Any, ...] | None:
             if text is None:
                 return None
-            if len(text) > IN_MAX_LENGTH:
+            if len(text) > self.max_length:
                 raise PydanticCustomError(
                     "string_too_long",
                     "at most {max_length} characters",
-                    {"max_length": IN_MAX_LENGTH},
+                    {"max_length": self.max_length},
                 )
             parts = text.split(",")
             if len(parts) > IN_MAX_VALUES:
@@ -133,4 +139,28 @@ class OneOf:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "maxLength": IN_MAX_LENGTH}
+        return {
+            "type": "array",
+            "items": {k: v for k, v in self.item_schema.items() if k != "title"},
+            "minItems": 1,
+            "maxItems": IN_MAX_VALUES,
+            COMMA_SEPARATED: True,
+        }
+
+
+COMMA_SEPARATED = "x-comma-separated"
+"""Marks a query parameter's array schema that is sent as one comma-separated value."""
+NO_COMMA = "^[^,\\u0000]*$"
+"""Text in a comma-separated list: no comma (it would split the value), no NUL."""
+_TEXT_LENGTHS = {"uuid": 36, "date": 10, "date-time": 40}
+
+
+def _longest(schema: JsonSchemaValue) -> int:
+    """The most characters one value of `schema` takes in a URL."""
+    if "maxLength" in schema:
+        return int(schema["maxLength"])
+    if "enum" in schema:
+        return max(len(str(value)) for value in schema["enum"])
+    if schema.get("format") in _TEXT_LENGTHS:
+        return _TEXT_LENGTHS[schema["format"]]
+    return 24  # a number: 20 digits and a sign, or a decimal's text

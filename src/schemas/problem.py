@@ -60,5 +60,10 @@ class TooManyRequestsError(Problem):
     pass
 
 
+class HeaderFieldsTooLargeError(Problem):
+    """The request's head (its URL too) passed MAX_HEADER_BYTES or MAX_HEADER_FIELDS; answered
+    by `featwright serve` before the app (src/core/http_limits.py)."""
+
+
 class ServiceUnavailableError(Problem):
     pass

@@ -5,10 +5,12 @@ Two docs with every construct, one with its fields all required (issues) and one
 all optional (errands), are added to one copy of the project; their generated tests (each
 sort key both ways and by cursor, each operator, the search, each bad value) pass on SQLite
 and PostgreSQL, `check` is green, and a sorted, filtered, searched page is one statement on
-PostgreSQL, whose trigram and sort indexes serve `q` and `sort`. A changed doc adds and drops
-the indexes both ways, and `check` compares the sort and the search with the app both ways.
+PostgreSQL, whose trigram and sort indexes serve `q` and `sort`; schemathesis finds nothing on
+either backend. A changed doc adds and drops the indexes both ways, and `check` compares the
+sort and the search with the app both ways.
 """
 
+import asyncio
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from tests.engine.conftest import (
     revision,
     run_generated_tests,
 )
+from tests.engine.test_add import _operations_of_the_app
+from tests.reliability.test_schemathesis import fuzz
 
 
 def rows(required: str) -> str:
@@ -209,6 +213,16 @@ def test_generated_files_are_lint_clean_and_check_is_green(queried: Queried) -> 
     assert 'search_fields = ("title", "description")' in model
     assert 'Index(None, "owner_id", "priority", "id")' in model
     assert '.ddl_if(dialect="postgresql")' in model
+
+
+def test_schemathesis_finds_nothing(queried: Queried, database_url: str, tmp_path: Path) -> None:
+    """No sort, cursor, operator value or search term makes a route answer 500 or break its
+    schema: schemathesis over the app with both docs' routes."""
+    tested, _ = asyncio.run(
+        fuzz(database_url, tmp_path, seconds=1200, PYTHONPATH=str(queried.project))
+    )
+
+    assert tested == _operations_of_the_app() + 5 * len(DOCS)
 
 
 def test_check_compares_the_sort_and_the_search_both_ways(queried: Queried, tmp_path: Path) -> None:

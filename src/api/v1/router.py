@@ -4,8 +4,9 @@ from src.api.problems import problem_responses
 from src.api.routing import Registry
 from src.api.v1.routes import auth, projects, tasks, users
 
-EVERY_ROUTE_STATUSES = (503,)
-"""Any route that reaches the database answers 503 while the database is down."""
+EVERY_ROUTE_STATUSES = (431, 503)
+"""Any route answers 431 to a request head (its URL too: a list's query) past MAX_HEADER_BYTES,
+and 503 while the database is down."""
 EVERY_WRITE_STATUSES = (429,)
 """Every write answers 429 past its limit (RATE_LIMIT_WRITES_PER_USER, or the credential
 limits of the auth routes)."""
