@@ -9,7 +9,7 @@ counted against the rows before the migration writes anything.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,14 @@ from src.engine.doc import (
     table_name,
     unique_columns,
 )
-from src.engine.generate import REGISTRIES, GenerationError, int_column, range_condition
+from src.engine.generate import (
+    REGISTRIES,
+    GenerationError,
+    column_of_enum,
+    int_column,
+    list_item,
+    range_condition,
+)
 
 BUILT_DIR = ".featwright/built"
 BACKUP_DIR = ".featwright/backup"
@@ -145,9 +152,16 @@ class Column:
     """The doc's words, for messages: `weight int(0..10) not null`."""
     unique: tuple[str, ...] | None = None
     """The columns of its unique index, itself last; None when it is not unique."""
+    gin: bool = False
+    """A `list` column, with its index of the items (GIN on PostgreSQL)."""
 
     def shape(self) -> tuple[object, ...]:
         return (self.type, self.nullable, self.check, self.ref, self.on_delete, self.unique)
+
+    def gin_differs(self, other: "Column | None") -> bool:
+        """Its items' index is not `other`'s (named after the column, so a rename differs
+        too): drop or create it."""
+        return other is None or (other.name, other.gin) != (self.name, self.gin)
 
     def unique_differs(self, other: "Column | None") -> bool:
         """Its unique index is not `other`'s (named after its columns, so a rename of one
@@ -197,6 +211,15 @@ def column_of(
         check, check_name = f"{name} IN ({', '.join(map(_sql_text, item.type.choices))})", name
     elif kind in ("uuid", "ref"):
         type_ = "sa.Uuid()"
+    elif kind == "list":
+        element = list_item(item)
+        if element.type.kind == "enum":
+            inner = f"sa.{column_of_enum(element.type).replace('(', '(length=')}"
+        else:
+            inner = column_of(element, model).type
+        type_ = f"src.models.base.ValueList({inner})"
+    elif kind in ("object", "json"):
+        type_ = "src.models.base.JsonDocument()"
     else:
         type_ = {
             "bool": "sa.Boolean()",
@@ -225,6 +248,7 @@ def column_of(
         digits,
         rule,
         unique,
+        gin=kind == "list",
     )
 
 
@@ -239,6 +263,14 @@ def _scope_words(unique: tuple[str, ...], per: str, everyone: str) -> str:
 
 def _type_words(item: ModelField) -> str:
     kind, low, high = item.type.kind, item.type.low, item.type.high
+    if kind == "list":
+        count = "" if low is None and high is None else f"({_bound_words(low, high)})"
+        return f"list[{_type_words(list_item(item))}]{count}"
+    if kind == "object":
+        return f"object({item.type.object})"
+    if item.type.pattern is not None:
+        plain = replace(item, type=replace(item.type, pattern=None))
+        return f"{_type_words(plain)} matching {item.type.pattern}"
     if kind == "enum":
         return f"enum({', '.join(item.type.choices)})"
     if kind == "decimal" and item.type.precision is not None:
@@ -250,6 +282,10 @@ def _type_words(item: ModelField) -> str:
     if kind == "ref":
         return f"ref({item.type.ref})"
     return {"decimal": "Decimal", "uuid": "UUID"}.get(kind, kind)
+
+
+def _bound_words(low: float | None, high: float | None) -> str:
+    return f"{'' if low is None else number_text(low)}..{'' if high is None else number_text(high)}"
 
 
 def _sql_text(value: str) -> str:
@@ -325,7 +361,7 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
                     " renamed (add the new field, copy the pairs, remove the old one)"
                 )
                 continue
-            if (previous.type.kind, previous.type.ref) != (item.type.kind, item.type.ref):
+            if _kind_of(previous) != _kind_of(item):
                 problems.append(
                     f"{new.path}:{item.line}: {name}.{item.name} changes type from"
                     f" {_type_words(previous)} to {_type_words(item)}; a field keeps its"
@@ -348,6 +384,12 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
     if problems:
         raise GenerationError(problems)
     return changes
+
+
+def _kind_of(item: ModelField) -> tuple[str, str | None, str | None]:
+    """What a field keeps through a change: its kind, reference, and a list's item kind."""
+    element = item.type.item.kind if item.type.item is not None else None
+    return item.type.kind, item.type.ref, element
 
 
 def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) -> FeatureDoc:
@@ -540,6 +582,8 @@ def _drop_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("drop_reference", column))
     if column.unique and column.unique_differs(keep):
         operations.insert(0, Operation("drop_unique", column))  # before a rename of its columns
+    if column.gin and column.gin_differs(keep):
+        operations.insert(0, Operation("drop_gin", column))
     return operations
 
 
@@ -551,12 +595,16 @@ def _create_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("create_reference", column))
     if column.unique and column.unique_differs(keep):
         operations.append(Operation("create_unique", column))
+    if column.gin and column.gin_differs(keep):
+        operations.append(Operation("create_gin", column))
     return operations
 
 
 def _fill(item: ModelField, column: Column, *, only_nulls: bool) -> Fill | None:
     """What rows that exist before a field is added (or made required) get: its Default
     (`utcnow()`: the upgrade's time); None when there is no such value."""
+    if item.type.kind == "list":  # without items: the empty list, never null
+        return Fill(column, "list", [], only_nulls)
     if item.default in (None, "null", "uuid4()", "current user"):
         return None
     kind, default = item.type.kind, item.default

@@ -52,7 +52,7 @@ from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
 from src.core.errors import in_words
 from src.core.pagination import PageRequest
-from src.models.base import Entity, OwnedEntity, utcnow
+from src.models.base import Entity, OwnedEntity, ValueList, utcnow
 from src.models.user import User
 
 ModelT = TypeVar("ModelT", bound=Entity)
@@ -232,11 +232,16 @@ class Repository(Generic[ModelT]):
         return columns, {name: value for name, value in values.items() if name in fields}
 
     def _condition(self, name: str) -> ColumnElement[bool]:
-        """A list filter: the column equals the parameter, or for a `refs` field, the row
-        has that id (served by the link table's index that leads with the target)."""
+        """A list filter: the column equals the parameter; for a `refs` field, the row
+        has that id (served by the link table's index that leads with the target); for a
+        `list` field, the row's list holds that item (a GIN index on PostgreSQL)."""
         link = link_fields(self.model).get(name)
         if link is None:
-            return getattr(self.model, name) == bindparam(name)  # type: ignore[no-any-return]
+            column = getattr(self.model, name)
+            if isinstance(column.type, ValueList):
+                value = bindparam(name, type_=column.type.item)
+                return column.type.holds(column, value, self.database.dialect_name)  # type: ignore[no-any-return]
+            return column == bindparam(name)  # type: ignore[no-any-return]
         return exists().where(link.source == self.model.id, link.target == bindparam(name))
 
     def _target(
