@@ -463,6 +463,9 @@ def _value_problems(
             yield f"items: {problem}"
         for problem in _schema_problems(field_type.item, items, schemas):
             yield f"items: {problem}"
+    if kind == "json" and schema.get("additionalProperties") is False:
+        listed = sorted(schema.get("properties", {}))
+        yield f"input is an object of properties {listed}, doc says json"
     shape = doc.object_named(field_type.object) if doc is not None and kind == "object" else None
     if shape is not None:
         found = set(schema.get("properties", {}))
