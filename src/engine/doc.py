@@ -422,11 +422,11 @@ class _Reader:
                     f"object {name} has a {item.name!r} row; an object is a value of its row,"
                     " with no id, owner or timestamps of its own: expected only its own fields",
                 )
-            elif item.type.kind not in OBJECT_FIELD_KINDS or item.type.pattern is not None:
+            elif item.type.kind not in OBJECT_FIELD_KINDS:
                 self.problem(
                     line,
                     f"{name}.{item.name} is {_plain(row[1])}; an object's fields are UUID, str,"
-                    " str(..), int, float, bool, date, datetime or enum(...)",
+                    " str(..) (matching too), int, float, bool, date, datetime or enum(...)",
                 )
             elif item.required == "auto" or item.fixed:
                 self.problem(

@@ -405,7 +405,7 @@ def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) 
 class Operation:
     """One statement of a `batch_alter_table` block: its kind (rename, alter, add, require,
     drop, drop_check, create_check, drop_reference, create_reference, drop_unique,
-    create_unique; see
+    create_unique, drop_gin, create_gin; see
     templates/migration_ops.jinja) and its column (after, and before for a rename or alter)."""
 
     kind: str

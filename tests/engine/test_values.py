@@ -11,6 +11,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.engine.conftest import (
     assert_lint_clean,
     copy_project,
     doc_in,
+    drive,
     edited,
     featwright,
     new_doc_of,
@@ -39,6 +41,7 @@ OBJECT_SECTION = (
     "| on | date | yes | - | The day |\n"
     "| tz | str(1..40) | no | - | A time zone |\n"
     "| kind | enum(soft, hard) | no | soft | How firm |\n"
+    "| code | str(..4) matching ^[A-Z]+$ | no | - | A short code |\n"
 )
 FILTERS = "tags (str), kinds (str), days (date), scores (int)"
 
@@ -94,6 +97,7 @@ def test_every_written_form_parses(tmp_path: Path) -> None:
         ("on", "date", "yes", None),
         ("tz", "str", "no", None),
         ("kind", "enum", "no", "soft"),
+        ("code", "str", "no", None),
     ]
     assert [m.name for m in doc.models] == ["Gadget"]  # the object is no model
 
@@ -280,7 +284,7 @@ ROUND_TRIPS = textwrap.dedent(
         "scores": [100, 0, 7],
         "kinds": ["b", "a"],
         "days": ["2026-03-01", "2026-01-31"],
-        "due": {"on": "2026-02-01", "tz": "Europe/Paris", "kind": "hard"},
+        "due": {"on": "2026-02-01", "tz": "Europe/Paris", "kind": "hard", "code": "AB"},
         "extra": {"nested": {"list": [1, 2.5, None, True, "x"]}, "empty": {}},
         "color": "#00ff7f",
     }
@@ -298,7 +302,8 @@ ROUND_TRIPS = textwrap.dedent(
             f"{API}/{made.json()['id']}", json=changed, headers={**headers, "If-Match": version}
         )
         assert put.status_code == 200, put.text
-        assert put.json()["due"] == {"on": "2026-05-05", "tz": None, "kind": "soft"}  # whole
+        whole = {"on": "2026-05-05", "tz": None, "kind": "soft", "code": None}
+        assert put.json()["due"] == whole  # replaced whole, its defaults filled in
         assert (put.json()["tags"], put.json()["extra"]) == (["z"], {"k": "v"})
 
 
@@ -315,6 +320,7 @@ ROUND_TRIPS = textwrap.dedent(
             ({"days": ["2026-02-30"]}, "days.0", "date_from_datetime_parsing"),
             ({"due": {"on": "2026-02-01", "zone": "x"}}, "due.zone", "extra_forbidden"),
             ({"due": {"tz": "x"}}, "due.on", "missing"),
+            ({"due": {"on": "2026-02-01", "code": "ab"}}, "due.code", "string_pattern_mismatch"),
             ({"extra": [1]}, "extra", "dict_type"),
         ],
     )
@@ -434,7 +440,8 @@ def test_the_openapi_document_shows_each_rule(built: Built) -> None:
     assert create["days"]["items"]["format"] == "date"
     assert create["color"]["pattern"] == "^#[0-9a-f]{6}$"
     due = schemas[create["due"]["$ref"].rsplit("/", 1)[-1]]
-    assert set(due["properties"]) == {"on", "tz", "kind"}
+    assert set(due["properties"]) == {"on", "tz", "kind", "code"}
+    assert due["properties"]["code"]["anyOf"][0]["pattern"] == "^[A-Z]+$"
     assert (due["required"], due["additionalProperties"]) == (["on"], False)
     assert create["extra"]["type"] == "object"
 
@@ -487,7 +494,7 @@ def test_check_is_green_and_sees_each_value_either_side_changed(
         ("Gadget.color", "input pattern is ^#[0-9a-f]{6}$, doc says ^#[0-9A-F]{6}$"),
         ("Gadget.extra", "input has no property 'zone', doc's object Due has it"),
         ("Gadget.extra", "input takes properties the doc does not list (additionalProperties)"),
-        ("Gadget.due", "input is an object of properties ['kind', 'on', 'tz'], doc says json"),
+        ("Gadget.due", "input is an object of properties ['code', 'kind', 'on', 'tz'], doc says"),
     ):
         assert any(subject in line and problem in line for line in lines), (subject, drift.stdout)
 
@@ -499,11 +506,62 @@ def test_every_generated_file_is_lint_clean(built: Built) -> None:
 # ------------------------------------------------------------------- a changed doc
 
 
-def test_a_list_field_added_to_a_built_model_gets_its_column(tmp_path: Path) -> None:
+DRIVE = textwrap.dedent(
+    """
+    import asyncio, json, os
+    import httpx
+    from alembic import command
+    from src.core.migrations import alembic_config
+    from src.main import create_app
+
+    async def api(stage):
+        app = create_app()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            login = {"email": "values@example.com", "password": "long enough pw"}
+            await c.post("/api/v1/auth/register", json=login)
+            form = {"username": login["email"], "password": login["password"]}
+            token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
+            h = {"Authorization": "Bearer " + token}
+            if stage == "create":
+                made = await c.post("/api/v1/gadgets", json={"name": "old"}, headers=h)
+                assert made.status_code == 201, made.text
+            listed = await c.get("/api/v1/gadgets?limit=100", headers=h)
+            assert listed.status_code == 200, listed.text
+            print(json.dumps(listed.json()["items"]))
+        await app.state.database.bind.dispose()
+
+    def migrate(target):
+        config = alembic_config(os.environ["DATABASE_URL"])
+        config.attributes["configure_logger"] = False
+        step = command.downgrade if target.startswith("-") else command.upgrade
+        step(config, target)
+
+    stage = os.environ["STAGE"]
+    if stage in ("head", "-1"):
+        migrate(stage)
+    else:
+        asyncio.run(api(stage))
+    """
+)
+
+
+def _drive(project: Path, database_url: str, stage: str) -> list[dict[str, Any]]:
+    output = drive(project, DRIVE, database_url, STAGE=stage).stdout.strip()
+    return list(json.loads(output.splitlines()[-1])) if output else []
+
+
+def test_a_list_field_added_to_a_built_model_gets_its_column(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The rows made before get the empty list; the migration goes down and up again."""
     project = copy_project(tmp_path / "project")
     rows = "| name | str(1..50) | yes | - | Name |\n"
     doc = _project_doc(project, "gadgets", rows, "", section="")
     _add(project, doc)
+    _drive(project, database_url, "head")
+    (before,) = _drive(project, database_url, "create")
+    assert "tags" not in before
     doc.write_text(
         edited(
             doc.read_text(encoding="utf-8"),
@@ -525,5 +583,12 @@ def test_a_list_field_added_to_a_built_model_gets_its_column(tmp_path: Path) -> 
     assert 'batch_op.drop_column("tags")' in downgrade
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    result = run_generated_tests(project, project / "tests/features/test_gadgets.py")
-    assert " passed" in result.stdout.strip().splitlines()[-1]
+    _drive(project, database_url, "head")
+    (after,) = _drive(project, database_url, "list")
+    assert (after["id"], after["tags"]) == (before["id"], [])
+    _drive(project, database_url, "-1")
+    _drive(project, database_url, "head")
+    assert _drive(project, database_url, "list")[0]["tags"] == []
+    if database_url.startswith("sqlite"):  # they run on both backends
+        result = run_generated_tests(project, project / "tests/features/test_gadgets.py")
+        assert " passed" in result.stdout.strip().splitlines()[-1]
