@@ -157,6 +157,12 @@ def fresh(openapi: Schema, spec: Schema, key: tuple[str, str]) -> Any:
             if low <= value <= high:
                 return value
         return low + number % (high - low + 1)  # a short range: round it again
+    pattern = spec.get("pattern", NO_NUL)
+    if spec.get("type") == "string" and pattern != NO_NUL and "format" not in spec:
+        low, high = spec.get("minLength"), spec.get("maxLength")
+        matched = pattern_sample(pattern, low, high, variant=number)  # `matching REGEX`
+        if matched is not None:
+            return matched
     if not free_text(spec):
         return sample(openapi, spec)
     text, rest = "", number

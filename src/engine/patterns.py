@@ -36,13 +36,17 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def pattern_sample(pattern: str, low: float | None = None, high: float | None = None) -> str | None:
+def pattern_sample(
+    pattern: str, low: float | None = None, high: float | None = None, variant: int = 0
+) -> str | None:
     """A short text `pattern` finds a match in, of `low` to `high` characters; None when
-    none of the ones tried fits (every repetition taken 0, 1, 2... times more)."""
+    none of the ones tried fits (every repetition taken 0, 1, 2... times more). Another
+    `variant` picks other characters where the pattern allows several (for a unique
+    field's next value)."""
     parsed = _parser.parse(pattern)
     for extra in range(int(high if high is not None else 64) + 1):
         try:
-            text = _build(parsed, extra)
+            text = _Sample(extra, variant).build(parsed)
         except ValueError:
             return None
         fits = (low is None or len(text) >= low) and (high is None or len(text) <= high)
@@ -51,34 +55,42 @@ def pattern_sample(pattern: str, low: float | None = None, high: float | None = 
     return None
 
 
-def _build(items: Any, extra: int) -> str:
-    return "".join(_item(op, value, extra) for op, value in items)
-
-
-def _item(op: Any, value: Any, extra: int) -> str:
-    """The text of one parsed element: its first fitting character, a repetition its least
+class _Sample:
+    """Builds one text of a parsed pattern: each character set's character chosen by the
+    next digit of `variant` (in the base of how many it allows), each repetition its least
     number of times plus `extra` (within its most), a branch's first alternative."""
-    c = _constants
-    if op == c.LITERAL:
-        return chr(value)
-    if op in (c.ANY, c.NOT_LITERAL, c.IN, c.CATEGORY):
-        return next((ch for ch in _CANDIDATES if _accepts(op, value, ch)), "") or _none(op)
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-        least, most, inner = value
-        times: int = min(least + extra, most)
-        return _build(inner, extra) * times
-    if op == c.SUBPATTERN:
-        return _build(value[-1], extra)
-    if op == getattr(c, "ATOMIC_GROUP", None):
-        return _build(value, extra)
-    if op == c.BRANCH:
-        return _build(value[1][0], extra)
-    if op == c.AT:
-        return ""
-    raise ValueError(f"no sample for {op}")
+
+    def __init__(self, extra: int, variant: int) -> None:
+        self.extra = extra
+        self.variant = variant
+
+    def build(self, items: Any) -> str:
+        return "".join(self.item(op, value) for op, value in items)
+
+    def item(self, op: Any, value: Any) -> str:
+        c = _constants
+        if op == c.LITERAL:
+            return chr(value)
+        if op in (c.ANY, c.NOT_LITERAL, c.IN, c.CATEGORY):
+            accepted = [ch for ch in _CANDIDATES if _accepts(op, value, ch)] or _none(op)
+            self.variant, index = divmod(self.variant, len(accepted))
+            return accepted[index]
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            least, most, inner = value
+            times: int = min(least + self.extra, most)
+            return "".join(self.build(inner) for _ in range(times))
+        if op == c.SUBPATTERN:
+            return self.build(value[-1])
+        if op == getattr(c, "ATOMIC_GROUP", None):
+            return self.build(value)
+        if op == c.BRANCH:
+            return self.build(value[1][0])
+        if op == c.AT:
+            return ""
+        raise ValueError(f"no sample for {op}")
 
 
-def _none(op: Any) -> str:
+def _none(op: Any) -> list[str]:
     raise ValueError(f"no character of {_CANDIDATES!r} fits {op}")
 
 

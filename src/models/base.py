@@ -80,6 +80,9 @@ class ValueList(TypeDecorator[list[Any]]):
         super().__init__()
         self.item = item
 
+    def __repr__(self) -> str:
+        return f"ValueList({self.item!r})"
+
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(ARRAY(self.item))

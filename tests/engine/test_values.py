@@ -33,6 +33,7 @@ from tests.engine.conftest import (
     ruff_findings,
     run_generated_tests,
 )
+from tests.engine.test_unique_fields import CONFLICT_ON_UPDATE
 
 OBJECT_SECTION = (
     "### Due (object)\n"
@@ -44,6 +45,11 @@ OBJECT_SECTION = (
     "| code | str(..4) matching ^[A-Z]+$ | no | - | A short code |\n"
 )
 FILTERS = "tags (str), kinds (str), days (date), scores (int)"
+BADGE_ROWS = (
+    "| name | str(1..50) | yes | - | Name |\n"
+    "| code | str(2..6) matching ^[A-Z]{2}[0-9]+$ unique | yes | - | A code |\n"
+    "| colors | list[str(..7) matching ^#[0-9a-f]{6}$](1..3) | yes | - | Colours |\n"
+)
 
 
 def value_rows(required: str) -> str:
@@ -383,6 +389,8 @@ def _project_doc(
     scratch.mkdir(exist_ok=True)
     filled = doc_in(scratch, resource, rows, filters).read_text(encoding="utf-8")
     filled = with_object(filled, section) if section else filled
+    if " unique |" in rows:  # its PUT answers 409 for a value another row has
+        filled = edited(filled, CONFLICT_ON_UPDATE)
     number = doc.name.split("-")[1]
     doc.write_text(filled.replace("FEAT-001", f"FEAT-{number}"), encoding="utf-8")
     return doc
@@ -396,11 +404,13 @@ def _add(project: Path, doc: Path) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """Gadgets (every value field required) and widgets (every one optional), each list
-    filtered by its list fields."""
+    filtered by its list fields; badges, a unique `matching` code and a list of `matching`
+    items."""
     project = copy_project(tmp_path_factory.mktemp("values") / "project")
     docs = {
         "gadgets": _project_doc(project, "gadgets", value_rows("yes"), FILTERS),
         "widgets": _project_doc(project, "widgets", value_rows("no"), FILTERS),
+        "badges": _project_doc(project, "badges", BADGE_ROWS, "colors (str)", section=""),
     }
     for doc in docs.values():
         _add(project, doc)
