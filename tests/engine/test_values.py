@@ -599,6 +599,17 @@ def test_a_list_field_added_to_a_built_model_gets_its_column(
     _drive(project, database_url, "-1")
     _drive(project, database_url, "head")
     assert _drive(project, database_url, "list")[0]["tags"] == []
+
+    doc.write_text(  # a wider item: the column's type changes
+        edited(doc.read_text(encoding="utf-8"), ("list[str(1..30)]", "list[str(1..40)]")),
+        encoding="utf-8",
+    )
+    _add(project, doc)
+
+    widened = project / f"migrations/versions/{revision(project, 0)}_change_gadgets.py"
+    assert "type_=src.models.base.ValueList(sa.String(length=40))," in widened.read_text("utf-8")
+    _drive(project, database_url, "head")
+    assert _drive(project, database_url, "list")[0]["tags"] == []
     if database_url.startswith("sqlite"):  # they run on both backends
         result = run_generated_tests(project, project / "tests/features/test_gadgets.py")
         assert " passed" in result.stdout.strip().splitlines()[-1]
