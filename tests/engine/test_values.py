@@ -108,6 +108,15 @@ def test_every_written_form_parses(tmp_path: Path) -> None:
     assert [m.name for m in doc.models] == ["Gadget"]  # the object is no model
 
 
+def test_an_alternation_is_written_with_an_escaped_bar(tmp_path: Path) -> None:
+    """A bare `|` ends the table's cell; `\\|` is the bar of the pattern."""
+    row = "| shade | str(..5) matching ^(red\\|green)$ | no | - | A shade |\n"
+    (model,) = parse_doc(_doc(tmp_path, value_rows("yes") + row), APP_MODELS).models
+    shade = model.field("shade")
+    assert shade is not None
+    assert shade.type.pattern == "^(red|green)$"
+
+
 def test_optional_values_are_never_a_null_list_but_may_be_a_null_object(tmp_path: Path) -> None:
     (model,) = parse_doc(_doc(tmp_path, value_rows("no")), APP_MODELS).models
     nullable = {item.name: item.nullable for item in model.fields}
