@@ -20,6 +20,7 @@ from sqlalchemy import Index, UniqueConstraint
 
 from src.core.config import Settings
 from src.core.database import Database
+from src.engine.patterns import pattern_sample
 from src.main import create_app
 from src.models import Base
 from tests.conftest import MakeUser
@@ -103,8 +104,14 @@ def sample(openapi: Schema, spec: Schema) -> Any:
         return "2026-01-01T00:00:00Z"
     if kind == "boolean":
         return True
-    if kind == "array":  # the ids of a `refs` field: `create_row` makes the rows they name
+    items = resolve(openapi, spec.get("items", {}))
+    if kind == "array" and items.get("format") == "uuid":  # `create_row` makes the rows
         return []
+    if kind == "array":  # a `list[T]`: as many items as it takes
+        return [sample(openapi, items)] * int(spec.get("minItems", 0))
+    if kind == "object":  # an `object(Name)` with every field, so it is answered as sent
+        properties = spec.get("properties", {})
+        return {name: sample(openapi, value) for name, value in properties.items()}
     if kind in ("integer", "number"):
         low, high = spec.get("minimum"), spec.get("maximum")
         value = max(low, 0) if low is not None else 0
@@ -112,6 +119,10 @@ def sample(openapi: Schema, spec: Schema) -> Any:
     assert kind == "string", f"no sample for {spec}"
     low, high = int(spec.get("minLength", 1)), spec.get("maxLength")
     pattern = spec.get("pattern", NO_NUL)
+    if pattern != NO_NUL and "format" not in spec:  # a doc's `matching REGEX`
+        matched = pattern_sample(pattern, low, high)
+        if matched is not None:
+            return matched
     for candidate in ("x" * max(low, 1), "0", "1"):
         fits = low <= len(candidate) <= (high if high is not None else len(candidate))
         if fits and re.search(pattern, candidate):
@@ -147,6 +158,12 @@ def fresh(openapi: Schema, spec: Schema, key: tuple[str, str]) -> Any:
             if low <= value <= high:
                 return value
         return low + number % (high - low + 1)  # a short range: round it again
+    pattern = spec.get("pattern", NO_NUL)
+    if spec.get("type") == "string" and pattern != NO_NUL and "format" not in spec:
+        low, high = spec.get("minLength"), spec.get("maxLength")
+        matched = pattern_sample(pattern, low, high, variant=number)  # `matching REGEX`
+        if matched is not None:
+            return matched
     if not free_text(spec):
         return sample(openapi, spec)
     text, rest = "", number

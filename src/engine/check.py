@@ -6,7 +6,7 @@ the SQLAlchemy models tell columns, types, nullability and defaults.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from src.api.v1.router import EVERY_ROUTE_STATUSES, EVERY_WRITE_STATUSES
 from src.engine.doc import (
     EXPAND_PARAM,
     INT64,
+    LIST_MAX_ITEMS,
     REFS_MAX_ITEMS,
     SORT_PARAM,
     Endpoint,
@@ -51,9 +52,11 @@ from src.engine.doc import (
 from src.engine.generate import (
     PLATFORM_QUERY_PARAMS,
     PLATFORM_STATUSES,
+    list_item,
     nested_create_schema,
     route_shape,
 )
+from src.models.base import JsonDocument, ValueList
 from src.schemas.base import INT32, TEXT_MAX_LENGTH
 
 AUTO_FIELDS = ("id", "owner_id", "created_at", "updated_at", "version")
@@ -72,7 +75,14 @@ _COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
     "date": Date,
     "datetime": DateTime,
     "enum": Enum,
+    "list": ValueList,
+    "object": JsonDocument,
+    "json": JsonDocument,
 }
+_DECORATED = ("list", "object", "json")
+"""Kinds whose column is a type of src/models/base.py itself, not what it decorates."""
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+"""The pattern the JSON schema of free text shows (`NoNul`): no pattern of the doc's."""
 
 
 @dataclass(frozen=True)
@@ -333,7 +343,7 @@ def _check_model(
         if item.name not in create:
             yield Mismatch(doc.path, item.line, subject, f"not a field of {model.name}Create")
             continue
-        for problem in _schema_problems(item.type, create[item.name]):
+        for problem in _schema_problems(item.type, create[item.name], schemas, doc):
             yield Mismatch(doc.path, item.line, subject, problem)
         if (item.required == "yes") != (item.name in required_inputs):
             app_says = "required" if item.name in required_inputs else "optional"
@@ -394,6 +404,16 @@ def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> 
 def _column_problems(item: ModelField, column: Column[Any]) -> Iterator[str]:
     expected = _COLUMN_TYPES[item.type.kind]
     column_type = getattr(column.type, "impl", column.type)  # through TypeDecorators
+    if item.type.kind in _DECORATED:
+        column_type = column.type
+    if isinstance(column_type, ValueList) and item.type.kind == "list":
+        element = list_item(item)
+        if element.type.kind == "enum":  # kept as its text, checked as it is sent
+            longest = max(20, *(len(choice) for choice in element.type.choices))
+            element = replace(element, type=FieldType("str", high=longest))
+        items = Column(element.name, column_type.item, nullable=False)
+        for problem in _column_problems(element, items):
+            yield f"items: {problem}"
     excluded = _NOT_THIS_KIND.get(item.type.kind)
     if not isinstance(column_type, expected) or (excluded and isinstance(column_type, excluded)):
         yield f"type is {column.type!r}, doc says {item.type.kind}"
@@ -446,7 +466,21 @@ def _listed(columns: tuple[str, ...]) -> str:
     return f"({', '.join(columns)})"
 
 
-def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[str]:
+def _schema_problems(
+    field_type: FieldType,
+    schema: dict[str, Any],
+    schemas: dict[str, Any] | None = None,
+    doc: FeatureDoc | None = None,
+) -> Iterator[str]:
+    schema = _resolved(schema, schemas or {})
+    if field_type.kind in ("list", "object", "json"):
+        yield from _value_problems(field_type, schema, schemas or {}, doc)
+        return
+    if field_type.kind == "str":
+        pattern = schema.get("pattern", NO_NUL_PATTERN)
+        if pattern != (field_type.pattern or NO_NUL_PATTERN):
+            app_says = "none" if pattern == NO_NUL_PATTERN else pattern
+            yield f"input pattern is {app_says}, doc says {field_type.pattern or 'none'}"
     bounds = {
         "str": ("minLength", "maxLength"),
         "int": ("minimum", "maximum"),
@@ -464,6 +498,73 @@ def _schema_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[
             expected = actual  # a str without a maximum still has one as input
         if actual != expected:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(expected)}"
+
+
+def _value_problems(
+    field_type: FieldType, schema: dict[str, Any], schemas: dict[str, Any], doc: FeatureDoc | None
+) -> Iterator[str]:
+    """A `list`'s input is an array of its items within its count; an `object`'s one with
+    its fields as properties (and no others); a `json` field's any object."""
+    kind = field_type.kind
+    wanted = "array" if kind == "list" else "object"
+    if schema.get("type") != wanted:
+        yield f"input is {schema.get('type', 'no JSON type')}, doc says {kind} (an {wanted})"
+        return
+    if kind == "list":
+        high = LIST_MAX_ITEMS if field_type.high is None else field_type.high
+        for key, bound in (("minItems", field_type.low), ("maxItems", high)):
+            actual = schema.get(key)
+            if (None if actual is None else float(actual)) != bound:
+                yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+        assert field_type.item is not None
+        items = _resolved(schema.get("items", {}), schemas)
+        for problem in _item_kind_problems(field_type.item, items):
+            yield f"items: {problem}"
+        for problem in _schema_problems(field_type.item, items, schemas):
+            yield f"items: {problem}"
+    if kind == "json" and schema.get("additionalProperties") is False:
+        listed = sorted(schema.get("properties", {}))
+        yield f"input is an object of properties {listed}, doc says json"
+    shape = doc.object_named(field_type.object) if doc is not None and kind == "object" else None
+    if shape is not None:
+        found = set(schema.get("properties", {}))
+        named = {item.name for item in shape.fields}
+        for name in sorted(named - found):
+            yield f"input has no property {name!r}, doc's object {shape.name} has it"
+        for name in sorted(found - named):
+            yield f"input has property {name!r}, doc's object {shape.name} does not"
+        if schema.get("additionalProperties") is not False:
+            yield "input takes properties the doc does not list (additionalProperties)"
+
+
+_ITEM_FORMS = {
+    "str": ("string", None),
+    "int": ("integer", None),
+    "date": ("string", "date"),
+}
+
+
+def _item_kind_problems(field_type: FieldType, schema: dict[str, Any]) -> Iterator[str]:
+    """A list's items are of the kind the doc says: an enum's values, or a JSON type."""
+    if field_type.kind == "enum":
+        if tuple(schema.get("enum", ())) != field_type.choices:
+            yield f"values are {tuple(schema.get('enum', ()))}, doc says {field_type.choices}"
+        return
+    found = (schema.get("type"), schema.get("format"))
+    if found != _ITEM_FORMS[field_type.kind]:
+        yield f"type is {found[0]} ({found[1] or 'no format'}), doc says {field_type.kind}"
+
+
+def _resolved(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with a `$ref` followed (an object's schema), and a nullable field's
+    non-null branch."""
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        schema = {**schema, **options[0]}
+    ref = schema.get("$ref")
+    if ref:
+        return dict(schemas.get(str(ref).rsplit("/", 1)[-1], {}))
+    return schema
 
 
 def _bound(schema: dict[str, Any], key: str) -> float | None:

@@ -9,7 +9,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from src.core.pagination import OPERATORS, SORT_MAX_KEYS, SORT_TEXT_MAX_LENGTH, split_filter
+from src.engine.patterns import pattern_problem, pattern_sample
 from src.schemas.base import INT32, DecimalString
 
 MODEL_COLUMNS = ("Field", "Type", "Required", "Default", "Description")
@@ -44,9 +45,10 @@ OPERATOR_KINDS = {
     "ne": ("str", "int", "float", "decimal", "bool", "date", "datetime", "enum", "uuid", "ref"),
     "in": ("str", "int", "decimal", "date", "enum", "uuid", "ref"),
     "isnull": ("str", "int", "float", "decimal", "bool", "date", "datetime", "enum", "uuid", "ref"),
-    "contains": ("str",),
+    "contains": ("str", "list"),
 }
-"""The kinds of field each filter operator (`priority__gte`) compares."""
+"""The kinds of field each filter operator (`priority__gte`) compares (`contains` on a list:
+an item, as its equality filter)."""
 ERROR_SCHEMAS = (
     "ValidationError",
     "UnauthorizedError",
@@ -79,10 +81,20 @@ DECIMAL_PRECISION = 1000
 REFS_MAX_ITEMS = 1000
 """The most ids a `refs` field takes in one request, when its bound says no fewer: every
 input is bounded."""
+LIST_MAX_ITEMS = 100
+"""The most items a `list[T]` takes when its bound gives no maximum: every input is bounded."""
+LIST_ITEM_KINDS = ("str", "int", "enum", "date")
+"""What a `list[T]` holds: values an array column of PostgreSQL and a JSON array both keep
+as sent, and a list filter can compare."""
+OBJECT_FIELD_KINDS = ("uuid", "str", "int", "float", "bool", "date", "datetime", "enum")
+"""The fields of an `object(Name)`: scalars, kept as JSON values."""
+OBJECT_HEADING = re.compile(r"(?P<name>[A-Z][A-Za-z0-9]*)\s+\(object\)")
+"""`### Due (object)` in Data Models: the fields of `object(Due)`, no table of its own."""
 TYPE_GRAMMAR = (
     "UUID, str, str(MIN..MAX), int, int(MIN..MAX), float, float(MIN..MAX), bool, date, "
     "datetime, Decimal, Decimal(PRECISION, SCALE), enum(a, b, ...), ref(Model), refs(Model),"
-    " refs(Model)(MIN..MAX)"
+    " refs(Model)(MIN..MAX), str(MIN..MAX) matching REGEX, list[T], list[T](MIN..MAX) (T one"
+    " of str(..), int(..), enum(...), date), object(Name), json"
 )
 
 _RANGE = r"(?P<low>-?\d+(?:\.\d+)?)?\.\.(?P<high>-?\d+(?:\.\d+)?)?"
@@ -98,8 +110,13 @@ _TYPE_PATTERNS = {
     "enum": re.compile(r"enum\((?P<choices>[^()]+)\)"),
     "ref": re.compile(r"ref\((?P<model>[A-Z][A-Za-z0-9]*)\)"),
     "refs": re.compile(rf"refs\((?P<model>[A-Z][A-Za-z0-9]*)\)(?:\({_RANGE}\))?"),
+    "object": re.compile(r"object\((?P<object>[A-Z][A-Za-z0-9]*)\)"),
+    "json": re.compile(r"json"),
 }
+_LIST = re.compile(rf"list\[(?P<item>.+)\](?:\({_RANGE}\))?")
+_MATCHING = " matching "
 _TYPE_WORDS = {"uuid": "UUID", "datetime": "datetime"}
+FACTORIES_OF_ROWS = ("utcnow()", "uuid4()")
 _ENDPOINT_HEADING = re.compile(r"(?P<method>[A-Z]+)\s+(?P<path>/\S*)")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 _NESTED_LIST = re.compile(r"^/api/v1/[a-z][a-z0-9_]*/\{[^{}/]*\}/(?=[a-z][a-z0-9_]*$)")
@@ -125,6 +142,12 @@ class FieldType:
     ref: str | None = None
     precision: int | None = None
     scale: int | None = None
+    pattern: str | None = None
+    """`str(..7) matching ^#[0-9a-f]{6}$`: a regular expression every value has a match of."""
+    item: "FieldType | None" = None
+    """The type of each item of a `list[T]` (whose `low`, `high` bound the count)."""
+    object: str | None = None
+    """The `### Name (object)` whose fields an `object(Name)` has."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +166,9 @@ class ModelField:
 
     @property
     def nullable(self) -> bool:
-        """A `refs` field is never null: without ids it is the empty set."""
+        """A `refs` or `list` field is never null: without items it is the empty list."""
         optional = self.required == "no" and self.default in (None, "null")
-        return optional and self.type.kind != "refs"
+        return optional and self.type.kind not in ("refs", "list")
 
     @property
     def renamed_from(self) -> str | None:
@@ -160,6 +183,8 @@ class Model:
     name: str
     fields: tuple[ModelField, ...]
     line: int
+    is_object: bool = False
+    """A `### Name (object)`: the fields of an `object(Name)`, no table."""
 
     @property
     def table(self) -> str:
@@ -249,6 +274,11 @@ class FeatureDoc:
     endpoints: tuple[Endpoint, ...]
     file_plan: tuple[PlannedFile, ...]
     decisions: tuple[str, ...]
+    objects: tuple[Model, ...] = ()
+    """The `### Name (object)` sections: the fields of each `object(Name)`."""
+
+    def object_named(self, name: str | None) -> Model | None:
+        return next((o for o in self.objects if o.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -344,6 +374,7 @@ class _Reader:
         self.path = path
         self.known_models = known_models
         self.problems: list[DocProblem] = []
+        self.objects: list[Model] = []
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(DocProblem(self.path, line, message))
@@ -375,6 +406,7 @@ class _Reader:
             endpoints=endpoints,
             file_plan=file_plan,
             decisions=tuple(decisions.items) if decisions else (),
+            objects=tuple(self.objects),
         )
 
     def models(self, section: _Section | None) -> tuple[Model, ...]:
@@ -383,6 +415,10 @@ class _Reader:
         models = []
         tables: dict[str, str] = {}
         for sub in section.subsections:
+            heading = OBJECT_HEADING.fullmatch(sub.title)
+            if heading is not None:
+                self.object_section(sub, heading["name"])
+                continue
             if not _MODEL_NAME.fullmatch(sub.title):
                 self.problem(sub.line, f"model name {sub.title!r}; expected a PascalCase name")
                 continue
@@ -415,8 +451,80 @@ class _Reader:
                     )
         for model in models:
             self.check_model(model, self.known_models | {m.name for m in models})
+        self.check_objects(models)
         self.check_required_references(models)
         return tuple(models)
+
+    def object_section(self, sub: _Section, name: str) -> None:
+        """`### Due (object)`: the fields of `object(Due)`, scalars a client sends (no system
+        rows: an object is a value of its row, not a row)."""
+        table = self.table(sub, MODEL_COLUMNS)
+        if table is None:
+            return
+        fields = []
+        for line, row in table.rows:
+            item = self.model_field(line, row)
+            if item is None:
+                continue
+            if item.name in ("id", "owner_id", "created_at", "updated_at", "version"):
+                self.problem(
+                    line,
+                    f"object {name} has a {item.name!r} row; an object is a value of its row,"
+                    " with no id, owner or timestamps of its own: expected only its own fields",
+                )
+            elif item.type.kind not in OBJECT_FIELD_KINDS:
+                self.problem(
+                    line,
+                    f"{name}.{item.name} is {_plain(row[1])}; an object's fields are UUID, str,"
+                    " str(..) (matching too), int, float, bool, date, datetime or enum(...)",
+                )
+            elif item.required == "auto" or item.fixed:
+                self.problem(
+                    line,
+                    f"{name}.{item.name} is Required {_plain(row[2])}; an object's fields are"
+                    " yes or no (the object is sent, and replaced, whole)",
+                )
+            elif item.default in FACTORIES_OF_ROWS:
+                self.problem(
+                    line,
+                    f"{name}.{item.name} defaults to {item.default}, a value per row; an"
+                    " object's default is a value (or null, or -)",
+                )
+            else:
+                fields.append(item)
+        if any(o.name == name for o in self.objects):
+            self.problem(sub.line, f"object {name} is described twice; expected it once")
+            return
+        self.objects.append(Model(name, tuple(fields), sub.line, is_object=True))
+
+    def check_objects(self, models: list[Model]) -> None:
+        """Each `object(Name)` names a `### Name (object)`, and each of those is used and
+        named unlike a model."""
+        objects = {o.name: o for o in self.objects}
+        used = set()
+        for model in models:
+            for item in model.fields:
+                if item.type.kind != "object":
+                    continue
+                used.add(item.type.object)
+                if item.type.object not in objects:
+                    self.problem(
+                        item.line,
+                        f"{model.name}.{item.name} is object({item.type.object}), but no"
+                        f" '### {item.type.object} (object)' heading gives its fields; expected"
+                        " one in Data Models, with the same five columns as a model",
+                    )
+        names = {m.name for m in models} | self.known_models
+        for name, found in objects.items():
+            if name in names:
+                self.problem(
+                    found.line, f"object {name} has the name of a model; expected another name"
+                )
+            elif name not in used:
+                self.problem(
+                    found.line,
+                    f"object {name} is no field's type; expected a field of type object({name})",
+                )
 
     def check_required_references(self, models: list[Model]) -> None:
         """A required reference that leads back to its own model (a required parent, or
@@ -565,9 +673,11 @@ class _Reader:
                     f" write - (got {default!r})",
                 )
                 ok = False
+        if field_type is not None and field_type.kind in ("list", "object", "json"):
+            ok = self.check_value_field(line, name, field_type, required, default) and ok
         if not ok or field_type is None:
             return None
-        value = None if default in ("-", "") else _plain(default)
+        value = None if default in ("-", "", "[]") else _plain(default)
         if required == "no" and value not in (None, "null"):
             problem = _default_problem(field_type, _plain(type_text), value)
             if problem is not None:
@@ -576,6 +686,29 @@ class _Reader:
         return ModelField(
             name, field_type, required, value, description, line, fixed=fixed, unique=unique
         )
+
+    def check_value_field(
+        self, line: int, name: str, field_type: FieldType, required: str, default: str
+    ) -> bool:
+        """A `list`, `object` or `json` field is one a client sends (not auto); a list's
+        default is the empty list (`-` or `[]`), an object's none (`-`) or null."""
+        if required == "auto":
+            self.problem(
+                line, f"{name} is {field_type.kind} with Required auto; expected yes or no"
+            )
+            return False
+        empty = ("-", "", "[]") if field_type.kind == "list" else ("-", "", "null")
+        if default.strip() not in empty:
+            written = "- or [] (without items it is the empty list)"
+            if field_type.kind != "list":
+                written = "- or null"
+            self.problem(
+                line,
+                f"{name}: a {field_type.kind} field takes no default; write {written}"
+                f" (got {default!r})",
+            )
+            return False
+        return True
 
     def endpoints(
         self, section: _Section | None, models: tuple[Model, ...]
@@ -718,6 +851,15 @@ class _Reader:
             return
         fields = [f.name for f in model.fields if f.required != "auto"]
         for param in query:
+            found = model.field(param.name)
+            if found is not None and found.type.kind in ("object", "json"):
+                self.problem(
+                    line,
+                    f"query parameter {param.name!r} names {model.name}.{param.name}, a"
+                    f" {found.type.kind} value, which a list cannot filter by equality; expected"
+                    " a field of another type",
+                )
+                continue
             if param.name == SORT_PARAM:
                 self.check_sort(model, param, line)
                 continue
@@ -937,6 +1079,11 @@ def type_problem(text: str) -> str | None:
 
 def _read_type(text: str) -> FieldType | str:
     text = _plain(text)
+    listed = _LIST.fullmatch(text)
+    if listed is not None:
+        return _read_list(text, listed)
+    if _MATCHING in text:
+        return _read_matching(text)
     for kind, pattern in _TYPE_PATTERNS.items():
         match = pattern.fullmatch(text)
         if match is None:
@@ -958,9 +1105,77 @@ def _read_type(text: str) -> FieldType | str:
             ref=groups.get("model"),
             precision=int(groups["precision"]) if groups.get("precision") else None,
             scale=int(groups["scale"]) if groups.get("scale") else None,
+            object=groups.get("object"),
         )
         return _impossible(text, field_type) or field_type
     return f"unknown type {text!r}; expected one of: {TYPE_GRAMMAR}"
+
+
+def _read_list(text: str, listed: re.Match[str]) -> FieldType | str:
+    """`list[str(1..30)](..10)`: the item's type, and the bounds of the count."""
+    item = _read_type(listed["item"])
+    if isinstance(item, str):
+        return item
+    if item.kind not in LIST_ITEM_KINDS:
+        return (
+            f"{text}: a list holds str(..), int(..), enum(...) or date items, not"
+            f" {listed['item'].strip()}; write e.g. list[str(1..30)](..10)"
+        )
+    low, high = listed["low"], listed["high"]
+    if any(v is not None and "." in v for v in (low, high)):
+        whole = f"list[{listed['item']}]({_whole(low, math.ceil)}..{_whole(high, math.floor)})"
+        return f"{text}: the bounds of a list's count are whole numbers; write e.g. {whole}"
+    field_type = FieldType(
+        "list",
+        low=int(low) if low is not None else None,
+        high=int(high) if high is not None else None,
+        item=item,
+    )
+    return _list_count_problem(text, field_type, listed["item"]) or field_type
+
+
+def _list_count_problem(text: str, field_type: FieldType, item: str) -> str | None:
+    low, high, name = field_type.low, field_type.high, f"list[{item}]"
+    if any(v is not None and v < 0 for v in (low, high)):
+        return f"{text}: a count is never negative; write e.g. {name}(..{int(high or 10)})"
+    if low is not None and high is not None and low > high:
+        return (
+            f"{text}: the range is empty (its lower bound is above its upper one);"
+            f" write {name}({int(high)}..{int(low)})"
+        )
+    if high is not None and high < 1:
+        return f"{text}: a list of at most {int(high)} items holds none; write e.g. {name}(..1)"
+    if any(v is not None and v > REFS_MAX_ITEMS for v in (low, high)):
+        return (
+            f"{text}: at most {REFS_MAX_ITEMS} items may be sent at once; write e.g."
+            f" {name}(..{REFS_MAX_ITEMS})"
+        )
+    return None
+
+
+def _read_matching(text: str) -> FieldType | str:
+    """`str(..7) matching ^#[0-9a-f]{6}$`: a str whose every value has a match of the
+    regular expression, one the generated tests can find a value of."""
+    type_text, _, pattern = text.partition(_MATCHING)
+    found = _read_type(type_text)
+    if isinstance(found, str):
+        return found
+    pattern = pattern.strip()
+    if found.kind != "str" or found.pattern is not None:
+        return f"{text}: only a str takes 'matching REGEX'; write e.g. str(..7) matching {pattern}"
+    problem = pattern_problem(pattern)
+    if problem is not None:
+        return f"{text}: {problem}"
+    try:
+        sample = pattern_sample(pattern, found.low, found.high)
+    except (ValueError, re.error):
+        sample = None
+    if sample is None:
+        return (
+            f"{text}: found no text of {type_text.strip()} that {pattern} matches (the generated"
+            " tests send one); write bounds that let one fit, or a simpler pattern"
+        )
+    return replace(found, pattern=pattern)
 
 
 def _unique_suffix(text: str) -> tuple[str, tuple[str, ...] | None, str | None]:
@@ -991,6 +1206,8 @@ def _unique_problem(field_type: FieldType, type_text: str, unique: tuple[str, ..
     """Why a field of this type cannot be unique, and what to write instead; None if it can."""
     kind = field_type.kind
     instead = "write int or str(...) for a key, or drop unique"
+    if kind in ("list", "object", "json"):
+        return f"{type_text} unique: a {kind} value is no key; {instead}"
     if kind == "float":
         return (
             f"{type_text} unique: a float is a binary fraction (0.1 + 0.2 is not 0.3), so values"
@@ -1224,6 +1441,8 @@ def _default_problem(field_type: FieldType, type_text: str, default: str) -> str
         too = "long" if high is not None and len(default) > high else too
         if too:
             return f"default {default!r} is too {too} for {type_text}; write one that fits, or -"
+        if field_type.pattern is not None and not re.search(field_type.pattern, default):
+            return f"default {default!r} has no match of {field_type.pattern}; write one, or -"
     if kind in ("int", "float"):
         pattern = r"-?\d+" if kind == "int" else r"-?\d+(\.\d+)?"
         if not re.fullmatch(pattern, default):

@@ -9,7 +9,7 @@ counted against the rows before the migration writes anything.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,14 @@ from src.engine.doc import (
     table_name,
     unique_columns,
 )
-from src.engine.generate import REGISTRIES, GenerationError, int_column, range_condition
+from src.engine.generate import (
+    REGISTRIES,
+    GenerationError,
+    column_of_enum,
+    int_column,
+    list_item,
+    range_condition,
+)
 
 BUILT_DIR = ".featwright/built"
 BACKUP_DIR = ".featwright/backup"
@@ -147,9 +154,16 @@ class Column:
     """The doc's words, for messages: `weight int(0..10) not null`."""
     unique: tuple[str, ...] | None = None
     """The columns of its unique index, itself last; None when it is not unique."""
+    gin: bool = False
+    """A `list` column, with its index of the items (GIN on PostgreSQL)."""
 
     def shape(self) -> tuple[object, ...]:
         return (self.type, self.nullable, self.check, self.ref, self.on_delete, self.unique)
+
+    def gin_differs(self, other: "Column | None") -> bool:
+        """Its items' index is not `other`'s (named after the column, so a rename differs
+        too): drop or create it."""
+        return other is None or (other.name, other.gin) != (self.name, self.gin)
 
     def unique_differs(self, other: "Column | None") -> bool:
         """Its unique index is not `other`'s (named after its columns, so a rename of one
@@ -199,6 +213,15 @@ def column_of(
         check, check_name = f"{name} IN ({', '.join(map(_sql_text, item.type.choices))})", name
     elif kind in ("uuid", "ref"):
         type_ = "sa.Uuid()"
+    elif kind == "list":
+        element = list_item(item)
+        if element.type.kind == "enum":
+            inner = f"sa.{column_of_enum(element.type).replace('(', '(length=')}"
+        else:
+            inner = column_of(element, model).type
+        type_ = f"src.models.base.ValueList({inner})"
+    elif kind in ("object", "json"):
+        type_ = "src.models.base.JsonDocument()"
     else:
         type_ = {
             "bool": "sa.Boolean()",
@@ -227,6 +250,7 @@ def column_of(
         digits,
         rule,
         unique,
+        gin=kind == "list",
     )
 
 
@@ -241,6 +265,14 @@ def _scope_words(unique: tuple[str, ...], per: str, everyone: str) -> str:
 
 def _type_words(item: ModelField) -> str:
     kind, low, high = item.type.kind, item.type.low, item.type.high
+    if kind == "list":
+        count = "" if low is None and high is None else f"({_bound_words(low, high)})"
+        return f"list[{_type_words(list_item(item))}]{count}"
+    if kind == "object":
+        return f"object({item.type.object})"
+    if item.type.pattern is not None:
+        plain = replace(item, type=replace(item.type, pattern=None))
+        return f"{_type_words(plain)} matching {item.type.pattern}"
     if kind == "enum":
         return f"enum({', '.join(item.type.choices)})"
     if kind == "decimal" and item.type.precision is not None:
@@ -252,6 +284,10 @@ def _type_words(item: ModelField) -> str:
     if kind == "ref":
         return f"ref({item.type.ref})"
     return {"decimal": "Decimal", "uuid": "UUID"}.get(kind, kind)
+
+
+def _bound_words(low: float | None, high: float | None) -> str:
+    return f"{'' if low is None else number_text(low)}..{'' if high is None else number_text(high)}"
 
 
 def _sql_text(value: str) -> str:
@@ -350,7 +386,7 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
                     " renamed (add the new field, copy the pairs, remove the old one)"
                 )
                 continue
-            if (previous.type.kind, previous.type.ref) != (item.type.kind, item.type.ref):
+            if _kind_of(previous) != _kind_of(item):
                 problems.append(
                     f"{new.path}:{item.line}: {name}.{item.name} changes type from"
                     f" {_type_words(previous)} to {_type_words(item)}; a field keeps its"
@@ -375,6 +411,12 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
     return changes
 
 
+def _kind_of(item: ModelField) -> tuple[str, str | None, str | None]:
+    """What a field keeps through a change: its kind, reference, and a list's item kind."""
+    element = item.type.item.kind if item.type.item is not None else None
+    return item.type.kind, item.type.ref, element
+
+
 def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) -> FeatureDoc:
     """The doc as it was last built (its problems named after `<doc> (as built)`)."""
     as_built = doc_path.with_name(f"{doc_path.name} (as built)")
@@ -388,7 +430,7 @@ def parse_built_doc(built: Built, doc_path: Path, known_models: frozenset[str]) 
 class Operation:
     """One statement of a `batch_alter_table` block: its kind (rename, alter, add, require,
     drop, drop_check, create_check, drop_reference, create_reference, drop_unique,
-    create_unique; see
+    create_unique, drop_gin, create_gin; see
     templates/migration_ops.jinja) and its column (after, and before for a rename or alter)."""
 
     kind: str
@@ -570,6 +612,8 @@ def _drop_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("drop_reference", column))
     if column.unique and column.unique_differs(keep):
         operations.insert(0, Operation("drop_unique", column))  # before a rename of its columns
+    if column.gin and column.gin_differs(keep):
+        operations.insert(0, Operation("drop_gin", column))
     return operations
 
 
@@ -581,12 +625,16 @@ def _create_constraints(column: Column, keep: Column | None) -> list[Operation]:
         operations.append(Operation("create_reference", column))
     if column.unique and column.unique_differs(keep):
         operations.append(Operation("create_unique", column))
+    if column.gin and column.gin_differs(keep):
+        operations.append(Operation("create_gin", column))
     return operations
 
 
 def _fill(item: ModelField, column: Column, *, only_nulls: bool) -> Fill | None:
     """What rows that exist before a field is added (or made required) get: its Default
     (`utcnow()`: the upgrade's time); None when there is no such value."""
+    if item.type.kind == "list":  # without items: the empty list, never null
+        return Fill(column, "list", [], only_nulls)
     if item.default in (None, "null", "uuid4()", "current user"):
         return None
     kind, default = item.type.kind, item.default

@@ -22,10 +22,12 @@ from src.core.errors import in_words
 from src.core.pagination import split_filter
 from src.engine.doc import (
     INT64,
+    LIST_MAX_ITEMS,
     OWNER_SCOPE,
     REFS_MAX_ITEMS,
     Endpoint,
     FeatureDoc,
+    FieldType,
     ListSort,
     Model,
     ModelField,
@@ -37,6 +39,7 @@ from src.engine.doc import (
     table_name,
     unique_index,
 )
+from src.engine.patterns import pattern_sample
 from src.engine.render import Renderer, import_block, pascal, python_literal, wrap
 from src.schemas.base import FILTER_TEXT_MAX_LENGTH, INT32, TEXT_MAX_LENGTH
 
@@ -126,7 +129,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
             every += nesting.operations.values()
         public = any(operation.public for operation in every)
         expanded = _expanded(model, operations.get(model.name, {}))
-        schemas = _schemas(model, nestings) | expanded
+        schemas = _schemas(model, nestings, doc.objects) | expanded
         layers = {"model": _model(doc, model, public), "schemas": schemas}
         layers |= {"repository": {}, "service": {}}
         routed = model.name in operations or bool(nestings)
@@ -144,7 +147,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 "test_feature.py.jinja",
                 test_module,
                 **context,
-                **_tests(model, operations.get(model.name, {}), nestings),
+                **_tests(model, operations.get(model.name, {}), nestings, doc.objects),
                 unique=_unique_scopes(doc, model),
             )
             router = _register_routes(router, names)
@@ -512,6 +515,7 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
                 "default": default,
                 "check": range_condition(item),
                 "unique": unique_index(doc, model, item),
+                "gin": item.type.kind == "list",
                 "imports": imports,
             }
         )
@@ -532,6 +536,20 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
 def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list[str]]:
     """(Python type, SQLAlchemy column type or None for the default one, imports)."""
     kind, high = item.type.kind, item.type.high
+    if kind == "list":
+        element = list_item(item)
+        python_type, column_type, imports = _column_types(element, model)
+        if element.type.kind == "enum":  # kept as its text
+            python_type, column_type = "str", column_of_enum(element.type)
+            imports = ["from sqlalchemy import String"]
+        elif column_type is None:  # the type Mapped[...] gives a column of its own
+            column_type = {"int": "Integer", "date": "Date"}[element.type.kind]
+            imports.append(f"from sqlalchemy import {column_type}")
+        imports.append("from src.models.base import ValueList")
+        return f"list[{python_type}]", f"ValueList({column_type})", imports
+    if kind in ("object", "json"):
+        imports = ["from typing import Any", "from src.models.base import JsonDocument"]
+        return "dict[str, Any]", "JsonDocument", imports
     if kind == "str":
         sql = "Text" if high is None else f"String({int(high)})"
         return "str", sql, [f"from sqlalchemy import {sql.partition('(')[0]}"]
@@ -557,6 +575,18 @@ def _column_types(item: ModelField, model: Model) -> tuple[str, str | None, list
         return "uuid.UUID", "Uuid", ["import uuid", "from sqlalchemy import Uuid"]
     name = enum_name(model, item)
     return name, f'string_enum({name}, name="{item.name}")', []
+
+
+def list_item(item: ModelField) -> ModelField:
+    """A `list[T]` field's item as a field of its own (`tags_item`): the type each item is
+    checked, stored and filtered by."""
+    assert item.type.item is not None
+    return ModelField(f"{item.name}_item", item.type.item, "yes", None, "", item.line)
+
+
+def column_of_enum(field_type: FieldType) -> str:
+    """The text column an enum item of a list is kept in: as long as `string_enum`'s."""
+    return f"String({max(20, *(len(choice) for choice in field_type.choices))})"
 
 
 def int_column(item: ModelField) -> tuple[str, tuple[int, int]]:
@@ -618,37 +648,56 @@ def default_factory(item: ModelField) -> str | None:
 # -------------------------------------------------------------------------- schemas
 
 
-def _schemas(model: Model, nestings: dict[str, Nesting] | None = None) -> dict[str, Any]:
+def _schemas(
+    model: Model, nestings: dict[str, Nesting] | None = None, objects: tuple[Model, ...] = ()
+) -> dict[str, Any]:
     """The schemas template's types: each field's input and response annotation, and the
-    constrained types (aliases) they use; and the body of each nested POST (its name, and
-    the field the path gives instead)."""
-    fields: list[dict[str, Any]] = []
+    constrained types (aliases) they use; the body of each nested POST (its name, and
+    the field the path gives instead); and the input schema of each `object(Name)`."""
     aliases: list[dict[str, str]] = []
-    for item in _input_fields(model):
-        imports: list[str] = []
-        input_type, output_type = _schema_types(item, model, imports, aliases)
-        factory = "list" if item.type.kind == "refs" else default_factory(item)
-        if factory == "utcnow":
-            imports.append("from src.models.base import utcnow")
-        fields.append(
-            {
-                "name": item.name,
-                "required": item.required == "yes",
-                "fixed": item.fixed,
-                "nullable": item.nullable,
-                "input_type": input_type,
-                "output_type": output_type,
-                "default": python_default(item, model),
-                "factory": factory,
-                "imports": imports,
-            }
-        )
+    fields = [_field_data(item, model, aliases) for item in _input_fields(model)]
+    used = {item.type.object for item in model.fields if item.type.kind == "object"}
+    shapes = [
+        {"name": shape.name, "fields": [_field_data(f, shape, aliases) for f in shape.fields]}
+        for shape in objects
+        if shape.name in used
+    ]
     nested_creates = [
         {"name": nested_create_schema(model.name, field), "without": field}
         for field, nesting in (nestings or {}).items()
         if "create" in nesting.operations
     ]
-    return {"fields": fields, "aliases": aliases, "nested_creates": nested_creates}
+    return {
+        "fields": fields,
+        "aliases": aliases,
+        "nested_creates": nested_creates,
+        "objects": shapes,
+    }
+
+
+def _field_data(item: ModelField, model: Model, aliases: list[dict[str, str]]) -> dict[str, Any]:
+    """One input field as the schemas template writes it. A field of an object (`model` is
+    the object) takes an enum as a `Literal` of its values: an object has no module of its
+    own to hold an enum class."""
+    imports: list[str] = []
+    input_type, output_type = _schema_types(item, model, imports, aliases)
+    factory = "list" if item.type.kind in ("refs", "list") else default_factory(item)
+    if factory == "utcnow":
+        imports.append("from src.models.base import utcnow")
+    default = python_default(item, model)
+    if model.is_object and item.type.kind == "enum" and default is not None:
+        default = python_literal(item.default)  # a value of its Literal
+    return {
+        "name": item.name,
+        "required": item.required == "yes",
+        "fixed": item.fixed,
+        "nullable": item.nullable,
+        "input_type": input_type,
+        "output_type": output_type,
+        "default": default,
+        "factory": factory,
+        "imports": imports,
+    }
 
 
 def _expanded(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
@@ -680,6 +729,9 @@ def _schema_types(
     kind = item.type.kind
     alias = enum_name(model, item)  # a constrained type is named as an enum would be
     bounds = _field_bounds(item)
+    values = _value_types(item, model, imports, aliases)
+    if values is not None:
+        return values
     if kind == "refs":  # the ids, each once, within the count bound (always bounded)
         imports += [
             "import uuid",
@@ -743,8 +795,47 @@ def _schema_types(
         imports.append("import uuid")
         return "uuid.UUID", "uuid.UUID"
     name = enum_name(model, item)
+    if model.is_object:  # no model module holds an enum class of an object's field
+        return _literal_alias(name, item.type.choices, imports, aliases), "str"
     imports.append(f"from src.models.{Names.of(model).module} import {name}")
     return name, name
+
+
+def _literal_alias(
+    name: str, choices: tuple[str, ...], imports: list[str], aliases: list[dict[str, str]]
+) -> str:
+    """An enum of a list's items or of an object's field: a `Literal` of its values."""
+    imports.append("from typing import Literal")
+    aliases.append({"name": name, "type": f"Literal[{', '.join(map(python_literal, choices))}]"})
+    return name
+
+
+def _value_types(
+    item: ModelField, model: Model, imports: list[str], aliases: list[dict[str, str]]
+) -> tuple[str, str] | None:
+    """(input, response) annotations of a `list`, `object` or `json` field; None for
+    another kind. An object is answered as stored (a JSON object), so a changed object in
+    the doc never fails to answer the rows written before it."""
+    kind = item.type.kind
+    if kind == "list":
+        element = list_item(item)
+        if element.type.kind == "enum":
+            name = enum_name(model, element)
+            item_type = output = _literal_alias(name, element.type.choices, imports, aliases)
+            output = "str"
+        else:
+            item_type, output = _schema_types(element, model, imports, aliases)
+        imports += ["from typing import Annotated", "from pydantic import Field"]
+        type_ = f"Annotated[list[{item_type}], Field({_field_bounds(item)})]"
+        aliases.append({"name": enum_name(model, item), "type": type_})
+        return enum_name(model, item), f"list[{output}]"
+    if kind == "object":
+        imports.append("from typing import Any")
+        return item.type.object or "", "dict[str, Any]"
+    if kind == "json":
+        imports += ["from typing import Any", "from src.schemas.base import JsonObject"]
+        return "JsonObject", "dict[str, Any]"
+    return None
 
 
 def _field_bounds(item: ModelField) -> str:
@@ -756,13 +847,18 @@ def _field_bounds(item: ModelField) -> str:
         high = TEXT_MAX_LENGTH  # every input is bounded, and its JSON schema says so
     if item.type.kind == "refs" and high is None:
         high = REFS_MAX_ITEMS
-    counted = item.type.kind in ("str", "refs")
+    if item.type.kind == "list" and high is None:
+        high = LIST_MAX_ITEMS
+    counted = item.type.kind in ("str", "refs", "list")
     keys = ("min_length", "max_length") if counted else ("ge", "le")
-    return ", ".join(
+    bounds = [
         f"{key}={number_text(value)}"
         for key, value in zip(keys, (low, high), strict=True)
         if value is not None
-    )
+    ]
+    if item.type.pattern is not None:
+        bounds.append(f"pattern={python_literal(item.type.pattern)}")
+    return ", ".join(bounds)
 
 
 # --------------------------------------------------------------------------- routes
@@ -869,7 +965,7 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
         python_type, limits, metadata = _filter_type(item, model, imports)
         if operator == "isnull":
             python_type, limits, metadata = "bool", "", ""
-        elif operator == "contains":
+        elif operator == "contains" and item.type.kind == "str":  # a part of the text
             limits = "min_length=1, " + limits.replace(
                 f"min_length={int(item.type.low or 0)}, ", ""
             )
@@ -886,7 +982,7 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
             {
                 "name": name,
                 "field": item.name,
-                "rule": "has this id" if item.type.kind == "refs" else OPERATOR_RULES[operator],
+                "rule": _rule(item, operator),
                 "type": python_type,
                 "limits": limits,
                 "metadata": metadata,
@@ -894,6 +990,16 @@ def _filter_data(model: Model, operations: dict[str, Operation]) -> list[dict[st
             }
         )
     return filters
+
+
+def _rule(item: ModelField, operator: str | None) -> str:
+    """What a filter's description says of its field: a `refs` field has the id, a `list`
+    holds the item, else the operator's rule."""
+    if item.type.kind == "refs":
+        return "has this id"
+    if item.type.kind == "list" and operator in (None, "contains"):
+        return "holds this item"
+    return OPERATOR_RULES[operator]
 
 
 def _list_query(operations: dict[str, Operation]) -> dict[str, Any]:
@@ -918,6 +1024,12 @@ def _filter_type(
     if kind in ("uuid", "ref", "refs"):  # a `refs` filter: rows that have this id
         imports.append("import uuid")
         return "uuid.UUID", "", ""
+    if kind == "list":  # rows whose list holds this item
+        element = list_item(item)
+        if element.type.kind == "enum":
+            imports.append("from typing import Literal")
+            return f"Literal[{', '.join(map(python_literal, element.type.choices))}]", "", ""
+        return _filter_type(element, model, imports, text_max)
     if kind == "enum":
         name = enum_name(model, item)
         imports.append(f"from src.models.{Names.of(model).module} import {name}")
@@ -955,13 +1067,16 @@ def _filter_type(
 
 
 def _tests(
-    model: Model, operations: dict[str, Operation], nestings: dict[str, Nesting] | None = None
+    model: Model,
+    operations: dict[str, Operation],
+    nestings: dict[str, Nesting] | None = None,
+    objects: tuple[Model, ...] = (),
 ) -> dict[str, Any]:
     """The test template's data: a valid body's required values, the references a body
     needs, and each operation's documented statuses; for each nesting its parent and
     statuses."""
     valid = {
-        item.name: _sample(item)
+        item.name: _sample(item, objects)
         for item in _input_fields(model)
         if item.required == "yes" and item.type.kind not in ("ref", "refs")
     }
@@ -1028,10 +1143,20 @@ def _unique_scopes(doc: FeatureDoc, model: Model) -> dict[str, list[str]]:
     return {name: list(index[:-1]) for name, index in indexes.items() if index is not None}
 
 
-def _sample(item: ModelField) -> object:
+def _sample(item: ModelField, objects: tuple[Model, ...] = ()) -> object:
     """A valid input value for a required field, as the answer gives it back (`"1.00"` for a
-    `Decimal(8, 2)`): the value nearest 0 within its bounds."""
+    `Decimal(8, 2)`): the value nearest 0 within its bounds (a list of as many items as it
+    takes, at least one; an object with every field, so it is answered as sent)."""
     kind, low, high = item.type.kind, item.type.low, item.type.high
+    if kind == "list":
+        return [_sample(list_item(item))] * max(int(low or 1), 1)
+    if kind == "object":
+        shape = next(o for o in objects if o.name == item.type.object)
+        return {f.name: _sample(f) for f in shape.fields}
+    if kind == "json":
+        return {"sample": [1, "x", None]}
+    if kind == "str" and item.type.pattern is not None:
+        return pattern_sample(item.type.pattern, low, high)
     if kind == "str":
         return "x" * max(int(low or 1), 1)
     if kind in ("int", "float"):

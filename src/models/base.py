@@ -2,11 +2,14 @@
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import (
+    JSON,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -16,7 +19,12 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     Uuid,
+    cast,
+    exists,
+    func,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column, relationship
@@ -58,6 +66,63 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ValueList(TypeDecorator[list[Any]]):
+    """A `list[T]` field: an ARRAY of the item's type on PostgreSQL (a GIN index serves
+    "holds this value"), a JSON array on SQLite (dates as ISO text there). Never NULL: no
+    items is the empty list."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, item: Any) -> None:
+        super().__init__()
+        self.item = item
+
+    def __repr__(self) -> str:
+        return f"ValueList({self.item!r})"
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(self.item))
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return to_jsonable_python(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[Any] | None:
+        if value is None or dialect.name == "postgresql":
+            return value  # type: ignore[no-any-return]
+        if isinstance(self.item, Date):
+            return [date.fromisoformat(item) for item in value]
+        return list(value)
+
+    def holds(self, column: Any, value: Any, dialect_name: str) -> Any:
+        """SQL: the row's list holds `value` (an equality list filter on the field)."""
+        if dialect_name == "postgresql":
+            wanted = cast(array([value]), ARRAY(self.item))
+            return type_coerce(column, ARRAY(self.item)).contains(wanted)
+        items = func.json_each(column).table_valued("value")
+        return exists().where(items.c.value == value)
+
+
+class JsonDocument(TypeDecorator[Any]):
+    """An `object(Name)` or `json` field: JSON text on SQLite, JSONB on PostgreSQL, a
+    Python None kept as SQL NULL (not the JSON `null`), dates and the like as JSON text."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else to_jsonable_python(value)
 
 
 def string_enum(enum_class: type[enum.StrEnum], *, name: str) -> Enum:

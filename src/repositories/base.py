@@ -63,7 +63,7 @@ from src.core.pagination import (
     decode_sorted_cursor,
     split_filter,
 )
-from src.models.base import Entity, OwnedEntity, utcnow
+from src.models.base import Entity, OwnedEntity, ValueList, utcnow
 from src.models.user import User
 
 ModelT = TypeVar("ModelT", bound=Entity)
@@ -284,10 +284,12 @@ class Repository(Generic[ModelT]):
         return columns, {name: value for name, value in values.items() if name in fields}
 
     def _condition(self, name: str, value: Any) -> ColumnElement[bool]:
-        """A list filter by its name: `priority` (the column equals the parameter, or for a
+        """A list filter by its name: `priority` (the column equals the parameter; for a
         `refs` field, the row has that id, served by the link table's index that leads with
-        the target), `priority__gte` (an operator of `OPERATORS`), or `SEARCH`. Each
-        compares with a parameter of the filter's name; `isnull` is part of the shape."""
+        the target; for a `list` field, the row's list holds that item, a GIN index on
+        PostgreSQL), `priority__gte` (an operator of `OPERATORS`; `tags__contains` on a list
+        as `tags`), or `SEARCH`. Each compares with a parameter of the filter's name;
+        `isnull` is part of the shape."""
         if name == SEARCH:
             fields = self.model.search_fields
             return or_(*(self._contains(self.model.__table__.c[f], SEARCH) for f in fields))
@@ -296,6 +298,9 @@ class Repository(Generic[ModelT]):
         if link is not None:
             return exists().where(link.source == self.model.id, link.target == bindparam(name))
         column = self.model.__table__.c[field]
+        if isinstance(column.type, ValueList) and operator in (None, "contains"):
+            item = bindparam(name, type_=column.type.item)  # the row's list holds this item
+            return column.type.holds(column, item, self.database.dialect_name)  # type: ignore[no-any-return]
         if operator is None:
             return column == bindparam(name)
         if operator == "isnull":
@@ -323,10 +328,10 @@ class Repository(Generic[ModelT]):
         """Each filter's parameter, as its condition compares it."""
         params = {}
         for name, value in criteria.items():
-            operator = "contains" if name == SEARCH else split_filter(name)[1]
+            field, operator = (name, "contains") if name == SEARCH else split_filter(name)
             if operator == "isnull":
                 continue
-            if operator == "contains":
+            if operator == "contains" and not self._holds_items(field):
                 if self.database.dialect_name == "postgresql":
                     value = "%" + re.sub(r"([\\%_])", r"\\\1", value) + "%"
                 else:
@@ -335,6 +340,11 @@ class Repository(Generic[ModelT]):
                 value = list(value)
             params[name] = value
         return params
+
+    def _holds_items(self, field: str) -> bool:
+        """Whether `field` is a `list` column (its `contains` is of an item, not of text)."""
+        column = self.model.__table__.c.get(field)
+        return column is not None and isinstance(column.type, ValueList)
 
     def _target(
         self, versions: Versions, key: Sequence[str] = ("id",)

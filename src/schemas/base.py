@@ -1,5 +1,6 @@
 """The schema family every resource uses: `XCreate`, `XUpdate`, `XResponse`."""
 
+import json
 import re
 import uuid
 from datetime import date, datetime
@@ -7,6 +8,7 @@ from decimal import Context, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -17,6 +19,7 @@ from pydantic import (
     PlainSerializer,
     StrictFloat,
     StrictInt,
+    WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
@@ -50,7 +53,7 @@ class _NoNul:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = "^[^\\u0000]*$"
+        json_schema.setdefault("pattern", "^[^\\u0000]*$")  # a field's own pattern stays
         return json_schema
 
 
@@ -187,6 +190,51 @@ INT32 = (-(2**31), 2**31 - 1)
 JsonInt = Annotated[StrictInt, Field(ge=INT32[0], le=INT32[1]), WholeNumber]
 """An integer as JSON Schema defines it, `3` or `3.0`, never `"3"` or `true`, in the range of
 the `INTEGER` column an `int` field gets."""
+
+
+JSON_MAX_BYTES = 16 * 1024
+"""The largest `json` field, as compact JSON in UTF-8: every input is bounded."""
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """A `json` field: at most JSON_MAX_BYTES, and storable on every backend (no NUL, which
+    PostgreSQL's JSONB refuses, and no NaN or infinity, which JSON has no words for)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as error:
+        raise ValueError("must hold JSON numbers only (no NaN or Infinity)") from error
+    except RecursionError as error:
+        raise ValueError("is nested too deeply") from error
+    size = len(text.encode())
+    if size > JSON_MAX_BYTES:
+        raise ValueError(f"must be at most {JSON_MAX_BYTES} bytes as compact JSON, not {size}")
+    if _holds_nul(value):
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_json_object),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": True,
+            "description": f"Any JSON object of at most {JSON_MAX_BYTES} bytes (compact UTF-8).",
+        }
+    ),
+]
+"""A `json` field: any JSON object, within its size."""
 
 
 def _set_at_create(value: object) -> object:

@@ -93,7 +93,10 @@ def test_unknown_type(write_doc: WriteDoc) -> None:
     ((line, message),) = problems_of(path)
     assert line == 23
     assert message.startswith("unknown type 'string(1..200)'; expected one of: UUID, str, ")
-    assert message.endswith("enum(a, b, ...), ref(Model), refs(Model), refs(Model)(MIN..MAX)")
+    assert message.endswith(
+        "refs(Model)(MIN..MAX), str(MIN..MAX) matching REGEX, list[T], list[T](MIN..MAX) (T one"
+        " of str(..), int(..), enum(...), date), object(Name), json"
+    )
 
 
 def test_model_without_id(write_doc: WriteDoc) -> None:

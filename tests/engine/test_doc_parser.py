@@ -414,7 +414,7 @@ def test_parse_type_accepts_the_grammar(text: str, expected: FieldType) -> None:
         "enum(in progress, done)",
         "ref(project)",
         "ref()",
-        "list[str]",
+        "list[json]",  # list items are str, int, enum or date
         "UUID | None",
     ],
 )
