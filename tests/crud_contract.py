@@ -1601,8 +1601,12 @@ def search_fields_of(resource: str) -> tuple[str, ...]:
 
 
 def query_value(openapi: Schema, spec: Schema, turn: int) -> Any:
-    """The `turn`th (0, 1, 2) of three values of `spec` in ascending order."""
+    """The `turn`th (0, 1, 2) of three values of `spec` in ascending order (a list: items
+    from the `turn`th on, as many as it needs)."""
     spec = resolve(openapi, spec)
+    if spec.get("type") == "array":
+        count = max(1, int(spec.get("minItems", 1)))
+        return [query_value(openapi, spec["items"], (turn + k) % 3) for k in range(count)]
     if "enum" in spec:
         return sorted(spec["enum"])[turn % len(spec["enum"])]
     form, kind = spec.get("format"), spec.get("type")
@@ -1663,6 +1667,8 @@ def operator_values(rows: list[dict[str, Any]], field: str, operator: str) -> li
         return [True, False]
     if operator == "in":
         return [",".join(map(str, dict.fromkeys(present[:2]))), str(present[-1])]
+    if operator == "contains" and isinstance(present[0], list):  # an item of a list
+        return [present[0][0], present[1][-1]]
     if operator == "contains":
         return [present[0][-1:].upper(), present[1]]
     return [present[0], present[1]]
@@ -1675,6 +1681,9 @@ def matches(value: Any, operator: str, given: Any, spec: Schema) -> bool:
         return value is None or bool(comparable(value, spec) != comparable(given, spec))
     if value is None:
         return False
+    if operator == "contains" and isinstance(value, list):
+        items = spec.get("items", {})
+        return comparable(given, items) in [comparable(item, items) for item in value]
     if operator == "contains":
         return str(given).lower() in value.lower()
     if operator == "in":

@@ -2,7 +2,7 @@
 fields)` in a list's Query Params.
 
 Two docs with every construct, one with its fields all required (issues) and one with them
-all optional (errands), are added to one copy of the project; their generated tests (each
+all optional (chores), are added to one copy of the project; their generated tests (each
 sort key both ways and by cursor, each operator, the search, each bad value) pass on SQLite
 and PostgreSQL, `check` is green, and a sorted, filtered, searched page is one statement on
 PostgreSQL, whose trigram and sort indexes serve `q` and `sort`; schemathesis finds nothing on
@@ -42,6 +42,7 @@ def rows(required: str) -> str:
         f"| cost | Decimal(8, 2) | {required} | - | Cost |\n"
         f"| due_at | datetime | {required} | - | An instant |\n"
         f"| project_id | ref(Project) | {required} | - | The project |\n"
+        f"| tags | list[str(1..30)](..10) | {required} | - | Tags, in the order given |\n"
     )
 
 
@@ -50,11 +51,11 @@ QUERY = (
     " priority__gte (int), priority__gt (int), priority__lte (int), priority__lt (int),"
     " priority__ne (int), priority__in (int), due_date__lt (date), due_date__gte (date),"
     " status__in (enum), status__ne (enum), title__contains (str), cost__gte (Decimal),"
-    " cost__in (Decimal), due_at__gt (datetime), project_id__in (UUID),"
+    " cost__in (Decimal), due_at__gt (datetime), project_id__in (UUID), tags__contains (str),"
     " q (search title, description)"
 )
 NULLABLE = ", title__isnull (bool), project_id__isnull (bool), due_date__isnull (bool)"
-DOCS = {"issues": rows("yes"), "errands": rows("no")}
+DOCS = {"issues": rows("yes"), "chores": rows("no")}
 
 # Runs in the copy on its PostgreSQL server with pg_stat_statements (test_round_trips').
 ROUND_TRIPS = '''"""A sorted, filtered, searched page is one statement; its indexes serve it."""
@@ -179,7 +180,7 @@ def queried(tmp_path_factory: pytest.TempPathFactory) -> Queried:
     project = copy_project(tmp_path_factory.mktemp("queries") / "project")
     docs = {}
     for resource, fields in DOCS.items():
-        query = QUERY + (NULLABLE if resource == "errands" else "")
+        query = QUERY + (NULLABLE if resource == "chores" else "")
         doc = doc_in(project / "docs/features", resource, fields, filters=query)
         added = featwright(project, "add", str(doc))
         assert added.returncode == 0, added.stdout + added.stderr
@@ -209,7 +210,7 @@ def test_generated_files_are_lint_clean_and_check_is_green(queried: Queried) -> 
     assert_lint_clean(project)
     checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    model = (project / "src/models/errand.py").read_text(encoding="utf-8")
+    model = (project / "src/models/chore.py").read_text(encoding="utf-8")
     assert 'search_fields = ("title", "description")' in model
     assert 'Index(None, "owner_id", "priority", "id")' in model
     assert '.ddl_if(dialect="postgresql")' in model
