@@ -1035,8 +1035,8 @@ def _filter_type(
         imports.append(f"from src.models.{Names.of(model).module} import {name}")
         return name, "", ""
     if kind == "date":
-        imports.append("from datetime import date")
-        return "date", "", ""
+        imports.append("from src.schemas.base import DateText")
+        return "DateText", "", ""
     if kind == "datetime":
         imports.append("from src.schemas.base import IsoDateTime")
         return "IsoDateTime", "", ""

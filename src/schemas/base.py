@@ -35,9 +35,19 @@ def _no_nul(value: str) -> str:
 
 
 def _iso_date_string(value: object) -> object:
-    """Dates come as `YYYY-MM-DD` strings only, not as numbers read as Unix time."""
-    if not isinstance(value, str | date):
+    """Dates come as `YYYY-MM-DD` strings only, not as numbers read as Unix time (nor as
+    digits in a string: `"0"` is no day)."""
+    if not isinstance(value, str | date) or (
+        isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value)
+    ):
         raise ValueError("must be a date string YYYY-MM-DD")
+    return value
+
+
+def _date_text(value: object) -> object:
+    """A date in a URL is exactly `YYYY-MM-DD`, as its OpenAPI `format: date` says."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date YYYY-MM-DD")
     return value
 
 
@@ -61,6 +71,8 @@ NoNul = _NoNul()
 """Goes last in every free-text input field: `Annotated[str, Field(...), NoNul]`."""
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_string)]
+DateText = Annotated[date, BeforeValidator(_date_text)]
+"""A query or path value that is a date: `YYYY-MM-DD` and nothing else."""
 
 
 def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:

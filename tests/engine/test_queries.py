@@ -81,7 +81,7 @@ API = "/api/v1"
 QUERIES = (
     "sort=-priority,due_date",
     "sort=title&priority__gte=2&status__in=open,done&q=ab",
-    "sort=-due_at&cost__gte=1&title__contains=B&project_id__in={project}",
+    "sort=-due_at&cost__gte=1&title__contains=B&project_id__in={project}&tags__contains=home",
 )
 
 
@@ -123,6 +123,7 @@ async def test_a_queried_page_and_the_next_by_cursor_are_one_statement_each(
             "cost": "2",
             "due_at": f"2026-01-01T00:00:{number:02d}Z",
             "project_id": project["id"],
+            "tags": ["home", f"t{number % 3}"],
         }
         answer = await client.post(f"{API}/issues", json=body, headers=headers)
         assert answer.status_code == 201, answer.text
