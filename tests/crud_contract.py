@@ -1710,6 +1710,10 @@ def bad_values(name: str, parameter: Schema) -> list[str]:
         return ["", "x" * (int(spec.get("maxLength", 200)) + 1), "a\x00b"]
     if operator == "in":
         return [",".join(["1"] * 101), "\x00"]
+    if spec.get("format") == "date":  # digits are no day, nor is an instant
+        return ["not-a-value", "0", "2026-01-01T00:00:00Z"]
+    if spec.get("format") == "date-time":  # digits are no instant (not Unix time)
+        return ["not-a-value", "0.5", "2026-01-01"]
     if spec.get("type") == "string" and "format" not in spec and "enum" not in spec:
         return ["\x00"]
     return ["not-a-value"]

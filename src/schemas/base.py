@@ -113,8 +113,11 @@ def _whole_number(value: object) -> object:
 
 
 def _rfc3339_string(value: object) -> object:
-    """Timestamps come as RFC 3339 strings only, not as numbers read as Unix time."""
-    if not isinstance(value, str | datetime):
+    """Timestamps come as RFC 3339 strings only, not as numbers read as Unix time (nor as
+    digits in a string, as a query's `?due_at__gt=0.5`)."""
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", value)
+    ):
         raise ValueError("must be an RFC 3339 date-time string, with its time zone")
     return value
 

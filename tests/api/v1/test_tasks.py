@@ -96,6 +96,7 @@ INVALID_CREATE = [
     ({"done": "yes"}, "done", "bool_type"),
     ({"done": 1}, "done", "bool_type"),
     ({"due_date": 0}, "due_date", "value_error"),  # not read as a Unix timestamp
+    ({"due_date": "0"}, "due_date", "value_error"),  # nor as one in a string
     ({"done": None}, "done", "bool_type"),
     ({"due_date": "tomorrow"}, "due_date", None),
     ({"due_date": "2026-13-01"}, "due_date", None),
