@@ -5,7 +5,9 @@ body, the foreign keys to fill in, and the statuses its design doc lists per
 operation; this class turns those into one test per documented status.
 """
 
+import base64
 import itertools
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -1486,6 +1488,27 @@ class QueryContract(CrudContract):
             assert_problem(answer, 400)
             assert [e["field"] for e in answer.json()["errors"]] == ["cursor"], forged
 
+    async def test_sort_refuses_a_forged_cursor_its_columns_cannot_hold(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        """A cursor is the client's text: one whose values no row of this list could have (a
+        number past its column, an instant before the first UTC year, a NUL) is a 400 naming
+        `cursor`, never a statement the database refuses."""
+        params = await self._list_parameters(client)
+        if "sort" not in params:
+            pytest.skip("the list takes no sort")
+        headers = await self._headers(make_user)
+        url = await self._list_url(client, headers)
+        openapi = (await client.get("/openapi.json")).json()
+        properties = create_schema(openapi, self.resource)["properties"]
+        for key in sort_keys_of(params["sort"]):
+            spec = resolve(openapi, properties.get(key, {"format": "date-time"}))
+            for value in forged_values(spec):
+                cursor = forged_cursor(key, value)
+                answer = await client.get(f"{url}?sort={key}&cursor={cursor}", headers=headers)
+                assert_problem(answer, 400)
+                assert [e["field"] for e in answer.json()["errors"]] == ["cursor"], (key, value)
+
     async def test_each_filter_operator_finds_the_rows_it_names(
         self, client: httpx.AsyncClient, make_user: MakeUser
     ) -> None:
@@ -1576,6 +1599,32 @@ class NestedQueryContract(NestedContract, QueryContract):
             created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
         assert created.status_code == 201, created.text
         return dict(created.json())
+
+
+def forged_cursor(sort: str, value: Any) -> str:
+    """A cursor of `sort` as a client could write one: its JSON, in base64url."""
+    text = json.dumps([sort, [value], uuid.uuid4().hex])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def forged_values(spec: Schema) -> list[Any]:
+    """Sort key values no column of `spec`'s kind holds."""
+    form, kind = spec.get("format"), spec.get("type")
+    if form == "date-time":
+        return ["0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00", 5]
+    if form == "date":
+        return ["0000-01-01", 5]
+    if "enum" in spec:
+        return ["no-such-choice", 1]
+    if kind == "integer":
+        return [10**30, -(10**30), "3", 1.5]
+    if kind == "number":
+        return ["x", [1]]
+    if kind == "boolean":
+        return ["true", 1]
+    if not free_text(spec):  # a decimal's text
+        return ["1e30", "NaN", 1]
+    return ["a\x00", "\ud800", "x" * (int(spec.get("maxLength", 200)) + 1)]
 
 
 def split(name: str) -> tuple[str, str | None]:

@@ -13,10 +13,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, Va
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from src.core.pagination import IN_MAX_VALUES, SORT_MAX_KEYS
-
-SORT_MAX_LENGTH = 500
-"""Characters of a `sort` value: every input is bounded."""
+from src.core.pagination import IN_MAX_VALUES, SORT_MAX_KEYS, SORT_MAX_LENGTH
 
 
 class Sortable:

@@ -36,11 +36,17 @@ SORTED_CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 """Under a `sort`, a cursor is the sort and the last row's values of its keys, as base64url
 JSON (`encode_sorted_cursor`): the list it came from checks it (a 400 naming `cursor` for one
 it did not issue, or one of another sort)."""
-SORTED_CURSOR_MAX_LENGTH = 4096
-"""A sorted cursor carries the last row's sort keys: at most 4 keys (`SORT_MAX_KEYS`) of at
-most 200 characters of text each (`SORT_TEXT_MAX_LENGTH`), plus the sort and the id."""
 SORT_MAX_KEYS = 4
 SORT_TEXT_MAX_LENGTH = 200
+SORT_MAX_LENGTH = 500
+"""Characters of a `sort` value: every input is bounded."""
+SORTED_CURSOR_MAX_LENGTH = 4 * -(
+    -(SORT_MAX_KEYS * SORT_TEXT_MAX_LENGTH * 6 + SORT_MAX_LENGTH + 200) // 3
+)
+"""A sorted cursor carries the last row's sort keys, at most `SORT_MAX_KEYS` texts of at most
+`SORT_TEXT_MAX_LENGTH` characters, each at most 6 bytes of JSON (a control character's
+escape), plus the sort and the id, in base64 (4 characters per 3 bytes): so every cursor a
+list issues is one it takes back."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -74,7 +80,8 @@ def _json_value(value: Any) -> Any:
 def encode_sorted_cursor(sort: str, values: Sequence[Any], id: uuid.UUID) -> str:
     """The position after a row under `sort`: the sort itself (a cursor is refused under
     another), the row's values of the sort's keys and its id (the tie-breaker)."""
-    text = json.dumps([sort, [_json_value(v) for v in values], id.hex], separators=(",", ":"))
+    values = [_json_value(v) for v in values]
+    text = json.dumps([sort, values, id.hex], separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -182,7 +189,7 @@ OPERATORS = ("gte", "gt", "lte", "lt", "ne", "in", "isnull", "contains")
 IN_MAX_VALUES = 100
 """The most comma-separated values an `__in` filter takes."""
 SEARCH_MAX_LENGTH = 200
-"""The longest `q` term (and `__contains` text, when its field has no shorter maximum)."""
+"""The longest `q` term."""
 
 
 def split_filter(name: str) -> tuple[str, str | None]:

@@ -221,11 +221,11 @@ def _sort_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[st
     if taken is None:
         yield "the route's sort parameter names no keys (no pattern of keys)"
         return
-    for name in sort.keys:
+    for name in sort.taken:
         if name not in taken:
             yield f"doc lists sort key {name!r}, the route's sort does not take it"
     for name in taken:
-        if name not in sort.keys:
+        if name not in sort.taken:
             yield f"the route's sort takes {name!r}, the doc does not list it"
     if schema.get("default") != sort.default:
         yield f"doc says sort default {sort.default!r}, the route's is {schema.get('default')!r}"
@@ -243,8 +243,12 @@ def _list_index_problems(doc: FeatureDoc, model: Model, table: Any) -> Iterator[
                 f" (owner_id, {name}, id)"
             )
     for name in needed.searched:
-        index = indexes.get((name,))
-        if index is None or index.dialect_options["postgresql"].get("using") != "gin":
+        trigram = {"using": "gin", "ops": {name: "gin_trgm_ops"}}
+        if not any(
+            [c.name for c in index.columns] == [name]
+            and all(index.dialect_options["postgresql"].get(k) == v for k, v in trigram.items())
+            for index in table.indexes
+        ):
             yield f"a list searches {name}, but the model has no trigram (GIN) index on it"
 
 

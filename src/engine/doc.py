@@ -8,7 +8,7 @@ problem is collected with its line, so one run reports them all.
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -247,6 +247,13 @@ class ListSort:
 
     keys: tuple[str, ...]
     default: str
+
+    @property
+    def taken(self) -> tuple[str, ...]:
+        """The keys `?sort` takes: those listed, and the default's (`created_at` when the doc
+        names no default), so that the default is a value of its own parameter."""
+        default = [key.removeprefix("-") for key in self.default.split(",")]
+        return tuple(dict.fromkeys([*self.keys, *default]))
 
     @classmethod
     def of(cls, detail: str) -> "ListSort":
@@ -732,7 +739,26 @@ class _Reader:
             endpoints[endpoint.key] = endpoint
         if not endpoints:
             self.problem(section.line, "no endpoint; expected '### METHOD /api/v1/...' sections")
+        self.check_searches(endpoints.values(), models)
         return tuple(endpoints.values())
+
+    def check_searches(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
+        """The lists of one model (flat and nested) search the same fields: the model names
+        them once (`search_fields`)."""
+        first: dict[str, Endpoint] = {}
+        for endpoint in endpoints:
+            model = model_of(endpoint.path, models)
+            if model is None or not endpoint.search:
+                continue
+            earlier = first.setdefault(model.name, endpoint)
+            if earlier.search != endpoint.search:
+                self.problem(
+                    endpoint.line,
+                    f"{endpoint.key} searches {', '.join(endpoint.search)}, but"
+                    f" {earlier.key} (line {earlier.line}) searches"
+                    f" {', '.join(earlier.search)}; expected the same q (search ...) on every"
+                    f" list of {model.name}",
+                )
 
     def endpoint(
         self, sub: _Section, schemas: set[str], models: tuple[Model, ...]
@@ -1292,12 +1318,15 @@ def list_indexes(doc: FeatureDoc, model: Model) -> ListIndexes:
         collection = _NESTED_LIST.sub("/api/v1/", endpoint.path) == f"/api/v1/{model.table}"
         if endpoint.method != "GET" or not collection:
             continue
+        # One owner's rows in a key's order: a flat list with a caller. Under a parent, or
+        # public (every owner's rows), the owner's index would not give the order.
+        owners = endpoint.auth and endpoint.path == f"/api/v1/{model.table}"
         sort = endpoint.sort
-        for key in sort.keys if sort is not None else ():
+        for key in sort.taken if sort is not None and owners else ():
             ordered.setdefault(key)
         for param in endpoint.query:
             field, operator = split_filter(param.name)
-            if operator in RANGE_OPERATORS:
+            if operator in RANGE_OPERATORS and owners:
                 ordered.setdefault(field)
             elif (
                 operator == "contains" and (item := model.field(field)) and item.type.kind == "str"

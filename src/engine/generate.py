@@ -1007,7 +1007,7 @@ def _list_query(operations: dict[str, Operation]) -> dict[str, Any]:
     listing = operations.get("list")
     sort = listing.sort if listing is not None else None
     return {
-        "sort": None if sort is None else {"keys": sort.keys, "default": sort.default},
+        "sort": None if sort is None else {"keys": sort.taken, "default": sort.default},
         "search": listing.search if listing is not None else (),
         "search_words": " or ".join(f"`{name}`" for name in listing.search) if listing else "",
     }

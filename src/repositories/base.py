@@ -11,11 +11,12 @@ own parameters start with `_` (`_pk`, `_limit`), so they never clash with a colu
 """
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
@@ -23,12 +24,14 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     ARRAY,
     JSON,
+    BigInteger,
     Column,
     Delete,
     Insert,
     Integer,
     PrimaryKeyConstraint,
     Select,
+    SmallInteger,
     Table,
     UniqueConstraint,
     Update,
@@ -65,6 +68,7 @@ from src.core.pagination import (
 )
 from src.models.base import Entity, OwnedEntity, ValueList, utcnow
 from src.models.user import User
+from src.schemas.base import DECIMAL_MAX_LENGTH, INT32
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=OwnedEntity)
@@ -98,30 +102,53 @@ def _shape_of(name: str, value: Any) -> tuple[str, Any]:
 
 def _read_value(column: Any, value: Any) -> Any:
     """A sort key's value from a cursor (as JSON holds it) as its column's type; raises
-    `InvalidCursor` for one the column could not hold."""
+    `InvalidCursor` for one the column could not hold (a cursor is the client's text: one
+    this list did not issue must be a 400, never a statement the database refuses)."""
     if value is None:
         return None if column.nullable else _bad_cursor()
-    kind = getattr(column.type, "impl", column.type).python_type  # a TypeDecorator's own
+    sql_type = getattr(column.type, "impl", column.type)  # a TypeDecorator's own
+    kind = sql_type.python_type
     try:
-        if kind is bool or kind is int:
-            return value if type(value) is kind else _bad_cursor()
+        if kind is bool:
+            return value if type(value) is bool else _bad_cursor()
+        if kind is int:
+            low, high = _INT_RANGES.get(type(sql_type), INT32)
+            return value if type(value) is int and low <= value <= high else _bad_cursor()
         if kind is float:
-            return float(value) if type(value) in (int, float) else _bad_cursor()
-        if not isinstance(value, str):
+            finite = type(value) in (int, float) and math.isfinite(value)
+            return float(value) if finite else _bad_cursor()
+        if not isinstance(value, str) or "\x00" in value:
             return _bad_cursor()
+        value.encode()  # a lone surrogate is no text a database stores
         if kind is datetime:
             read = datetime.fromisoformat(value)
-            return read if read.tzinfo is not None else _bad_cursor()
+            return read.astimezone(UTC) if read.tzinfo is not None else _bad_cursor()
         if kind is date:
             return date.fromisoformat(value)
         if kind is Decimal:
-            number = Decimal(value)
-            return number if number.is_finite() else _bad_cursor()
+            return _decimal_of(sql_type, value)
         if kind is uuid.UUID:
             return uuid.UUID(value)
-        return kind(value)  # text, or an enum's value
-    except (ValueError, TypeError, ArithmeticError):
+        length = getattr(sql_type, "length", None)
+        return kind(value) if length is None or len(value) <= length else _bad_cursor()
+    except (ValueError, TypeError, ArithmeticError):  # OverflowError too
         return _bad_cursor()
+
+
+def _decimal_of(sql_type: Any, text: str) -> Decimal:
+    """A cursor's Decimal, within the column's precision and scale (never rounded)."""
+    number = Decimal(text)
+    if not number.is_finite() or len(text) > DECIMAL_MAX_LENGTH:
+        return _bad_cursor()  # type: ignore[no-any-return]
+    precision, scale = sql_type.precision, sql_type.scale or 0
+    digits, exponent = len(number.as_tuple().digits), int(number.as_tuple().exponent)
+    if precision is not None and (-exponent > scale or digits + exponent > precision - scale):
+        return _bad_cursor()  # type: ignore[no-any-return]
+    return number
+
+
+_INT_RANGES = {SmallInteger: (-(2**15), 2**15 - 1), BigInteger: (-(2**63), 2**63 - 1)}
+"""The values each integer column holds (INTEGER: `INT32`)."""
 
 
 def _bad_cursor() -> Any:
@@ -477,7 +504,8 @@ class Repository(Generic[ModelT]):
             ordered = ordered.limit(bindparam("_limit"))
             return ordered if position is not None else ordered.offset(bindparam("_offset"))
 
-        params = self._params(**self._filter_params(criteria))
+        filtered = self._params(**self._filter_params(criteria))
+        params = dict(filtered)
         if count_limit is not None:
             params["_count_limit"] = count_limit + 1
         keyset = None if position is None else tuple(value is None for value in position)
@@ -501,9 +529,7 @@ class Repository(Generic[ModelT]):
             total = (await self._read(count, params))[0][0]
         if count_limit is not None and total > count_limit:
             matched = self._statement(("matching", shape), matching)
-            estimate = await self.database.estimate(
-                matched, self._params(**self._filter_params(criteria))
-            )
+            estimate = await self.database.estimate(matched, filtered)
             return rows, max(estimate, total), False
         return rows, total, True
 

@@ -3,7 +3,7 @@
 import json
 import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -122,7 +122,18 @@ def _rfc3339_string(value: object) -> object:
     return value
 
 
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
+def _within_utc(value: datetime) -> datetime:
+    """An instant stored in UTC: `0001-01-01T00:00:00+01:00` is before the first UTC year."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be an instant within the years 1 to 9999 in UTC") from None
+    return value
+
+
+IsoDateTime = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_within_utc)
+]
 """A timestamp with its offset (`Z`, `+05:00`). One without is refused (400), never guessed:
 `2026-11-30T10:15:00` is a different instant in every zone. Stored and answered in UTC."""
 

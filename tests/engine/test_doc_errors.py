@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from src.engine.doc import MODEL_COLUMNS, InvalidDoc, parse_doc
-from tests.engine.conftest import APP_MODELS, WriteDoc, problems_of
+from src.engine.doc import MODEL_COLUMNS, InvalidDoc, ListSort, parse_doc
+from tests.engine.conftest import APP_MODELS, ROOT, WriteDoc, problems_of
 
 PROJECT_TABLE_HEADER = (
     "| Field | Type | Required | Default | Description |\n"
@@ -668,3 +668,34 @@ def test_every_list_query_construct_parses(write_doc: WriteDoc) -> None:
         "-status,name",
     )
     assert listing.search == ("name", "description")
+    # `?sort` takes the default's keys too: the default is a value of its own parameter
+    assert ListSort.of("name; default -created_at").taken == ("name", "created_at")
+    assert ListSort.of("name, status").taken == ("name", "status", "created_at")
+
+
+def test_two_lists_of_one_model_that_search_other_fields_are_refused(tmp_path: Path) -> None:
+    """A model names the fields `q` searches once (`search_fields`): its flat list and a list
+    under a parent search the same ones."""
+    example = (ROOT / "docs/examples/FEAT-004-errands.md").read_text(encoding="utf-8")
+    nested = (
+        "### GET /api/v1/errands/{parent_id}/errands?page=1&limit=20\n"
+        "| Aspect | Detail |\n|--------|--------|\n| Auth | Required |\n"
+        "| Query Params | page (int, default 1), limit (int, default 20), q (search title) |\n"
+        "| Response 200 | PaginatedResponse[ErrandResponse] |\n"
+        "| Response 404 | NotFoundError |\n\n"
+    )
+    text = example.replace(
+        "### PUT /api/v1/errands/{id}\n", nested + "### PUT /api/v1/errands/{id}\n"
+    )
+    path = tmp_path / "FEAT-004-errands.md"
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index(nested.splitlines()[0]) + 1
+
+    assert problems_of(path) == [
+        (
+            line,
+            "GET /api/v1/errands/{parent_id}/errands searches title, but GET /api/v1/errands"
+            " (line 77) searches title, notes; expected the same q (search ...) on every list"
+            " of Errand",
+        )
+    ]

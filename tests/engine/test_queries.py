@@ -255,6 +255,29 @@ def test_check_compares_the_sort_and_the_search_both_ways(queried: Queried, tmp_
     )
 
 
+def test_check_names_a_list_index_the_model_lacks(queried: Queried, tmp_path: Path) -> None:
+    """A model without the sort index or the trigram index its doc's lists need is drift."""
+    project = shutil.copytree(queried.project, tmp_path / "project", symlinks=True)
+    model = project / "src/models/issue.py"
+    text = model.read_text(encoding="utf-8")
+    text = edited(text, ('        Index(None, "owner_id", "priority", "id"),\n', ""))
+    text = re.sub(
+        r'        Index\(\n\s+"ix_issues_title_trgm",.*?\)\.ddl_if\([^)]*\),\n',
+        "",
+        text,
+        flags=re.S,
+    )
+    model.write_text(text, encoding="utf-8")
+
+    checked = featwright(project, "check", env={"COLUMNS": "300"})
+
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "the model has no index on (owner_id, priority, id)" in checked.stdout
+    assert "a list searches title, but the model has no trigram (GIN) index on it" in (
+        checked.stdout
+    )
+
+
 def test_a_changed_query_adds_and_drops_its_indexes_both_ways(
     queried: Queried, tmp_path: Path
 ) -> None:
