@@ -70,9 +70,11 @@ VARIANTS = {  # name -> the query of page 1 (limit 20), what it is
     "range:cost": ("cost__gte=999.00", "cost__gte (0.1% of the rows)"),
     "q:rare": ("q=zebr", "q of 4 characters, 40 rows at any size"),
     "q:common": ("q=lynx", "q of 4 characters, 1% of the rows (no bar)"),
+    "sort:two-keys": ("sort=-priority,due_date", "sort=-priority,due_date: not indexed (no bar)"),
 }
-UNBOUND = ("q:common",)
-"""Shown for what it costs, without the bar: its matches grow with the table."""
+UNBOUND = ("q:common", "sort:two-keys")
+"""Shown for what they cost, without the bar: a term whose matches grow with the table, and a
+sort of two keys (its first key's index gives the order of groups, each group is sorted)."""
 DEEP = "sort=-priority"
 """The sort whose middle page is read by cursor, against its page 1."""
 BOUND = 2.0

@@ -6,78 +6,57 @@ parameter and the rule. The OpenAPI parameter states the rule (a pattern of the 
 a client and `featwright check` read it off the document.
 """
 
-import re
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from src.api.names import NameList, names_of
 from src.core.pagination import IN_MAX_VALUES, SORT_MAX_KEYS, SORT_MAX_LENGTH
 
+SORT_PATTERN = "^-?({one})(,-?({one}))" + f"{{0,{SORT_MAX_KEYS - 1}}}$"
+"""A sort's keys (`{one}`: the names' alternation), at most `SORT_MAX_KEYS` of them."""
 
-class Sortable:
+
+class Sortable(NameList):
     """Goes in `Annotated[str, Sortable("priority", "due_date")] = "-created_at"`: the value is
     comma-separated keys among these names, each at most once, `-` before one for descending."""
 
+    max_length = SORT_MAX_LENGTH
+
     def __init__(self, *names: str) -> None:
-        self.names = names
-        one = "|".join(map(re.escape, names))
-        self.pattern = f"^-?({one})(,-?({one})){{0,{SORT_MAX_KEYS - 1}}}$"
+        super().__init__(*names)
+        self.pattern = SORT_PATTERN.replace("{one}", self.one)
         self.description = (
             f"Comma-separated keys, `-` for descending: {', '.join(names)}. At most"
             f" {SORT_MAX_KEYS}, each once; the id breaks ties. Nulls come after every value"
             " (first when descending)."
         )
 
-    def __get_pydantic_core_schema__(
-        self, source: type[Any], handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        def checked(value: str) -> str:
-            if len(value) > SORT_MAX_LENGTH:
-                raise PydanticCustomError(
-                    "string_too_long",
-                    "at most {max_length} characters",
-                    {"max_length": SORT_MAX_LENGTH},
-                )
-            keys = [key.removeprefix("-") for key in value.split(",")]
-            unknown = [key for key in keys if key not in self.names]
-            if unknown:
-                raise PydanticCustomError(
-                    "unknown_sort",
-                    "{unknown} is not a key this list sorts by; expected comma-separated keys"
-                    " of: {names}, each with - before it for descending",
-                    {"unknown": ", ".join(map(repr, unknown)), "names": ", ".join(self.names)},
-                )
-            twice = sorted({key for key in keys if keys.count(key) > 1})
-            if twice or len(keys) > SORT_MAX_KEYS:
-                raise PydanticCustomError(
-                    "sort_keys",
-                    "each key at most once and at most {most} keys; {twice} repeated",
-                    {"most": SORT_MAX_KEYS, "twice": ", ".join(map(repr, twice)) or "none"},
-                )
-            return value
-
-        return core_schema.no_info_after_validator_function(checked, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {
-            "type": "string",
-            "pattern": self.pattern,
-            "maxLength": SORT_MAX_LENGTH,
-            "description": self.description,
-        }
+    def check(self, value: str) -> None:
+        keys = [key.removeprefix("-") for key in value.split(",")]
+        unknown = [key for key in keys if key not in self.names]
+        if unknown:
+            raise PydanticCustomError(
+                "unknown_sort",
+                "{unknown} is not a key this list sorts by; expected comma-separated keys"
+                " of: {names}, each with - before it for descending",
+                {"unknown": ", ".join(map(repr, unknown)), "names": ", ".join(self.names)},
+            )
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice or len(keys) > SORT_MAX_KEYS:
+            raise PydanticCustomError(
+                "sort_keys",
+                "each key at most once and at most {most} keys; {twice} repeated",
+                {"most": SORT_MAX_KEYS, "twice": ", ".join(map(repr, twice)) or "none"},
+            )
 
 
 def sort_keys(pattern: str) -> tuple[str, ...] | None:
     """The keys a `sort` parameter's pattern takes (as `Sortable` writes it), or None if it
     is not such a pattern."""
-    match = re.fullmatch(r"\^-\?\((?P<one>[^()]*)\)\(,-\?\((?P=one)\)\)\{0,\d+\}\$", pattern)
-    return (
-        tuple(re.sub(r"\\(.)", r"\1", name) for name in match["one"].split("|")) if match else None
-    )
+    return names_of(pattern, SORT_PATTERN)
 
 
 class OneOf:

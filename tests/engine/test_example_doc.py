@@ -1,16 +1,23 @@
-"""Issue 19's acceptance: the full example doc, `docs/examples/FEAT-003-board.md`, added with
-no edits to a copy of the project.
+"""The acceptance of issues 19 and 20: each full example doc of `docs/examples/`, added with no
+edits to a copy of the project.
 
-It holds every construct of the issue at once: sections only under their project (a name unique per
-project, PATCH), labels whose GETs are public (routes keyed by a name unique across all rows),
-tickets (a `ref` to a section made only under its project, sub-tickets, `refs(Label)(..20)` with
-its list filter, `expand (section, parent, labels)`, PUT and PATCH) and comments under a ticket
-(`ticket_id` fixed, PATCH only). On that copy: lint on every generated file, `check` green, the
-four generated test modules and the access walk on SQLite and PostgreSQL, and schemathesis over
-the app, 0 failures."""
+- `FEAT-003-board.md` holds every relation construct: sections only under their project (a
+  name unique per project, PATCH), labels whose GETs are public (routes keyed by a name unique
+  across all rows), tickets (a `ref` to a section made only under its project, sub-tickets,
+  `refs(Label)(..20)` with its list filter, `expand (section, parent, labels)`, PUT and PATCH)
+  and comments under a ticket (`ticket_id` fixed, PATCH only).
+- `FEAT-004-errands.md` holds every query and value construct: errands whose list sorts by six
+  keys (newest first by default), filters with every kind of operator and searches two text
+  fields; lists of text and numbers, an object, free JSON and a text matching a pattern; and
+  steps under an errand whose list sorts, filters and searches too.
+
+On each copy: lint on every generated file, `check` green and `add` again a no-op, the generated
+test modules and the access walk on SQLite and PostgreSQL, and schemathesis over the app,
+0 failures."""
 
 import asyncio
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,55 +33,91 @@ from tests.engine.conftest import (
 from tests.engine.test_add import _operations_of_the_app
 from tests.reliability.test_schemathesis import fuzz
 
-EXAMPLE = ROOT / "docs/examples/FEAT-003-board.md"
-RESOURCES = ("sections", "labels", "tickets", "comments")
-OPERATIONS = 21
-"""The doc's endpoints: five for sections, labels and comments each, six for tickets."""
+
+@dataclass(frozen=True)
+class Example:
+    doc: str
+    resources: tuple[str, ...]
+    operations: int
+    """The doc's endpoints."""
+    contracts: tuple[str, ...] = ()
+    """Contract mixins its generated tests must use."""
 
 
-@pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Path:
+EXAMPLES = {
+    "board": Example(
+        "FEAT-003-board.md", ("sections", "labels", "tickets", "comments"), 21
+    ),  # five endpoints for sections, labels and comments each, six for tickets
+    "errands": Example(
+        "FEAT-004-errands.md",
+        ("errands", "steps"),
+        11,  # six for errands, five for steps
+        ("QueryContract", "NestedQueryContract"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Added:
+    example: Example
+    project: Path
+
+
+@pytest.fixture(scope="module", params=list(EXAMPLES))
+def added(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Added:
     """A copy of the project with the example doc copied in, unchanged, and added once."""
+    example = EXAMPLES[request.param]
     project = copy_project(tmp_path_factory.mktemp("example") / "project")
-    doc = project / "docs/features" / EXAMPLE.name
-    shutil.copyfile(EXAMPLE, doc)
-    added = featwright(project, "add", str(doc.relative_to(project)))
-    assert added.returncode == 0, added.stdout + added.stderr
-    return project
+    doc = project / "docs/features" / example.doc
+    shutil.copyfile(ROOT / "docs/examples" / example.doc, doc)
+    result = featwright(project, "add", str(doc.relative_to(project)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Added(example, project)
 
 
-def test_add_writes_every_file_of_the_four_models_lint_clean(board: Path) -> None:
-    for resource in RESOURCES:
-        assert (board / f"src/api/v1/routes/{resource}.py").is_file()
-        assert (board / f"tests/features/test_{resource}.py").is_file()
-    assert len(list((board / "migrations/versions").glob("*_create_board.py"))) == 1
-    assert_lint_clean(board)
+def test_add_writes_every_file_of_every_model_lint_clean(added: Added) -> None:
+    project, example = added.project, added.example
+    for resource in example.resources:
+        assert (project / f"src/api/v1/routes/{resource}.py").is_file()
+        assert (project / f"tests/features/test_{resource}.py").is_file()
+    stem = example.doc.removesuffix(".md").split("-", 2)[2]  # FEAT-003-board.md: board
+    assert len(list((project / "migrations/versions").glob(f"*_create_{stem}.py"))) == 1
+    generated = "".join(
+        (project / f"tests/features/test_{resource}.py").read_text(encoding="utf-8")
+        for resource in example.resources
+    )
+    for contract in example.contracts:
+        assert contract in generated
+    assert_lint_clean(project)
 
 
-def test_check_is_green_and_add_again_changes_nothing(board: Path) -> None:
-    checked = featwright(board, "check")
+def test_check_is_green_and_add_again_changes_nothing(added: Added) -> None:
+    project, example = added.project, added.example
+    checked = featwright(project, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    docs = len(list((board / "docs/features").glob("FEAT-*.md")))  # the project's own and ours
+    docs = len(list((project / "docs/features").glob("FEAT-*.md")))  # the project's own and ours
     assert f"{docs} design docs match the app" in checked.stdout
-    before = snapshot(board)
-    again = featwright(board, "add", f"docs/features/{EXAMPLE.name}")
+    before = snapshot(project)
+    again = featwright(project, "add", f"docs/features/{example.doc}")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to change" in again.stdout
-    assert snapshot(board) == before
+    assert snapshot(project) == before
 
 
-def test_the_generated_tests_and_the_access_walk_pass_on_both_backends(board: Path) -> None:
-    """The four generated modules, and the walk of every route as a stranger (test_access:
-    another owner's row by id, by key, under a parent) over the app with the board's routes."""
-    modules = [board / f"tests/features/test_{resource}.py" for resource in RESOURCES]
-    tested = run_generated_tests(board, *modules, board / "tests/reliability/test_access.py")
+def test_the_generated_tests_and_the_access_walk_pass_on_both_backends(added: Added) -> None:
+    """The generated modules, and the walk of every route as a stranger (test_access: another
+    owner's row by id, by key, under a parent) over the app with the example's routes."""
+    project = added.project
+    modules = [project / f"tests/features/test_{r}.py" for r in added.example.resources]
+    tested = run_generated_tests(project, *modules, project / "tests/reliability/test_access.py")
     assert " passed" in tested.stdout, tested.stdout[-500:]
     assert "skipped" not in tested.stdout, tested.stdout[-500:]
 
 
-def test_schemathesis_finds_nothing(board: Path, database_url: str, tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(added: Added, database_url: str, tmp_path: Path) -> None:
     """No input makes any route of the example answer 500 or break its schema."""
-    # 40 operations at 50 examples each: more than the project's own run needs
-    tested, _ = asyncio.run(fuzz(database_url, tmp_path, seconds=1200, PYTHONPATH=str(board)))
+    tested, _ = asyncio.run(
+        fuzz(database_url, tmp_path, seconds=1200, PYTHONPATH=str(added.project))
+    )
 
-    assert tested == _operations_of_the_app() + OPERATIONS
+    assert tested == _operations_of_the_app() + added.example.operations
