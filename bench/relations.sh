@@ -47,6 +47,7 @@ cleanup() {
 trap cleanup EXIT
 if ! "$BASE/pg.sh" status >/dev/null 2>&1; then "$BASE/pg.sh" start; PG_STARTED=1; fi
 
-export ROOT BENCH_WORK="$WORK" BASE_DIR="$BASE" PORT="${PORT:-8312}"
+export ROOT BENCH_WORK="$WORK" BASE_DIR="$BASE" PORT="${PORT:-8312}" PLOT_PY="${PLOT_PY:-}"
 export SIZES="${SIZES:-10000 1000000}" RUNS DURATION WARMUP CONNS PARENTS LABELS SOURCE NESTED REFS
-"$ROOT/.venv/bin/python" "$ROOT/bench/relations.py"
+# DRIVER=queries: bench/queries.sh runs bench/queries.py on the same footing.
+"$ROOT/.venv/bin/python" "$ROOT/bench/${DRIVER:-relations}.py"
