@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -320,3 +321,48 @@ async def _drop_database(server: str, name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+_STAGES = """
+import asyncio, json, os
+import httpx
+from alembic import command
+from src.core.migrations import alembic_config
+from src.main import create_app
+
+async def api(stage):
+    app = create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        login = {"email": "stages@example.com", "password": "long enough pw"}
+        await c.post("/api/v1/auth/register", json=login)
+        form = {"username": login["email"], "password": login["password"]}
+        token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
+        h = {"Authorization": "Bearer " + token}
+        if stage == "create":
+CREATE
+        listed = await c.get("LISTED?limit=100", headers=h)
+        assert listed.status_code == 200, listed.text
+        print(json.dumps(listed.json()["items"]))
+    await app.state.database.bind.dispose()
+
+def migrate(target):
+    config = alembic_config(os.environ["DATABASE_URL"])
+    config.attributes["configure_logger"] = False
+    step = command.downgrade if target.startswith("-") else command.upgrade
+    step(config, target)
+
+stage = os.environ["STAGE"]
+if stage in ("head", "-1"):
+    migrate(stage)
+else:
+    asyncio.run(api(stage))
+"""
+
+
+def stages_script(create: str, listed: str) -> str:
+    """A script for `drive` that does what its STAGE says: `create` runs `create` (statements
+    as the client `c` with the headers `h`) and then lists, `list` lists `listed` (printing its
+    rows as JSON), and `head` or `-1` migrates the copy's database up or down."""
+    body = textwrap.indent(textwrap.dedent(create).strip("\n"), " " * 12)
+    return _STAGES.replace("CREATE", body).replace("LISTED", listed)

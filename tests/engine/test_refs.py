@@ -5,7 +5,6 @@ statements counted; the generated tests pass on SQLite and PostgreSQL with the f
 and optional."""
 
 import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tests.engine.conftest import (
     ruff_findings,
     run_generated_tests,
     snapshot,
+    stages_script,
 )
 from tests.engine.test_generated_projects import public_reads
 
@@ -472,48 +472,17 @@ def test_every_generated_file_is_lint_clean(built: Built) -> None:
 
 # ------------------------------------------------------------ a changed doc, removal
 
-DRIVE = textwrap.dedent(
+DRIVE = stages_script(
     """
-    import asyncio, json, os
-    import httpx
-    from alembic import command
-    from src.core.migrations import alembic_config
-    from src.main import create_app
-
-    async def api(stage):
-        app = create_app()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            login = {"email": "refs@example.com", "password": "long enough pw"}
-            await c.post("/api/v1/auth/register", json=login)
-            form = {"username": login["email"], "password": login["password"]}
-            token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
-            h = {"Authorization": "Bearer " + token}
-            if stage == "create":
-                ids = []
-                for name in ("b", "a", "c"):
-                    made = await c.post("/api/v1/labels", json={"name": name}, headers=h)
-                    ids.append(made.json()["id"])
-                body = {"title": "t", "labels": ids}
-                made = await c.post("/api/v1/notes", json=body, headers=h)
-                assert made.status_code == 201, made.text
-            listed = await c.get("/api/v1/notes?limit=100", headers=h)
-            assert listed.status_code == 200, listed.text
-            print(json.dumps(listed.json()["items"]))
-        await app.state.database.bind.dispose()
-
-    def migrate(target):
-        config = alembic_config(os.environ["DATABASE_URL"])
-        config.attributes["configure_logger"] = False
-        step = command.downgrade if target.startswith("-") else command.upgrade
-        step(config, target)
-
-    stage = os.environ["STAGE"]
-    if stage in ("head", "-1"):
-        migrate(stage)
-    else:
-        asyncio.run(api(stage))
-    """
+    ids = []
+    for name in ("b", "a", "c"):
+        made = await c.post("/api/v1/labels", json={"name": name}, headers=h)
+        ids.append(made.json()["id"])
+    body = {"title": "t", "labels": ids}
+    made = await c.post("/api/v1/notes", json=body, headers=h)
+    assert made.status_code == 201, made.text
+    """,
+    "/api/v1/notes",
 )
 
 
