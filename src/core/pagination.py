@@ -1,7 +1,9 @@
-"""Paging, validated at the edge (a bad value is a 400, never a silent clamp).
+"""Paging, validated at the edge (a bad value is a 400, never a silent clamp), and the words of a
+list's query: its order (`Sort`) and its filter operators (`OPERATORS`).
 
 A page is reached by number (`page`/`limit`, OFFSET) or by keyset (`cursor`, the position
-after the last row of the previous page): the cursor costs the same at any depth.
+after the last row of the previous page): the cursor costs the same at any depth. Under a
+`sort` the cursor carries the last row's values of the sort's keys.
 """
 
 import base64
