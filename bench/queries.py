@@ -15,22 +15,19 @@ common one, whose matches grow with the table; shown, no bar), else one of four 
 import sys
 from typing import Any
 
-from relations import Project, deep_path, run_sql, token_of
+from relations import Project, deep_path, measure, run_sql, token_of
 
 from bench import (
     LIMIT,
     BenchError,
     Config,
-    Load,
     Server,
     Servers,
     chart,
     environment,
     http,
-    medians,
     psql,
     run,
-    run_line,
     say,
     write_json,
 )
@@ -122,14 +119,8 @@ def main() -> int:
                 status, body = http("GET", f"{cfg.fw_url}{path}", token)
                 if status != 200:
                     raise BenchError(f"{path} answered {status}: {body}")
-                load = Load(why, cfg.fw_url, cfg.fw_lua, "path", path, token)
-                if cfg.warmup > 0:
-                    load.run(cfg.warmup, cfg.conns)
-                runs = [load.run(cfg.duration, cfg.conns) for _ in range(cfg.runs)]
-                errs = sum(r["errors"] for r in runs)
+                runs, median, errs = measure(cfg, token, variant, path, why)
                 errors += errs
-                median = medians(runs)
-                say(f"   {variant:<16} {run_line({**median, 'errors': errs})}  ({why})")
                 results.append(
                     {
                         "rows": size,

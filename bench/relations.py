@@ -189,9 +189,24 @@ def run_sql(cfg: Config, project: Project, sql: str) -> None:
     psql_in = [str(cfg.base_dir / "pg.sh"), "psql", "-d", project.db, "-v", "ON_ERROR_STOP=1"]
     done = subprocess.run(
         [*psql_in, "-f", "-"], cwd=cfg.base_dir, input=sql, text=True, check=False
-    )  # noqa: S603
+    )
     if done.returncode != 0:
         raise BenchError(f"seeding failed (exit {done.returncode})")
+
+
+def measure(
+    cfg: Config, token: str, variant: str, path: str, why: str
+) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """wrk on `path` (a warm-up, then `cfg.runs` runs): the runs, their medians and the
+    errors, the line said."""
+    load = Load(why, cfg.fw_url, cfg.fw_lua, "path", path, token)
+    if cfg.warmup > 0:
+        load.run(cfg.warmup, cfg.conns)
+    runs = [load.run(cfg.duration, cfg.conns) for _ in range(cfg.runs)]
+    errs = sum(r["errors"] for r in runs)
+    median = medians(runs)
+    say(f"   {variant:<16} {run_line({**median, 'errors': errs})}  ({why})")
+    return runs, median, errs
 
 
 def deep_path(cfg: Config, token: str, first: str, rows: int) -> tuple[str | None, str]:
@@ -252,14 +267,8 @@ def main() -> int:
                     if path is None:
                         say(f"   {variant:<13} skipped: {why}")
                         continue
-                    load = Load(why, cfg.fw_url, cfg.fw_lua, "path", path, token)
-                    if cfg.warmup > 0:
-                        load.run(cfg.warmup, cfg.conns)
-                    runs = [load.run(cfg.duration, cfg.conns) for _ in range(cfg.runs)]
-                    errs = sum(r["errors"] for r in runs)
+                    runs, median, errs = measure(cfg, token, variant, path, why)
                     errors += errs
-                    median = medians(runs)
-                    say(f"   {variant:<13} {run_line({**median, 'errors': errs})}  ({why})")
                     results.append(
                         {
                             "rows": size,
