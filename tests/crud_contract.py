@@ -5,6 +5,7 @@ body, the foreign keys to fill in, and the statuses its design doc lists per
 operation; this class turns those into one test per documented status.
 """
 
+import asyncio
 import base64
 import itertools
 import json
@@ -27,6 +28,7 @@ from src.main import create_app
 from src.models import Base
 from tests.conftest import MakeUser
 from tests.helpers import assert_problem
+from tests.live import OpenApp, open_live_apps
 
 API = "/api/v1"
 Schema = dict[str, Any]
@@ -230,12 +232,14 @@ async def create_rows(
 
 
 def reads_are_public(openapi: Schema, resource: str) -> bool:
-    """Whether anyone may read a row of `resource`: the GET of one row takes no token."""
+    """Whether anyone may read a row of `resource`: the GET of one row takes no token (or
+    takes one only if sent: `Auth | Optional`)."""
     try:
         operation = openapi["paths"][item_route(openapi, resource)]["get"]
     except AssertionError:  # no GET of one row
         return False
-    return not operation.get("security")
+    security = operation.get("security")
+    return not security or {} in security
 
 
 async def create_row(
@@ -243,9 +247,11 @@ async def create_row(
     headers: dict[str, str],
     resource: str,
     chain: tuple[str, ...] = (),
+    given: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A row of `resource` made through its own POST, after the rows its required
-    references need (a time entry needs a task, which needs a project)."""
+    references need (a time entry needs a task, which needs a project); `given`: references
+    it takes as they are (a comment's `card_id`)."""
     assert resource not in chain, f"required references go round: {' -> '.join(chain)}"
     openapi = (await client.get("/openapi.json")).json()
     schema = create_schema(openapi, resource)
@@ -255,7 +261,9 @@ async def create_row(
         body[field] = fresh(openapi, schema["properties"][field], (resource, field))
     path, parent_field = create_route(openapi, resource)
     for field, target in references.items():
-        if field in body or field == parent_field:
+        if field in (given or {}):
+            body[field] = (given or {})[field]
+        elif field in body or field == parent_field:
             row = await create_row(client, headers, target, (*chain, resource))
             body[field] = row["id"]
     if parent_field is not None:  # the path names the parent row, the body does not
@@ -296,6 +304,15 @@ class CrudContract:
     keys: ClassVar[dict[str, str]] = {}
     """Item route (get, update, patch, delete) -> the unique field its path names the row
     by, for a route keyed by one (`/labels/{name}`); absent: `{id}`."""
+    optional: ClassVar[tuple[str, ...]] = ()
+    """Reads (get, list) with `Auth | Optional`: open to anyone, a bad token a 401."""
+
+    async def _check_optional_auth(self, client: httpx.AsyncClient, url: str) -> None:
+        """Without a token: served; with one that is not valid (or not Bearer): a 401."""
+        assert (await client.get(url)).status_code == 200
+        for sent in ("Bearer not-a-token", "Basic dXNlcjpwYXNz"):
+            refused = await client.get(url, headers={"Authorization": sent})
+            assert_problem(refused, 401)
 
     def _key(self, value: Any, base: str | None = None) -> str:
         """The URL of an item route for the row whose key (id, or unique field) is `value`."""
@@ -571,14 +588,17 @@ class GetContract(CrudContract):
             assert (await client.get(missing, headers=headers)).status_code == 404
         other = await client.get(url, headers=await self._headers(make_user))
         # An authenticated route hides other owners' rows; a public one shows every row.
-        assert other.status_code == (404 if self._documents("get", 401) else 200)
+        public = "get" in self.optional or not self._documents("get", 401)
+        assert other.status_code == (200 if public else 404)
         if self._documents("get", 400):
             bad = await client.get(self._bad_key("get"), headers=headers)
             assert bad.status_code == 400
             if "get" in self.keys:  # the key's own rules, named
                 error = bad.json()["errors"][0]
                 assert (error["field"], error["location"]) == (self.keys["get"], "path")
-        if self._documents("get", 401):
+        if "get" in self.optional:
+            await self._check_optional_auth(client, url)
+        elif self._documents("get", 401):
             assert (await client.get(url)).status_code == 401
 
     async def test_get_by_a_key_another_owner_also_has(
@@ -621,7 +641,9 @@ class ListContract(CrudContract):
         if self._documents("list", 400):
             assert (await client.get(f"{url}?limit=101", headers=headers)).status_code == 400
             assert (await client.get(f"{url}?page=0", headers=headers)).status_code == 400
-        if self._documents("list", 401):
+        if "list" in self.optional:
+            await self._check_optional_auth(client, url)
+        elif self._documents("list", 401):
             assert (await client.get(url)).status_code == 401
 
 
@@ -985,7 +1007,7 @@ class ExpandContract(CrudContract):
         openapi = (await client.get("/openapi.json")).json()
         route = item_route(openapi, target)
         secured = openapi["paths"][route]["get"].get("security")
-        readable = self._documents(operation, 401) or not secured
+        readable = self._documents(operation, 401) or not secured or {} in secured
 
         async def fetched(id: str) -> Any:
             flat = route == f"{API}/{target}/{{id}}"
@@ -1765,3 +1787,344 @@ def bad_values(name: str, parameter: Schema) -> list[str]:
     if spec.get("type") == "string" and "format" not in spec and "enum" not in spec:
         return ["\x00"]
     return ["not-a-value"]
+
+
+class ActionContract(CrudContract):
+    """Each action route of the resource (`POST /<rows>/{id}/close`), read off the OpenAPI
+    document (`x-action`: its rules, what it sets, the fields its body gives). The rules are
+    evaluated here, on the rows as answered, not by the server's code."""
+
+    async def _actions(self, client: httpx.AsyncClient) -> dict[str, tuple[str, Schema]]:
+        """Action name -> (its path, its operation)."""
+        openapi = (await client.get("/openapi.json")).json()
+        found = {}
+        for path, operations in openapi["paths"].items():
+            post = operations.get("post", {})
+            if path.startswith(f"{API}/{self.resource}/") and "x-action" in post:
+                found[post["x-action"]["name"]] = (path, post)
+        assert found, f"no action route of {self.resource}"
+        return found
+
+    @staticmethod
+    def _url(path: str, row: dict[str, Any]) -> str:
+        """The action's URL for `row`: its path with the row's key."""
+        return re.sub(r"\{(\w+)\}", lambda key: quote(str(row[key[1]]), safe=""), path)
+
+    @staticmethod
+    def _holds(rule: str, row: dict[str, Any]) -> bool:
+        field, operator, value = _rule_parts(rule)
+        if operator == "is null":
+            return row[field] is None
+        if operator == "is not null":
+            return row[field] is not None
+        equal = row[field] is not None and _same(row[field], value)
+        return equal if operator == "=" else not equal
+
+    def _rules_hold(self, action: Schema, row: dict[str, Any]) -> bool:
+        return all(self._holds(rule, row) for rule in action["when"])
+
+    @staticmethod
+    def _after(action: Schema, row: dict[str, Any]) -> dict[str, Any]:
+        """The row as the action's `Sets` would leave it (`now()` as a time)."""
+        after = dict(row)
+        for assignment in action["sets"]:
+            field, value = assignment.split(" = ", 1)
+            after[field] = "2026-01-01T00:00:00Z" if value == "now()" else json.loads(value)
+        return after
+
+    async def _body_of(
+        self, client: httpx.AsyncClient, headers: dict[str, str], operation: Schema
+    ) -> dict[str, Any] | None:
+        """A valid body for an action that takes fields (new rows for its references)."""
+        if "requestBody" not in operation:
+            return None
+        openapi = (await client.get("/openapi.json")).json()
+        schema = resolve(openapi, operation["requestBody"]["content"]["application/json"]["schema"])
+        body = {}
+        for field, spec in schema["properties"].items():
+            if field in self.references:
+                body[field] = (await create_row(client, headers, self.references[field]))["id"]
+            else:
+                body[field] = sample(openapi, spec)
+        return body
+
+    async def _run(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        route: tuple[str, Schema],
+        row: dict[str, Any],
+        **extra: Any,
+    ) -> httpx.Response:
+        path, operation = route
+        body = await self._body_of(client, headers, operation)
+        return await client.post(self._url(path, row), json=body, headers=headers, **extra)
+
+    async def _reach(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        name: str,
+        *,
+        holding: bool = True,
+    ) -> dict[str, Any]:
+        """A new row on which action `name`'s rules hold (or, `holding=False`, fail), brought
+        there by the other actions that take no body."""
+        actions = await self._actions(client)
+        target = actions[name][1]["x-action"]
+        row = await self._create(client, headers)
+        for _ in range(len(actions) + 1):
+            if self._rules_hold(target, row) == holding:
+                return row
+            steps = [
+                route
+                for other, route in actions.items()
+                if "requestBody" not in route[1]
+                and self._rules_hold(route[1]["x-action"], row)
+                and self._rules_hold(target, self._after(route[1]["x-action"], row)) == holding
+            ]
+            if not steps:
+                break
+            ran = await self._run(client, headers, steps[0], row)
+            assert ran.status_code == 200, ran.text
+            row = dict(ran.json())
+        state = "hold" if holding else "fail"
+        raise AssertionError(f"no action makes the rules of {name} {state} on a new row")
+
+    async def test_each_action_sets_its_fields_and_bumps_the_version(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for name, route in (await self._actions(client)).items():
+            action = route[1]["x-action"]
+            row = await self._reach(client, headers, name)
+            before = datetime.now(UTC)
+            body = await self._body_of(client, headers, route[1])
+            url = self._url(route[0], row)
+            answer = await client.post(url, json=body, headers=headers)
+            assert answer.status_code == 200, f"{name}: {answer.text}"
+            acted = answer.json()
+            for assignment in action["sets"]:
+                field, value = assignment.split(" = ", 1)
+                if value == "now()":
+                    moment = datetime.fromisoformat(acted[field])
+                    assert before - timedelta(seconds=1) <= moment <= datetime.now(UTC)
+                else:
+                    assert _same(acted[field], json.loads(value)), (name, field, acted[field])
+            for field, value in (body or {}).items():
+                assert _same(acted[field], value), (name, field, acted[field])
+            changed = {a.split(" = ", 1)[0] for a in action["sets"]}
+            changed |= {*action["takes"], "version", "updated_at"}
+            for field in set(row) - changed:
+                assert acted[field] == row[field], (name, field)
+            assert answer.headers["etag"] == f'"{row["version"] + 1}"'
+            assert acted["updated_at"] > row["updated_at"]
+            assert await self._current(client, acted, headers) == acted
+
+    async def test_an_action_whose_rule_fails_is_409_naming_it_and_writes_nothing(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for name, route in (await self._actions(client)).items():
+            action = route[1]["x-action"]
+            if not action["when"]:
+                continue
+            row = await self._reach(client, headers, name, holding=False)
+            refused = await self._run(client, headers, route, row)
+            problem = assert_problem(refused, 409)
+            (error,) = problem["errors"]
+            assert error["rule"] in action["when"]
+            assert not self._holds(error["rule"], row)
+            assert error["field"] == error["rule"].split(" ", 1)[0]
+            assert f"needs {error['rule']}" in problem["detail"]
+            assert await self._current(client, row, headers) == row
+
+    async def test_an_action_on_a_missing_or_foreign_row_is_404(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        owner, stranger = await self._headers(make_user), await self._headers(make_user)
+        for name, route in (await self._actions(client)).items():
+            row = await self._reach(client, owner, name)
+            foreign = await self._run(client, stranger, route, row)
+            assert_problem(foreign, 404)
+            missing = await self._run(client, owner, route, {**row, "id": str(uuid.uuid4())})
+            assert_problem(missing, 404)
+            assert await self._current(client, row, owner) == row
+
+    async def test_an_action_with_if_match_runs_on_its_version_only(
+        self,
+        client: httpx.AsyncClient,
+        strict_client: httpx.AsyncClient,
+        make_user: MakeUser,
+    ) -> None:
+        headers = await self._headers(make_user)
+        for name, route in (await self._actions(client)).items():
+            row = await self._reach(client, headers, name)
+            stale = {"If-Match": f'"{row["version"] + 7}"'}
+            refused = await self._run(client, headers | stale, route, row)
+            assert_problem(refused, 412)
+            assert await self._current(client, row, headers) == row
+            required = await self._run(strict_client, headers, route, row)
+            assert_problem(required, 428)
+            current = {"If-Match": f'"{row["version"]}"'}
+            ran = await self._run(strict_client, headers | current, route, row)
+            assert ran.status_code == 200, f"{name}: {ran.text}"
+
+    @pytest.fixture
+    async def live(self, settings: Settings, password_hash: str) -> AsyncIterator[OpenApp]:
+        """Apps whose requests each have a connection of their own, as in production."""
+        async for opened in open_live_apps(settings, password_hash):
+            yield opened
+
+    async def test_two_concurrent_runs_of_an_action_that_breaks_its_rule_give_one_409(
+        self, live: OpenApp
+    ) -> None:
+        app = await live()
+        client, headers = app.client, (await app.user()).headers
+        raced = 0
+        for name, route in (await self._actions(client)).items():
+            action = route[1]["x-action"]
+            row = await self._reach(client, headers, name)
+            if not action["when"] or self._rules_hold(action, self._after(action, row)):
+                continue  # a second run would pass too: nothing to race for
+            both = await asyncio.gather(*(self._run(client, headers, route, row) for _ in "ab"))
+            assert sorted(answer.status_code for answer in both) == [200, 409], name
+            assert (await self._current(client, row, headers))["version"] == row["version"] + 1
+            raced += 1
+        if not raced:
+            pytest.skip(f"no action of {self.resource} breaks its own rule")
+
+    async def test_a_body_an_action_does_not_take_is_400(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for name, (path, operation) in (await self._actions(client)).items():
+            row = await self._reach(client, headers, name)
+            url = self._url(path, row)
+            if "requestBody" not in operation:
+                sent = await client.post(url, json={"x": 1}, headers=headers)
+                assert_problem(sent, 400)
+                assert sent.json()["errors"][0]["field"] == "body"
+            else:
+                body = await self._body_of(client, headers, operation)
+                assert body is not None
+                for field in body:
+                    without = {key: value for key, value in body.items() if key != field}
+                    short = await client.post(url, json=without, headers=headers)
+                    assert_problem(short, 400)
+                    assert short.json()["errors"][0]["field"] == field
+                unknown = await client.post(url, json={**body, "x_unknown": 1}, headers=headers)
+                assert_problem(unknown, 400)
+            assert await self._current(client, row, headers) == row
+
+
+class DerivedContract(CrudContract):
+    """The fields the system derives (set by actions only, or counts): answered, and refused
+    by name in every input."""
+
+    async def test_derived_fields_are_answered_and_never_taken(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        openapi = (await client.get("/openapi.json")).json()
+        created = await self._create(client, headers)
+        inputs = set(create_schema(openapi, self.resource)["properties"])
+        derived = set(created) - inputs - {"id", "version", "created_at", "updated_at"}
+        derived -= set(self.references) | set(self.links)
+        assert derived, f"{self.resource} answers no derived field"
+        for field in sorted(derived):
+            body = await self._body(client, headers)
+            sent = await client.post(
+                f"{API}/{self.resource}", json={**body, field: created[field]}, headers=headers
+            )
+            problem = assert_problem(sent, 400)
+            assert [e["field"] for e in problem["errors"]] == [field]
+            for operation, method in UPDATE_METHODS.items():
+                if operation in self.statuses:
+                    url = self._item(operation, created)
+                    changed = await client.request(
+                        method, url, json={field: created[field]}, headers=headers
+                    )
+                    problem = assert_problem(changed, 400)
+                    assert [e["field"] for e in problem["errors"]] == [field]
+
+
+def _rule_parts(rule: str) -> tuple[str, str, Any]:
+    """`state = "open"` -> ("state", "=", "open"); `closed_at is null` -> (.., "is null", None)."""
+    field, rest = rule.split(" ", 1)
+    if rest in ("is null", "is not null"):
+        return field, rest, None
+    operator, value = rest.split(" ", 1)
+    return field, operator, json.loads(value)
+
+
+def _same(answered: Any, expected: Any) -> bool:
+    """A value as answered against a doc's literal: decimals as text, times as instants."""
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        return answered is not None and Decimal(str(answered)) == Decimal(str(expected))
+    return bool(answered == expected)
+
+
+class CountContract(CrudContract):
+    """Each count field (`counts`: `comment_count` -> `comments.card_id`, the rows of another
+    resource whose reference names the row, or `labels`, a `refs` field's ids) is exact after
+    every write that changes what it counts, on the row's GET and on its list's page."""
+
+    counts: ClassVar[dict[str, str]] = {}
+
+    async def _counted(
+        self, client: httpx.AsyncClient, headers: dict[str, str], row: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The row as its GET and as its list's page answer it (the two must agree)."""
+        current = await self._current(client, row, headers)
+        if "list" in self.statuses:
+            listed = await client.get(f"{API}/{self.resource}?limit=100", headers=headers)
+            assert listed.status_code == 200, listed.text
+            (shown,) = [item for item in listed.json()["items"] if item["id"] == row["id"]]
+            assert shown == current
+        return current
+
+    async def test_each_count_follows_the_rows_it_counts(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers, stranger = await self._headers(make_user), await self._headers(make_user)
+        openapi = (await client.get("/openapi.json")).json()
+        for name, counted in self.counts.items():
+            row = await self._create(client, headers)
+            if "." not in counted:  # the ids of a `refs` field of the row
+                assert (await self._counted(client, headers, row))[name] == len(row[counted])
+                for operation, method in UPDATE_METHODS.items():
+                    if operation in self.statuses:
+                        url = self._item(operation, row)
+                        kept = row[counted][:1]
+                        changed = await client.request(
+                            method, url, json={counted: kept}, headers=headers
+                        )
+                        assert changed.status_code == 200, changed.text
+                        assert changed.json()[name] == len(kept) == 1
+                        row = changed.json()
+                assert (await self._counted(client, headers, row))[name] == len(row[counted])
+                continue
+            resource, field = counted.split(".")
+            assert (await self._counted(client, headers, row))[name] == 0
+            made = [
+                await create_row(client, headers, resource, given={field: row["id"]})
+                for _ in range(3)
+            ]
+            await create_row(client, stranger, resource)  # one on another card: not counted
+            assert (await self._counted(client, headers, row))[name] == 3
+            path = LOCATIONS.get(made[0]["id"]) or f"{API}/{resource}/{made[0]['id']}"
+            route = item_route_of(openapi, resource, "delete")
+            if route is not None:
+                deleted = await client.delete(path, headers=headers)
+                assert deleted.status_code == 204, deleted.text
+                assert (await self._counted(client, headers, row))[name] == 2
+
+
+def item_route_of(openapi: Schema, resource: str, method: str) -> str | None:
+    """The path of `method` on one row of `resource` (flat or under a parent), or None."""
+    for path, operations in openapi["paths"].items():
+        one = rf"{API}/(\w+/\{{\w+\}}/)?{resource}/\{{[\w:]+\}}"
+        if re.fullmatch(one, path) and method in operations:
+            return str(path)
+    return None

@@ -1,14 +1,14 @@
 """Dependencies every route uses, as `Annotated` aliases defined once."""
 
-from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from src.api.routing import WRITE_METHODS
 from src.core.database import Database
-from src.core.errors import AuthenticationFailed
+from src.core.errors import AuthenticationFailed, InvalidField
 from src.core.pagination import (
     CURSOR_MAX_LENGTH,
     CURSOR_PATTERN,
@@ -58,6 +58,36 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
         if request.method in WRITE_METHODS:
             await request.app.state.limiter.write(caller.id)  # RATE_LIMIT_WRITES_PER_USER
         return self.build(request, caller)
+
+
+async def refuse_body(request: Request) -> None:
+    """An action that takes no body refuses one: a 400 naming it, never a body ignored."""
+    if await request.body():
+        raise InvalidField("body", "no_body", "this action takes no body; send none")
+
+
+class OptionalBearer(OAuth2PasswordBearer, Generic[T]):
+    """A read open to anyone that still checks a token when one is sent (`Auth | Optional`):
+    a bad or expired one is a 401, so a client never mistakes a lapsed session for an
+    anonymous read. OpenAPI shows the bearer scheme or none (`OPTIONAL_AUTH`)."""
+
+    def __init__(self, build: Callable[[Request], Awaitable[T]]) -> None:
+        super().__init__(tokenUrl=TOKEN_URL, scheme_name="BearerUser", auto_error=False)
+        self.build = build
+
+    async def __call__(self, request: Request) -> T:  # type: ignore[override]
+        if "authorization" in request.headers:
+            token = await super().__call__(request)
+            if not token:
+                raise AuthenticationFailed("Not authenticated: expected a Bearer token")
+            caller = (await get_token_service(request)).read(token)
+            request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
+        return await self.build(request)
+
+
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
+"""A route's `openapi_extra` for `Auth | Optional`: FastAPI adds `{}` (no credentials) to the
+bearer requirement it documents, so the route reads as "Bearer, or nothing"."""
 
 
 def _caller(_: Request, user: Principal) -> Principal:

@@ -31,6 +31,7 @@ from src.core.errors import (
     RateLimited,
     ResourceConflict,
     ResourceNotFound,
+    RuleBroken,
     ServiceUnavailable,
     in_words,
 )
@@ -144,6 +145,9 @@ async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
         }
         detail = f"Invalid request. {exc.field}: {exc.detail}"
         return problem_response(status, detail, errors=[error])
+    if isinstance(exc, RuleBroken):  # the row's field and the rule it breaks
+        error = {"field": exc.field, "location": "row", "rule": exc.rule, "message": exc.detail}
+        return problem_response(status, exc.detail, errors=[error])
     return problem_response(status, exc.detail, headers=headers)
 
 

@@ -26,6 +26,17 @@ class ResourceConflict(DomainError):
     pass
 
 
+class RuleBroken(ResourceConflict):
+    """An action's `When` does not hold for the row: a 409 naming the rule that failed."""
+
+    def __init__(self, resource: str, action: str, field: str, rule: str, found: str) -> None:
+        super().__init__(
+            f"{resource} cannot {action}: it needs {rule}, and it has {field} = {found}"
+        )
+        self.field = field
+        self.rule = rule
+
+
 class AuthenticationFailed(DomainError):
     pass
 

@@ -52,6 +52,7 @@ from src.engine.doc import (
 from src.engine.generate import (
     PLATFORM_QUERY_PARAMS,
     PLATFORM_STATUSES,
+    counts_of,
     list_item,
     nested_create_schema,
     route_shape,
@@ -146,12 +147,14 @@ def _check_operation(
     def mismatch(problem: str) -> Mismatch:
         return Mismatch(doc.path, endpoint.line, endpoint.key, problem)
 
-    secured = bool(operation.get("security"))
-    if secured != endpoint.auth:
-        doc_says, app_says = (
-            ("Required", "is public") if endpoint.auth else ("None", "requires auth")
+    security = operation.get("security", [])
+    app_auth = "None" if not security else "Optional" if {} in security else "Required"
+    doc_auth = "Required" if endpoint.auth else "Optional" if endpoint.optional else "None"
+    if app_auth != doc_auth:
+        app_says = {"None": "is public", "Optional": "takes a token or none"}
+        yield mismatch(
+            f"doc says Auth {doc_auth}, but the route {app_says.get(app_auth, 'requires auth')}"
         )
-        yield mismatch(f"doc says Auth {doc_says}, but the route {app_says}")
     statuses = {int(status) for status in operation["responses"]}
     for status in sorted(set(endpoint.responses) - statuses):
         yield mismatch(f"doc lists Response {status}, the route does not document it")
@@ -179,6 +182,27 @@ def _check_operation(
     if SORT_PARAM in query and SORT_PARAM in documented:
         yield from map(mismatch, _sort_problems(endpoint, operation))
     yield from map(mismatch, _key_problems(doc, endpoint, operation))
+    yield from map(mismatch, _action_problems(endpoint, operation))
+
+
+def _action_problems(endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:
+    """An action's `When`, `Sets` and body fields against the route's `x-action` (what the
+    service's `Action` runs), both ways."""
+    found = operation.get("x-action")
+    if endpoint.action is None:
+        if found is not None:
+            yield "the route is an action (x-action), the doc lists no When, Sets or fields"
+        return
+    if found is None:
+        yield "doc says it is an action, the route runs none (no x-action)"
+        return
+    for part, words in (("when", "When"), ("sets", "Sets"), ("takes", "Request fields")):
+        documented, running = endpoint.action.texts[part], found.get(part, [])
+        if sorted(documented) != sorted(running):
+            yield (
+                f"doc says {words} {', '.join(documented) or '(none)'}, the route"
+                f" {', '.join(running) or '(none)'}"
+            )
 
 
 def _key_problems(doc: FeatureDoc, endpoint: Endpoint, operation: dict[str, Any]) -> Iterator[str]:
@@ -254,7 +278,9 @@ def _list_index_problems(doc: FeatureDoc, model: Model, table: Any) -> Iterator[
 
 def _operation_of(endpoint: Endpoint) -> str | None:
     """The CRUD operation an endpoint is, by its shape (`POST /api/v1/things` is create,
-    `POST /api/v1/projects/{project_id}/tasks` too)."""
+    `POST /api/v1/projects/{project_id}/tasks` too), or `action`."""
+    if endpoint.action is not None:
+        return "action"
     return route_shape(endpoint.method, endpoint.path)[1]
 
 
@@ -327,6 +353,16 @@ def _check_model(
                 for problem in _update_problems(item, model, update_schema):
                     yield Mismatch(doc.path, item.line, subject, problem)
             continue
+        if item.counted is not None:
+            for problem in _derived_problems(item, model, schemas):
+                yield Mismatch(doc.path, item.line, subject, problem)
+            counting = getattr(mapped, "counts", {}).get(item.name)
+            expected = counts_of(doc, model)[item.name]
+            if counting != expected:
+                app_says = "nothing" if counting is None else "{}.{}".format(*counting)
+                problem = f"the model counts {app_says}, doc says {'{}.{}'.format(*expected)}"
+                yield Mismatch(doc.path, item.line, subject, problem)
+            continue
         column = table.columns.get(item.name)
         if column is None:
             yield Mismatch(doc.path, item.line, subject, "no such column")
@@ -341,6 +377,10 @@ def _check_model(
             if item.name in create:
                 yield Mismatch(doc.path, item.line, subject, "system field is accepted as input")
             continue
+        if item.derived:
+            for problem in _derived_problems(item, model, schemas):
+                yield Mismatch(doc.path, item.line, subject, problem)
+            continue
         if update_schema is not None:
             for problem in _update_problems(item, model, update_schema):
                 yield Mismatch(doc.path, item.line, subject, problem)
@@ -354,6 +394,8 @@ def _check_model(
             problem = f"{model.name}Create makes it {app_says}, doc says Required {item.required}"
             yield Mismatch(doc.path, item.line, subject, problem)
     documented = {item.name for item in model.fields}
+    for name in set(getattr(mapped, "counts", {})) - documented:
+        yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "count is not in the doc")
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
@@ -394,6 +436,15 @@ def _link_problems(
             bound = actual
         if (None if actual is None else float(actual)) != bound:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+
+
+def _derived_problems(item: ModelField, model: Model, schemas: dict[str, Any]) -> Iterator[str]:
+    """A derived field (set by actions only) is answered, never taken as input."""
+    for schema in (f"{model.name}Create", f"{model.name}Update"):
+        if item.name in schemas.get(schema, {}).get("properties", {}):
+            yield f"{schema} accepts it, doc says it is derived (Required auto)"
+    if item.name not in schemas.get(f"{model.name}Response", {}).get("properties", {}):
+        yield f"not a field of {model.name}Response"
 
 
 def _update_problems(item: ModelField, model: Model, update: dict[str, Any]) -> Iterator[str]:

@@ -17,6 +17,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from src.core.pagination import OPERATORS, SORT_MAX_KEYS, SORT_TEXT_MAX_LENGTH, split_filter
+from src.engine.action_doc import (
+    ACTION_PATH,
+    COMPARED_KINDS,
+    SYSTEM_FIELDS,
+    ActionDoc,
+    read_action,
+)
 from src.engine.patterns import pattern_problem, pattern_sample
 from src.schemas.base import INT32, DecimalString
 
@@ -27,6 +34,10 @@ REQUIRED_VALUES = ("yes", "no", "auto")
 FIXED = "fixed"
 """Required `yes, fixed` or `no, fixed`: a field the client sets at create only."""
 PUBLIC_AUTH = ("none", "public")
+OPTIONAL_AUTH = "optional"
+"""`Auth | Optional`: a GET anyone may call, that still reads (and checks) a token sent."""
+ACTION_ROWS = ("When", "Sets")
+"""The rows an action endpoint adds to its table (with `Request | fields a, b`)."""
 LIST_PARAMS = ("page", "limit", "cursor")
 """Query parameters every list takes (`cursor`: keyset paging, docs/design-docs.md)."""
 EXPAND_PARAM = "expand"
@@ -125,6 +136,8 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _UUID_EXAMPLE = "00000000-0000-4000-8000-000000000000"
 _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
+_COUNT = re.compile(r"count\((?:(?P<model>[A-Z][A-Za-z0-9]*)\.)?(?P<field>[a-z][a-z0-9_]*)\)")
+"""A derived field's `count(Comment.card_id)` or `count(labels)`."""
 _UNIQUE_SUFFIX = re.compile(r"\s+unique(?P<per>\s+per(?:\s+(?P<scope>\S+))?)?$")
 OWNER_SCOPE = ("owner_id",)
 """`unique` alone: among the rows of the same owner."""
@@ -167,8 +180,26 @@ class ModelField:
     @property
     def nullable(self) -> bool:
         """A `refs` or `list` field is never null: without items it is the empty list."""
-        optional = self.required == "no" and self.default in (None, "null")
+        optional = self.required in ("no", "auto") and self.default in (None, "null")
         return optional and self.type.kind not in ("refs", "list")
+
+    @property
+    def derived(self) -> bool:
+        """Set by the system, not the client, and not one of the columns every row has: a
+        field with Default null that only actions set (`completed_at`), or a count."""
+        return self.required == "auto" and self.name not in SYSTEM_FIELDS
+
+    @property
+    def counted(self) -> tuple[str | None, str] | None:
+        """`count(Comment.card_id)`: ("Comment", "card_id"), the rows of a model whose
+        reference names this row; `count(labels)`: (None, "labels"), a `refs` field's ids."""
+        found = _COUNT.fullmatch(self.default or "") if self.derived else None
+        return None if found is None else (found["model"], found["field"])
+
+    @property
+    def stored(self) -> bool:
+        """A column of its own: what a client sends, and a derived field actions set."""
+        return self.required != "auto" or (self.derived and self.counted is None)
 
     @property
     def renamed_from(self) -> str | None:
@@ -214,6 +245,11 @@ class Endpoint:
     responses: dict[int, str]
     query: tuple[QueryParam, ...]
     line: int
+    action: ActionDoc | None = None
+    """What an action endpoint (`POST /api/v1/tasks/{id}/close`) checks and sets."""
+    optional: bool = False
+    """`Auth | Optional` on a GET: open to anyone (`auth` is False), and a token, when one is
+    sent, is read (a bad one is a 401)."""
 
     @property
     def key(self) -> str:
@@ -460,7 +496,40 @@ class _Reader:
             self.check_model(model, self.known_models | {m.name for m in models})
         self.check_objects(models)
         self.check_required_references(models)
+        self.check_counts(models)
         return tuple(models)
+
+    def check_counts(self, models: list[Model]) -> None:
+        """`count(Comment.card_id)` names a `ref` field of a model of this doc that refers to
+        the counting model; `count(labels)` a `refs` field of the model itself."""
+        by_name = {model.name: model for model in models}
+        for model in models:
+            for item in model.fields:
+                if item.counted is None:
+                    continue
+                source, name = item.counted
+                counted = model if source is None else by_name.get(source)
+                found = counted.field(name) if counted is not None else None
+                if source is None:
+                    fits = found is not None and found.type.kind == "refs"
+                    wanted = f"refs field of {model.name}"
+                else:
+                    fits = found is not None and found.type.kind == "ref"
+                    fits = fits and found is not None and found.type.ref == model.name
+                    wanted = f"ref({model.name}) field of a model of this doc"
+                if not fits:
+                    refs = [
+                        f"count({m.name}.{f.name})"
+                        for m in models
+                        for f in m.fields
+                        if f.type.kind == "ref" and f.type.ref == model.name
+                    ]
+                    refs += [f"count({f.name})" for f in model.fields if f.type.kind == "refs"]
+                    self.problem(
+                        item.line,
+                        f"{model.name}.{item.name} is {item.default}, which names no {wanted};"
+                        f" expected {' or '.join(refs) or 'a ' + wanted}",
+                    )
 
     def object_section(self, sub: _Section, name: str) -> None:
         """`### Due (object)`: the fields of `object(Due)`, scalars a client sends (no system
@@ -585,6 +654,25 @@ class _Reader:
                     f" '| {name} | {_TYPE_WORDS[kind]} | {required} | {default} |'",
                 )
         for item in model.fields:
+            if item.counted is not None and item.type.kind != "int":
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} is {item.default}, a number of rows; expected"
+                    " its Type int",
+                )
+            elif (
+                item.counted is None
+                and item.derived
+                and (item.default != "null" or item.type.kind not in COMPARED_KINDS)
+            ):
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} is Required auto with Default"
+                    f" {item.default or '-'}; a derived field's Default is null, on a field of"
+                    f" {', '.join(COMPARED_KINDS)}: it is null until an action sets it (e.g."
+                    " '| completed_at | datetime | auto | null | ... |'), or"
+                    " count(Model.ref_field) or count(refs_field) on an int",
+                )
             if item.renamed_from in (item.name, *names):
                 self.problem(
                     item.line,
@@ -777,12 +865,13 @@ class _Reader:
             return None
         aspects: dict[str, tuple[int, str]] = {}
         for line, (aspect, detail) in table.rows:
-            if aspect not in ("Auth", "Request", "Query Params") and not re.fullmatch(
+            if aspect not in ("Auth", "Request", "Query Params", *ACTION_ROWS) and not re.fullmatch(
                 r"Response \d{3}", aspect
             ):
                 self.problem(
                     line,
-                    f"unknown row {aspect!r}; expected Auth, Request, Query Params or Response NNN",
+                    f"unknown row {aspect!r}; expected Auth, Request, Query Params, When, Sets"
+                    " or Response NNN",
                 )
                 continue
             aspects[aspect] = (line, detail)
@@ -790,11 +879,28 @@ class _Reader:
             self.problem(table.line, f"{sub.title}: no 'Auth' row; expected Required or None")
         auth_line, auth_text = aspects.get("Auth", (0, "Required"))
         auth_word = _first_word(auth_text)
-        if auth_word.lower() not in (*PUBLIC_AUTH, "required"):
-            self.problem(auth_line, f"Auth is {auth_word!r}; expected Required, None or Public")
-        auth = auth_word.lower() not in PUBLIC_AUTH
+        if auth_word.lower() not in (*PUBLIC_AUTH, "required", OPTIONAL_AUTH):
+            self.problem(
+                auth_line, f"Auth is {auth_word!r}; expected Required, Optional, None or Public"
+            )
+        optional = auth_word.lower() == OPTIONAL_AUTH
+        if optional and match["method"] != "GET":
+            self.problem(
+                auth_line,
+                f"Auth is Optional on a {match['method']}; a write needs its caller: expected"
+                " Required (Optional serves GETs to callers with and without a token)",
+            )
+        auth = auth_word.lower() not in (*PUBLIC_AUTH, OPTIONAL_AUTH)
         request = None
-        if "Request" in aspects:
+        action: ActionDoc | None = None
+        requested = _plain(aspects.get("Request", (0, ""))[1])
+        if {*ACTION_ROWS} & set(aspects) or re.match(r"fields\b", requested):
+            action = self.action(f"{match['method']} {path}", aspects, models, table.line)
+            if action is not None:
+                verb = "".join(part.capitalize() for part in action.verb.split("_"))
+                model = model_of(path, models)
+                request = f"{model.name}{verb}Request" if model and action.takes else None
+        elif "Request" in aspects:
             line, detail = aspects["Request"]
             request = _first_word(detail)
             if request not in schemas:
@@ -819,7 +925,74 @@ class _Reader:
             query = tuple(_query_params(detail))
             self.check_filters(match["method"], path, query, line, models)
             self.check_expand(match["method"], path, query, line, models)
-        return Endpoint(match["method"], path, auth, request, responses, query, sub.line)
+        if action is not None:
+            self.check_action_responses(path, action, responses, table.line, models)
+        endpoint = Endpoint(match["method"], path, auth, request, responses, query, sub.line)
+        return replace(endpoint, action=action, optional=optional)
+
+    def action(
+        self,
+        key: str,
+        aspects: dict[str, tuple[int, str]],
+        models: tuple[Model, ...],
+        line: int,
+    ) -> ActionDoc | None:
+        """`When`, `Sets` and `Request | fields ...`: an action on one row of a model of this
+        doc, each problem at the line of its row."""
+        method, path = key.split(" ", 1)
+        found = ACTION_PATH.fullmatch(path)
+        model = next((m for m in models if found and m.table == found["rows"]), None)
+        if found is None or model is None or method != "POST":
+            tables = ", ".join(f"POST /api/v1/{m.table}/{{id}}/<verb>" for m in models)
+            self.problem(
+                line,
+                f"{key} has an action's rows (When, Sets, Request fields); an action is a POST"
+                f" after a row's key of a model of this doc: expected {tables}",
+            )
+            return None
+        lines = {name: aspects.get(name, (line, ""))[0] for name in ("Sets", "When", "Request")}
+        takes = _plain(aspects.get("Request", (0, ""))[1])
+        if takes and not re.match(r"fields\b", takes):
+            self.problem(
+                lines["Request"],
+                f"an action's Request is 'fields a, b' (the model fields its body gives); got"
+                f" {takes!r}",
+            )
+        action, problems = read_action(
+            model,
+            found["verb"],
+            found["key"],
+            _plain(aspects.get("Sets", (0, ""))[1]),
+            _plain(aspects.get("When", (0, ""))[1]),
+            re.sub(r"^fields\b", "", takes),
+        )
+        for message in problems:
+            row = message.split(" ", 1)[0]
+            self.problem(lines.get(row, line), message)
+        return action
+
+    def check_action_responses(
+        self,
+        path: str,
+        action: ActionDoc,
+        responses: dict[int, str],
+        line: int,
+        models: tuple[Model, ...],
+    ) -> None:
+        """An action answers the row (200), 404 for a row the caller cannot see, and 409
+        when its rule does not hold."""
+        model = model_of(path, models)
+        assert model is not None
+        wanted = {200: f"{model.name}Response", 404: "NotFoundError"}
+        if action.when:
+            wanted[409] = "ConflictError"
+        for status, schema in wanted.items():
+            if responses.get(status) != schema:
+                self.problem(
+                    line,
+                    f"action {action.verb} answers {status} {schema}; expected"
+                    f" '| Response {status} | {schema} |'",
+                )
 
     def check_conflicts(
         self,
@@ -1352,7 +1525,18 @@ def model_of(path: str, models: tuple[Model, ...]) -> Model | None:
     """The model whose rows a route addresses: the last segment of its path that is not a
     parameter names its table (`/api/v1/projects/{project_id}/tasks/{id}`: tasks)."""
     names = [part for part in path.split("/") if part and not part.startswith("{")]
-    return next((m for m in models if names and names[-1] == m.table), None)
+    found = next((m for m in models if names and names[-1] == m.table), None)
+    action = ACTION_PATH.fullmatch(path)
+    if found is None and action is not None:  # `/api/v1/tasks/{id}/close`: tasks
+        return next((m for m in models if m.table == action["rows"]), None)
+    return found
+
+
+def acted_on(endpoint: Endpoint, models: tuple[Model, ...]) -> Model | None:
+    """The model an endpoint's rows are: an action's own (its verb may name a table too)."""
+    if endpoint.action is not None:
+        return next((m for m in models if m.table == endpoint.action.rows), None)
+    return model_of(endpoint.path, models)
 
 
 def _whole(bound: str | None, rounded: Callable[[float], int]) -> str:

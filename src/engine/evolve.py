@@ -365,6 +365,10 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
         change = TableChange(after, everyone=(was, now), indexes=indexes)
         for item in after.fields:
             previous = before.field(item.name)
+            if not item.stored:
+                continue  # a count is no column: answered from the rows it counts
+            if previous is not None and not previous.stored:
+                previous = None  # a count made a field of its own: a new column
             onto = item.renamed_from
             if previous and onto and before.field(onto) and not after.field(onto):
                 problems.append(
@@ -402,8 +406,9 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
                 != column_of(item, after, everyone=now).shape()
             ):
                 change.changed.append((previous, item))
-        kept = {old.name for old, _ in change.renamed} | {item.name for item in after.fields}
-        change.removed = [item for item in before.fields if item.name not in kept]
+        kept = {old.name for old, _ in change.renamed}
+        kept |= {item.name for item in after.fields if item.stored}
+        change.removed = [item for item in before.fields if item.name not in kept and item.stored]
         if change:
             changes.append(change)
     if problems:

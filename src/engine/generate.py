@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from src.core.actions import NOW
 from src.core.errors import in_words
 from src.core.pagination import split_filter
 from src.engine.doc import (
@@ -31,6 +32,7 @@ from src.engine.doc import (
     ListSort,
     Model,
     ModelField,
+    acted_on,
     expandable,
     link_of,
     list_indexes,
@@ -68,6 +70,7 @@ PLATFORM_STATUSES = {
     "update": (412, 413, 428),  # If-Match stale or required; body too large
     "patch": (412, 413, 428),  # the same partial update as PUT
     "delete": (412, 428),
+    "action": (400, 412, 413, 428),  # a body it does not take; If-Match; body too large
 }
 """Statuses the generated routes answer whatever the doc says: a doc may list them."""
 PLATFORM_QUERY_PARAMS = {"list": ("cursor",)}
@@ -109,7 +112,8 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
     the templates (the project's own, where it has them) and already formatted."""
     all_names = [Names.of(model) for model in doc.models]
     operations, nested = _crud_endpoints(doc, all_names)
-    _check_plan(doc, all_names, with_routes={*operations, *nested})
+    actions = _action_routes(doc, operations, nested)
+    _check_plan(doc, all_names, with_routes={*operations, *nested, *actions})
     renderer = Renderer(root)
     router = (root / "src/api/v1/router.py").read_text(encoding="utf-8")
     registry = (root / "src/models/__init__.py").read_text(encoding="utf-8")
@@ -130,11 +134,14 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
         public = any(operation.public for operation in every)
         expanded = _expanded(model, operations.get(model.name, {}))
         schemas = _schemas(model, nestings, doc.objects) | expanded
+        acts = actions.get(model.name, [])
+        schemas["action_requests"] = _action_requests(model, acts, doc.objects)
         layers = {"model": _model(doc, model, public), "schemas": schemas}
-        layers |= {"repository": {}, "service": {}}
-        routed = model.name in operations or bool(nestings)
+        layers |= {"repository": {}, "service": {"actions": _service_actions(model, acts)}}
+        routed = model.name in operations or bool(nestings) or bool(acts)
         if routed:
             layers["routes"] = _routes(model, operations.get(model.name, {}), nestings)
+            layers["routes"]["actions"] = _action_data(model, acts, public)
         for layer, data in layers.items():
             template = f"{layer}.py.jinja"
             files[planned[layer]] = renderer.render_python(
@@ -149,6 +156,9 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 **context,
                 **_tests(model, operations.get(model.name, {}), nestings, doc.objects),
                 unique=_unique_scopes(doc, model),
+                actions=bool(acts),
+                counts=_counted_words(model),
+                derived=any(item.derived for item in model.fields),
             )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model
@@ -205,6 +215,8 @@ class Operation:
     """A list's `sort`: the keys it takes and its default."""
     search: tuple[str, ...] = ()
     """The text fields a list's `q` searches."""
+    optional: bool = False
+    """`Auth | Optional`: public, and a token sent must be valid."""
 
 
 @dataclass(frozen=True)
@@ -266,6 +278,8 @@ def _crud_endpoints(
     problems = []
     models = {names.model: model for model, names in zip(doc.models, all_names, strict=True)}
     for endpoint in doc.endpoints:
+        if endpoint.action is not None:  # `_action_routes`
+            continue
         where = f"{doc.path}:{endpoint.line}: endpoint {endpoint.key}"
         found = None
         under = NESTED_PATH.fullmatch(endpoint.path)
@@ -298,6 +312,7 @@ def _crud_endpoints(
         described = Operation(
             errors,
             public=not endpoint.auth,
+            optional=endpoint.optional,
             statuses=tuple(sorted(endpoint.responses)),
             query=tuple(param.name for param in endpoint.query),
             expand=endpoint.expand,
@@ -333,6 +348,135 @@ def _crud_endpoints(
     if problems:
         raise GenerationError(problems)
     return operations, nested
+
+
+def _action_routes(
+    doc: FeatureDoc,
+    operations: dict[str, dict[str, Operation]],
+    nested: dict[str, dict[str, Nesting]],
+) -> dict[str, list[Endpoint]]:
+    """Model -> its action endpoints (`POST /api/v1/tasks/{id}/close`), in the doc's order:
+    on a row a route creates, keyed by `{id}` or a unique field, with auth."""
+    found: dict[str, list[Endpoint]] = {}
+    problems = []
+    for endpoint in doc.endpoints:
+        action = endpoint.action
+        model = acted_on(endpoint, doc.models)
+        if action is None or model is None:
+            continue
+        where = f"{doc.path}:{endpoint.line}: endpoint {endpoint.key}"
+        creates = [operations.get(model.name, {})]
+        creates += [nesting.operations for nesting in nested.get(model.name, {}).values()]
+        problem = _key_problem(doc, model, action.key, None)
+        if problem is None and not endpoint.auth:
+            problem = "an action changes a row; expected Auth Required"
+        if problem is None and not any("create" in routes for routes in creates):
+            problem = (
+                f"acts on {model.name}, but no route of this doc creates one; expected"
+                f" POST /api/v1/{model.table} too"
+            )
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+            continue
+        found.setdefault(model.name, []).append(endpoint)
+    if problems:
+        raise GenerationError(problems)
+    return found
+
+
+def _action_data(model: Model, endpoints: list[Endpoint], public: bool) -> list[dict[str, Any]]:
+    """Each action route as the routes template writes it: its verb, key, body schema and
+    documented statuses."""
+    shown = []
+    for endpoint in endpoints:
+        action = endpoint.action
+        assert action is not None
+        statuses = {s for s in endpoint.responses if s >= 400 and s != 401}
+        statuses |= set(PLATFORM_STATUSES["action"])
+        if public:
+            statuses.add(401)  # the router does not document 401 for every route then
+        key = _key_data(model, action.key)
+        shown.append(
+            {
+                "verb": action.verb,
+                "key": key | {"path": key["path"].replace(":path", "")},
+                "request": endpoint.request,
+                "responses": sorted(statuses),
+            }
+        )
+    return shown
+
+
+def _service_actions(model: Model, endpoints: list[Endpoint]) -> list[dict[str, Any]]:
+    """Each action as the service declares it: `Action(...)` code and its imports."""
+    declared = []
+    for endpoint in endpoints:
+        action = endpoint.action
+        assert action is not None
+        imports = ["from src.core.actions import Action"]
+        parts = [python_literal(action.verb)]
+        if action.sets:
+            values = [
+                f"{python_literal(name)}: {_action_value(model, name, value, imports)}"
+                for name, value in action.sets
+            ]
+            parts.append(f"sets={{{', '.join(values)}}}")
+        if action.when:
+            imports.append("from src.core.actions import Rule")
+            rules = []
+            for rule in action.when:
+                args = [python_literal(rule.field), python_literal(rule.operator)]
+                if not rule.operator.startswith("is"):
+                    args.append(_action_value(model, rule.field, rule.value, imports))
+                rules.append(f"Rule({', '.join(args)})")
+            parts.append(f"when=({', '.join(rules)}{',' if len(rules) == 1 else ''})")
+        if action.takes:
+            parts.append(f"takes={python_literal(action.takes)}")
+        declared.append({"code": f"Action({', '.join(parts)})", "imports": imports})
+    return declared
+
+
+def _action_value(model: Model, name: str, value: Any, imports: list[str]) -> str:
+    """A `Sets` or `When` value as Python: an enum's member, `NOW`, a date, a literal."""
+    item = model.field(name)
+    assert item is not None
+    if value is NOW:
+        imports.append("from src.core.actions import NOW")
+        return "NOW"
+    if value is None:
+        return "None"
+    if item.type.kind == "enum":
+        imports.append(f"from src.models.{_module_of(model.name)} import {enum_name(model, item)}")
+        return f"{enum_name(model, item)}.{str(value).upper()}"
+    if item.type.kind == "date":
+        imports.append("from datetime import date")
+        return f"date({value.year}, {value.month}, {value.day})"
+    if item.type.kind == "decimal":
+        imports.append("from decimal import Decimal")
+        return f"Decimal({python_literal(str(value))})"
+    return python_literal(value)
+
+
+def _action_requests(
+    model: Model, endpoints: list[Endpoint], objects: tuple[Model, ...]
+) -> list[dict[str, Any]]:
+    """The body schema of each action that takes fields (`TaskMoveRequest`): each field
+    required, with its update's rules (null where the field may be null)."""
+    requests = []
+    for endpoint in endpoints:
+        action = endpoint.action
+        if action is None or not action.takes:
+            continue
+        aliases: list[dict[str, str]] = []
+        fields = []
+        for name in action.takes:
+            item = model.field(name)
+            assert item is not None
+            data = _field_data(item, model, aliases)
+            nullable = " | None" if item.nullable else ""  # required, and may be null
+            fields.append(data | {"required": True, "input_type": data["input_type"] + nullable})
+        requests.append({"name": endpoint.request, "verb": action.verb, "fields": fields})
+    return requests
 
 
 def _key_problem(doc: FeatureDoc, model: Model, key: str, parent: str | None) -> str | None:
@@ -473,6 +617,46 @@ def _input_fields(model: Model) -> list[ModelField]:
     return [item for item in model.fields if item.required != "auto"]
 
 
+def stored_fields(model: Model) -> list[ModelField]:
+    """The doc's own columns: what a client sends, and the fields actions set (`closed_at`)."""
+    return [item for item in model.fields if item.stored]
+
+
+def answered_fields(model: Model) -> list[ModelField]:
+    """What a row is answered with, beyond the system's fields: the stored ones and counts."""
+    return [item for item in model.fields if item.required != "auto" or item.derived]
+
+
+def _counted_words(model: Model) -> dict[str, str]:
+    """Each count field as the generated tests name what it counts: `comments.card_id`, or
+    the `refs` field (`labels`)."""
+    return {
+        item.name: item.counted[1]
+        if item.counted[0] is None
+        else f"{table_name(item.counted[0])}.{item.counted[1]}"
+        for item in model.fields
+        if item.counted is not None
+    }
+
+
+def counts_of(doc: FeatureDoc, model: Model) -> dict[str, tuple[str, str]]:
+    """Each count field: the table and the column of the rows it counts (a `refs` field's
+    link table and its column naming this row)."""
+    counts = {}
+    for item in model.fields:
+        if item.counted is None:
+            continue
+        source, name = item.counted
+        if source is None:
+            field = model.field(name)
+            assert field is not None
+            link = link_of(model, field)
+            counts[item.name] = (link.table, link.source)
+        else:
+            counts[item.name] = (table_name(source), name)
+    return counts
+
+
 def _filters(model: Model, listing: Operation) -> list[tuple[str, ModelField, str | None]]:
     """Query parameters of the list endpoint that name a model field, alone (equality) or
     with an operator (`priority__gte`): (the parameter, its field, the operator or None)."""
@@ -494,7 +678,7 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
     each `refs` field's link table; and whether anyone may read its rows (and so refer to
     them)."""
     fields, enums, links = [], [], []
-    for item in _input_fields(model):
+    for item in stored_fields(model):
         if item.type.kind == "refs":
             links.append({"name": item.name, "model": item.type.ref, "link": link_of(model, item)})
             continue
@@ -530,6 +714,7 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "public": public,
         "indexes": list_indexes(doc, model),
         "search": search_fields(doc, model),
+        "counts": counts_of(doc, model),
     }
 
 
@@ -655,7 +840,7 @@ def _schemas(
     constrained types (aliases) they use; the body of each nested POST (its name, and
     the field the path gives instead); and the input schema of each `object(Name)`."""
     aliases: list[dict[str, str]] = []
-    fields = [_field_data(item, model, aliases) for item in _input_fields(model)]
+    fields = [_field_data(item, model, aliases) for item in answered_fields(model)]
     used = {item.type.object for item in model.fields if item.type.kind == "object"}
     shapes = [
         {"name": shape.name, "fields": [_field_data(f, shape, aliases) for f in shape.fields]}
@@ -684,11 +869,15 @@ def _field_data(item: ModelField, model: Model, aliases: list[dict[str, str]]) -
     factory = "list" if item.type.kind in ("refs", "list") else default_factory(item)
     if factory == "utcnow":
         imports.append("from src.models.base import utcnow")
+    if item.derived:  # only in the Response: the imports its answered type needs
+        words = set(re.findall(r"\w+", output_type))
+        imports = [line for line in imports if line.rsplit(" ", 1)[-1] in words]
     default = python_default(item, model)
     if model.is_object and item.type.kind == "enum" and default is not None:
         default = python_literal(item.default)  # a value of its Literal
     return {
         "name": item.name,
+        "derived": item.derived,
         "required": item.required == "yes",
         "fixed": item.fixed,
         "nullable": item.nullable,
@@ -933,8 +1122,11 @@ def _shown(
         statuses = {*operation.errors, *PLATFORM_STATUSES.get(name, ())}
         if public and not operation.public:
             statuses.add(401)  # the router does not document 401 for every route then
+        if operation.optional:
+            statuses.add(401)  # a token sent that is not valid
         shown[name] = {
             "public": operation.public,
+            "optional": operation.optional,
             "responses": sorted(statuses),
             "expand": operation.expand,
             "key": _key_data(model, operation.key),
@@ -1117,6 +1309,7 @@ def _tests(
         "fixed": fixed,
         "expand": expand,
         "keys": _keys(operations),
+        "optional": tuple(name for name, operation in operations.items() if operation.optional),
     }
 
 

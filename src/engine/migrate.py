@@ -114,7 +114,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
         model.table: [
             column_of(item, model, everyone=reads_every_owner(doc, model))
             for item in model.fields
-            if item.required != "auto" and item.type.kind != "refs"
+            if item.stored and item.type.kind != "refs"
         ]
         for model in models
     }

@@ -158,6 +158,9 @@ class Entity(Base):
 
     search_fields: ClassVar[tuple[str, ...]] = ()
     """The text columns a list's `q` searches (a doc's `q (search title, description)`)."""
+    counts: ClassVar[dict[str, tuple[str, str]]] = {}
+    """Each count field (`count(Comment.card_id)`): the table and column of the rows it
+    counts, read in the row's own statement (`Repository._columns_of`)."""
 
 
 class OwnedEntity(Entity):

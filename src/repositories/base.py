@@ -45,6 +45,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     or_,
     select,
     true,
@@ -56,6 +57,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
+from src.core.actions import NOW, Action, Rule
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
 from src.core.errors import in_words
@@ -217,7 +219,21 @@ class Repository(Generic[ModelT]):
     def _columns_of(self, model: type[Entity]) -> list[Any]:
         """A row of `model` as its own GET answers it (also a row `expand` embeds)."""
         links = link_fields(model)
-        return [*model.__table__.columns, *(self._ids_of(name, model) for name in links)]
+        counts = [self._count_of(name, model) for name in model.counts]
+        return [*model.__table__.columns, *(self._ids_of(name, model) for name in links), *counts]
+
+    @staticmethod
+    def _count_of(name: str, model: type[Entity]) -> ColumnElement[Any]:
+        """A count field as one value of the row: the rows of another table whose column
+        names it (`SELECT count(*) FROM comments WHERE card_id = cards.id`), exact at every
+        read and served by that column's index (every `ref` column leads one)."""
+        table, column = model.counts[name]
+        counted = model.metadata.tables[table].alias(f"counted_{name}")
+        # The row by its table's name as text: in a RETURNING clause SQLAlchemy writes columns
+        # without their table on SQLite, where `id` would then be the counted row's own id.
+        row_id: ColumnElement[Any] = literal_column(f"{model.__tablename__}.id")
+        found = select(func.count()).select_from(counted).where(counted.c[column] == row_id)
+        return found.scalar_subquery().label(name)
 
     def _ids_of(self, name: str, model: type[Entity]) -> ColumnElement[Any]:
         """The ids a row's `refs` field holds, in the order sent, as one value of the row:
@@ -689,6 +705,71 @@ class Repository(Generic[ModelT]):
         except _UnusableLink:
             return None
         return _WithLinks(updated, links)
+
+    async def act(
+        self, id: RowKey, action: Action, values: Mapping[str, Any], versions: Versions = None
+    ) -> Record | None:
+        """One UPDATE ... RETURNING: the action's rules, the key, the owner rule, the version
+        and the body's references, all in its WHERE, so that of two concurrent actions whose
+        write breaks their rule exactly one matches. None if no row matched."""
+        columns = tuple(sorted(values))
+        references = self._references_in(values)
+        key = tuple(self._key(id))
+        table = self.model.__table__.c
+
+        def build() -> Update:
+            assigned: dict[str, Any] = {
+                name: bindparam("_now") if value is NOW else bindparam(f"_set_{name}")
+                for name, value in action.sets.items()
+            }
+            rules = [
+                self._rule(table[rule.field], rule, f"_when_{i}")
+                for i, rule in enumerate(action.when)
+            ]
+            return (
+                self._scope(
+                    update(self.model).where(
+                        *self._target(versions, key),
+                        *rules,
+                        *self._references_hold(references, updating=True),
+                    )
+                )
+                .values(
+                    {
+                        **{name: bindparam(name) for name in columns},
+                        **assigned,
+                        "updated_at": bindparam("_now"),
+                        "version": self.model.version + 1,
+                    }
+                )
+                .returning(*self._columns)
+            )
+
+        statement = self._statement(("act", action.shape, columns, versions is None, key), build)
+        params = {
+            **values,
+            **{f"_set_{name}": v for name, v in action.sets.items() if v is not NOW},
+            **{
+                f"_when_{i}": rule.value
+                for i, rule in enumerate(action.when)
+                if rule.value is not None
+            },
+            **self._target_params(id, versions),
+            "_now": utcnow(),
+        }
+        return await self._one(statement, params)
+
+    @staticmethod
+    def _rule(column: Any, rule: Rule, name: str) -> ColumnElement[bool]:
+        """A `When` rule as SQL: `!=` counts null as unequal (`IS DISTINCT FROM`)."""
+        if rule.operator == "is null":
+            condition: ColumnElement[bool] = column.is_(None)
+        elif rule.operator == "is not null":
+            condition = column.is_not(None)
+        else:
+            value = bindparam(name, type_=column.type)
+            condition = column == value if rule.operator == "=" else column.is_distinct_from(value)
+        return condition
 
     async def expand(self, rows: Sequence[Record], names: Sequence[str]) -> Sequence[Record]:
         """`rows`, each with the rows named in `names` embedded: a reference `project_id` as

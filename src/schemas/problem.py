@@ -12,7 +12,10 @@ class Problem(BaseModel):
 
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending input, e.g. `name`.")
-    location: str = Field(description="Where it was sent: body, query, path or header.")
+    location: str = Field(
+        description="Where it was sent: body, query, path or header; `row` for the stored"
+        " field an action's rule reads."
+    )
     rule: str = Field(description="The rule it broke, e.g. `string_too_long`.")
     message: str
 
@@ -36,7 +39,10 @@ class NotFoundError(Problem):
 class ConflictError(Problem):
     errors: list[FieldError] | None = Field(
         default=None,
-        description="When a unique field's value is taken: that field (rule `unique`).",
+        description=(
+            "When a unique field's value is taken: that field (rule `unique`). When an"
+            " action's rule fails: the row's field and the rule (location `row`)."
+        ),
     )
 
 

@@ -11,9 +11,17 @@ task under this project" from "no such project" once a statement found nothing.
 """
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NoReturn, TypeVar, overload
 
-from src.core.errors import InvalidField, PreconditionFailed, ResourceNotFound, in_words
+from src.core.actions import Action, value_text
+from src.core.errors import (
+    InvalidField,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+    RuleBroken,
+    in_words,
+)
 from src.core.pagination import Page, PageRequest, Sort
 from src.repositories.base import ModelT, Record, Repository, RowKey, Versions, key_of
 from src.schemas.base import InputSchema
@@ -29,6 +37,8 @@ def _names(expand: str) -> list[str]:
 
 class CrudService(Generic[ModelT, CreateT, UpdateT]):
     resource: ClassVar[str]
+    actions: ClassVar[Mapping[str, Action]] = {}
+    """The feature's actions on one row (`close`), by name: its business rules, as data."""
 
     def __init__(
         self,
@@ -90,13 +100,53 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             await self._explain_miss(id, versions, values)
         return row
 
+    async def act(
+        self, name: str, id: RowKey, data: InputSchema | None = None, versions: Versions = None
+    ) -> Record:
+        """Runs the action `name` of `actions` on the row: one statement; a miss is explained
+        after it (404, 412, the 404 of a reference in the body, or the 409 of the rule that
+        the row breaks)."""
+        action = self.actions[name]
+        values = data.model_dump() if data is not None else {}
+        row = await self.repository.act(id, action, values, versions)
+        if row is not None:
+            return row
+        current = await self._explain_miss(id, versions, values, settle=False)
+        rule = action.failed_rule(current)
+        if rule is None:  # changed back between the two statements: the client may retry
+            raise ResourceConflict(f"{self.resource} changed while it was acted on; try again")
+        found = value_text(getattr(current, rule.field))
+        raise RuleBroken(self.resource, name, rule.field, str(rule), found)
+
     async def delete(self, id: RowKey, versions: Versions = None) -> None:
         if not await self.repository.delete(id, versions):
             await self._explain_miss(id, versions)
 
+    @overload
     async def _explain_miss(
-        self, id: RowKey, versions: Versions, values: dict[str, Any] | None = None
-    ) -> NoReturn:
+        self,
+        id: RowKey,
+        versions: Versions,
+        values: dict[str, Any] | None = None,
+        *,
+        settle: Literal[True] = True,
+    ) -> NoReturn: ...
+
+    @overload
+    async def _explain_miss(
+        self, id: RowKey, versions: Versions, values: dict[str, Any], *, settle: Literal[False]
+    ) -> Record: ...
+
+    async def _explain_miss(
+        self,
+        id: RowKey,
+        versions: Versions,
+        values: dict[str, Any] | None = None,
+        *,
+        settle: bool = True,
+    ) -> Record:
+        """Why a write matched no row: raises for a missing row, reference or stale version.
+        `settle=False` (an action) returns the row otherwise, to find the rule it breaks."""
         current = await self.repository.get(id)
         if current is None:
             await self._not_found(id)
@@ -112,6 +162,10 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
                     "acyclic",
                     f"`{cyclic}` would make this {self.resource.lower()} its own ancestor",
                 )
+        if versions is not None and current.version not in versions:
+            raise PreconditionFailed(self.resource)
+        if not settle:
+            return current
         if versions is not None:
             raise PreconditionFailed(self.resource)
         raise ResourceNotFound(self.resource)  # deleted between the two statements

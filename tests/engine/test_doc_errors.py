@@ -305,7 +305,7 @@ def test_response_row_not_response_nnn(write_doc: WriteDoc, aspect: str) -> None
             f"| {aspect} | UnauthorizedError |",
         )
     )
-    expected = "; expected Auth, Request, Query Params or Response NNN"
+    expected = "; expected Auth, Request, Query Params, When, Sets or Response NNN"
     assert problems_of(path) == [(38, f"unknown row {aspect!r}{expected}")]
 
 

@@ -1,4 +1,4 @@
-"""The acceptance of issues 19 and 20: each full example doc of `docs/examples/`, added with no
+"""The acceptance of issues 19, 20 and 21: each full example doc of `docs/examples/`, added with no
 edits to a copy of the project.
 
 - `FEAT-003-board.md` holds every relation construct: sections only under their project (a
@@ -10,13 +10,17 @@ edits to a copy of the project.
   keys (newest first by default), filters with every kind of operator and searches two text
   fields; lists of text and numbers, an object, free JSON and a text matching a pattern; and
   steps under an errand whose list sorts, filters and searches too.
+- `FEAT-005-tracker.md` holds the behaviour constructs: cards closed, reopened, moved (a body
+  of fields) and pinned by actions, a field only actions set (`closed_at`), and a count of
+  their comments (`comment_count`); tried as written, and with the fields its actions set and
+  test made Required yes.
 
 On each copy: lint on every generated file, `check` green and `add` again a no-op, the generated
 test modules and the access walk on SQLite and PostgreSQL, and schemathesis over the app,
 0 failures."""
 
 import asyncio
-import shutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +46,17 @@ class Example:
     """The doc's endpoints."""
     contracts: tuple[str, ...] = ()
     """Contract mixins its generated tests must use."""
+    required: tuple[str, ...] = ()
+    """Fields made Required yes (no default) in a variant of the doc: each construct is tried
+    with its fields optional (the doc as written), then required."""
+
+    def text(self) -> str:
+        text = (ROOT / "docs/examples" / self.doc).read_text(encoding="utf-8")
+        for name in self.required:
+            row = re.compile(rf"^\| {name} \| (?P<type>[^|]+) \| no \| [^|]* \|", re.MULTILINE)
+            text, found = row.subn(rf"| {name} | \g<type> | yes | - |", text)
+            assert found, name
+        return text
 
 
 EXAMPLES = {
@@ -53,6 +68,19 @@ EXAMPLES = {
         ("errands", "steps"),
         11,  # six for errands, five for steps
         ("QueryContract", "NestedQueryContract"),
+    ),
+    "tracker": Example(
+        "FEAT-005-tracker.md",
+        ("boards", "cards", "comments"),
+        14,  # two for boards, five for cards, four actions, three for comments
+        ("ActionContract", "CountContract", "DerivedContract"),
+    ),
+    "tracker-required": Example(
+        "FEAT-005-tracker.md",
+        ("boards", "cards", "comments"),
+        14,
+        ("ActionContract", "CountContract", "DerivedContract"),
+        required=("state", "priority", "pinned"),
     ),
 }
 
@@ -69,7 +97,7 @@ def added(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     example = EXAMPLES[request.param]
     project = copy_project(tmp_path_factory.mktemp("example") / "project")
     doc = project / "docs/features" / example.doc
-    shutil.copyfile(ROOT / "docs/examples" / example.doc, doc)
+    doc.write_text(example.text(), encoding="utf-8")
     result = featwright(project, "add", str(doc.relative_to(project)))
     assert result.returncode == 0, result.stdout + result.stderr
     return Added(example, project)

@@ -1,0 +1,438 @@
+"""Actions (`POST /api/v1/cards/{id}/close` with `When`, `Sets`, `Request | fields ...`) and
+derived fields (Required auto, Default null): parsed and refused with the line, by `add` and
+`check` with exit 2 and nothing written; compared by `check` both ways; added and removed by
+`add` on a changed doc; one statement per action on PostgreSQL (two for a refused one).
+
+The example doc (docs/examples/FEAT-005-tracker.md) is added, tested on both backends (with
+its fields optional, then required) and fuzzed in test_example_doc.py."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from src.engine.doc import parse_doc
+from tests.engine.conftest import (
+    APP_MODELS,
+    ROOT,
+    assert_lint_clean,
+    copy_project,
+    edited,
+    featwright,
+    problems_of,
+    run_generated_tests,
+    snapshot,
+)
+
+EXAMPLE = ROOT / "docs/examples/FEAT-005-tracker.md"
+CLOSE_RULE = "| When | state = open |"
+CLOSE_SETS = "| Sets | state = closed, closed_at = now() |"
+REOPEN_409 = "| Response 409 | ConflictError (the card is not closed) |"
+ARCHIVE = """
+### POST /api/v1/cards/{id}/archive
+| Aspect | Detail |
+|--------|--------|
+| Auth | Required |
+| When | archived_at is null |
+| Sets | archived_at = now(), pinned = false |
+| Response 200 | CardResponse |
+| Response 401 | UnauthorizedError |
+| Response 404 | NotFoundError |
+| Response 409 | ConflictError |
+"""
+ARCHIVED_AT = "| archived_at | datetime | auto | null | When `archive` ran |\n"
+
+
+def _tracker(directory: Path, *edits: tuple[str, str]) -> Path:
+    doc = directory / "FEAT-005-tracker.md"
+    doc.write_text(edited(EXAMPLE.read_text(encoding="utf-8"), *edits), encoding="utf-8")
+    return doc
+
+
+def _line(doc: Path, text: str) -> int:
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.startswith(text))
+
+
+# -------------------------------------------------------------------------- parsing
+
+
+def test_every_action_row_parses_in_the_words_of_the_service() -> None:
+    doc = parse_doc(EXAMPLE, APP_MODELS)
+    actions = {e.action.verb: (e.request, e.action.texts) for e in doc.endpoints if e.action}
+
+    assert actions == {
+        "close": (
+            None,
+            {
+                "sets": ['state = "closed"', "closed_at = now()"],
+                "when": ['state = "open"'],
+                "takes": [],
+            },
+        ),
+        "reopen": (
+            None,
+            {
+                "sets": ['state = "open"', "closed_at = null"],
+                "when": ['state = "closed"', "closed_at is not null"],
+                "takes": [],
+            },
+        ),
+        "move": (
+            "CardMoveRequest",
+            {"sets": [], "when": ['state != "closed"'], "takes": ["board_id", "priority"]},
+        ),
+        "pin": (None, {"sets": ["pinned = true"], "when": [], "takes": []}),
+    }
+    card = doc.models[1]
+    closed_at = card.field("closed_at")
+    assert closed_at is not None
+    assert (closed_at.derived, closed_at.nullable) == (True, True)
+    assert [f.name for f in card.fields if f.derived] == ["closed_at", "comment_count"]
+    count = card.field("comment_count")
+    assert count is not None
+    assert (count.counted, count.stored) == (("Comment", "card_id"), False)
+
+
+REFUSED = {
+    "unknown field in Sets": (
+        (CLOSE_SETS, "| Sets | stat = closed, closed_at = now() |"),
+        "| Sets | stat",
+        "Sets 'stat = closed': 'stat' is no field of Card; expected 'state'",
+    ),
+    "value of the wrong type": (
+        ("| Sets | pinned = true |", "| Sets | pinned = yes |"),
+        "| Sets | pinned = yes",
+        "expected true or false for pinned (bool)",
+    ),
+    "enum value it does not have": (
+        (CLOSE_SETS, "| Sets | state = archived, closed_at = now() |"),
+        "| Sets | state = archived",
+        "expected one of open, closed for state (enum)",
+    ),
+    "number out of its range": (
+        ("| Sets | pinned = true |", "| Sets | pinned = true, priority = 9 |"),
+        "| Sets | pinned = true, priority = 9",
+        "9 is outside priority's range",
+    ),
+    "field the system sets": (
+        (CLOSE_SETS, "| Sets | state = closed, updated_at = now() |"),
+        "| Sets | state = closed, updated_at",
+        "updated_at is set by the system on every row",
+    ),
+    "null to a field never null": (
+        ("| Sets | pinned = true |", "| Sets | pinned = null |"),
+        "| Sets | pinned = null",
+        "pinned is never null",
+    ),
+    "unknown field in When": (
+        (CLOSE_RULE, "| When | stat = open |"),
+        "| When | stat = open",
+        "When 'stat = open': 'stat' is no field of Card; expected 'state'",
+    ),
+    "a comparison with null": (
+        (CLOSE_RULE, "| When | closed_at = null |"),
+        "| When | closed_at = null",
+        "compare with null as 'closed_at is null' or 'closed_at is not null'",
+    ),
+    "is null on a field never null": (
+        (CLOSE_RULE, "| When | priority is null |"),
+        "| When | priority is null",
+        "priority is never null, so the rule would always fail",
+    ),
+    "a derived field in the body": (
+        ("| Request | fields board_id, priority |", "| Request | fields board_id, closed_at |"),
+        "| Request | fields board_id, closed_at",
+        "Request fields 'closed_at': closed_at is set by the system",
+    ),
+    "no 409 for an action with a rule": (
+        (REOPEN_409 + "\n", ""),
+        "### POST /api/v1/cards/{id}/reopen",
+        "action reopen answers 409 ConflictError; expected '| Response 409 | ConflictError |'",
+    ),
+    "an action that changes nothing": (
+        ("| Sets | pinned = true |", "| When | pinned = false |"),
+        "### POST /api/v1/cards/{id}/pin",
+        "action 'pin' changes nothing",
+    ),
+    "a count of a field that is no reference to the row": (
+        ("count(Comment.card_id)", "count(Comment.body)"),
+        "| comment_count |",
+        "Card.comment_count is count(Comment.body), which names no ref(Card) field of a model"
+        " of this doc; expected count(Comment.card_id)",
+    ),
+    "a count that is not an int": (
+        ("| comment_count | int |", "| comment_count | float |"),
+        "| comment_count |",
+        "Card.comment_count is count(Comment.card_id), a number of rows; expected its Type int",
+    ),
+    "a derived field that is not null": (
+        (
+            "| closed_at | datetime | auto | null |",
+            "| closed_at | datetime | auto | utcnow() |",
+        ),
+        "| closed_at |",
+        "Card.closed_at is Required auto with Default utcnow(); a derived field's Default is null",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_bad_action_or_derived_field_is_refused_at_its_line(tmp_path: Path, case: str) -> None:
+    edit, row, message = REFUSED[case]
+    doc = _tracker(tmp_path, edit)
+    problems = problems_of(doc)
+    at = _line(doc, row) + row.startswith("###")  # a route's own problems: at its table
+    assert any(line == at and message in text for line, text in problems), problems
+
+
+def test_optional_auth_is_refused_on_a_write(tmp_path: Path) -> None:
+    doc = _tracker(
+        tmp_path,
+        (
+            "| Auth | Required (Bearer) |\n| Request | BoardCreate |",
+            "| Auth | Optional |\n| Request | BoardCreate |",
+        ),
+    )
+    ((line, message),) = problems_of(doc)
+    assert line == _line(doc, "| Auth | Optional |\n".strip())
+    assert message.startswith("Auth is Optional on a POST; a write needs its caller")
+
+
+def test_rows_of_an_action_on_a_route_that_is_no_action_are_refused(tmp_path: Path) -> None:
+    doc = _tracker(
+        tmp_path,
+        ("### POST /api/v1/cards/{id}/pin", "### PUT /api/v1/cards/{id}/pin"),
+    )
+    ((line, message),) = problems_of(doc)
+    assert line == _line(doc, "### PUT /api/v1/cards/{id}/pin") + 1  # its table
+    assert "an action is a POST after a row's key" in message
+
+
+# ---------------------------------------------------------------- add, check, evolve
+
+
+@dataclass(frozen=True)
+class Tracked:
+    project: Path
+    doc: Path
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> Tracked:
+    project = copy_project(tmp_path_factory.mktemp("actions") / "project")
+    doc = project / "docs/features/FEAT-005-tracker.md"
+    doc.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    added = featwright(project, "add", "docs/features/FEAT-005-tracker.md")
+    assert added.returncode == 0, added.stdout + added.stderr
+    return Tracked(project, doc)
+
+
+def test_add_and_check_refuse_a_bad_action_with_exit_2_and_write_nothing(
+    tracked: Tracked,
+) -> None:
+    project = tracked.project
+    good = tracked.doc.read_text(encoding="utf-8")
+    before = snapshot(project)
+    try:
+        tracked.doc.write_text(edited(good, (CLOSE_RULE, "| When | stat = open |")), "utf-8")
+        line = _line(tracked.doc, "| When | stat = open |")
+        for command in ("add", "check"):
+            args = [command, "docs/features/FEAT-005-tracker.md"] if command == "add" else [command]
+            result = featwright(project, *args)
+            assert result.returncode == 2, (command, result.stdout + result.stderr)
+            shown = result.stdout + result.stderr
+            assert f"FEAT-005-tracker.md:{line}" in shown, shown
+            assert "'stat' is no field of Card" in shown, shown
+    finally:
+        tracked.doc.write_text(good, encoding="utf-8")
+    assert snapshot(project) == before
+
+
+def test_check_compares_each_action_with_the_service_both_ways(tracked: Tracked) -> None:
+    project = tracked.project
+    service = project / "src/services/card_service.py"
+    good = service.read_text(encoding="utf-8")
+    try:
+        service.write_text(
+            edited(
+                good,
+                (
+                    'when=(Rule("state", "=", CardState.OPEN),)',
+                    'when=(Rule("state", "=", CardState.CLOSED),)',
+                ),
+            ),
+            encoding="utf-8",
+        )
+        result = featwright(project, "check", env={"COLUMNS": "300"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert 'doc says When state = "open", the route state = "closed"' in result.stdout
+    finally:
+        service.write_text(good, encoding="utf-8")
+    doc_text = tracked.doc.read_text(encoding="utf-8")
+    try:
+        tracked.doc.write_text(
+            edited(doc_text, ("| Sets | pinned = true |", "| Sets | pinned = false |")),
+            encoding="utf-8",
+        )
+        result = featwright(project, "check", env={"COLUMNS": "300"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "doc says Sets pinned = false, the route pinned = true" in result.stdout
+    finally:
+        tracked.doc.write_text(doc_text, encoding="utf-8")
+    assert featwright(project, "check").returncode == 0
+
+
+def test_check_compares_optional_auth_both_ways(tracked: Tracked) -> None:
+    project, text = tracked.project, tracked.doc.read_text(encoding="utf-8")
+    optional = "| Auth | Optional (anyone may read a board; a token, when sent, must be valid) |"
+    for written, says in (
+        ("| Auth | Required |", "doc says Auth Required, but the route takes a token or none"),
+        ("| Auth | None |", "doc says Auth None, but the route takes a token or none"),
+    ):
+        try:
+            tracked.doc.write_text(edited(text, (optional, written)), encoding="utf-8")
+            result = featwright(project, "check", env={"COLUMNS": "300"})
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert says in result.stdout, result.stdout
+        finally:
+            tracked.doc.write_text(text, encoding="utf-8")
+
+
+def test_a_changed_doc_adds_then_removes_an_action_and_its_derived_field(
+    tmp_path: Path,
+) -> None:
+    project = copy_project(tmp_path / "project")
+    doc = project / "docs/features/FEAT-005-tracker.md"
+    original = EXAMPLE.read_text(encoding="utf-8")
+    doc.write_text(original, encoding="utf-8")
+    assert featwright(project, "add", str(doc)).returncode == 0
+    routes = project / "src/api/v1/routes/cards.py"
+    closed_at = "| closed_at | datetime | auto | null |"
+    grown = edited(
+        original,
+        (closed_at, ARCHIVED_AT + closed_at),
+        ("\n## File Plan", ARCHIVE + "\n## File Plan"),
+    )
+    doc.write_text(grown, encoding="utf-8")
+    added = featwright(project, "add", str(doc))
+    assert added.returncode == 0, added.stdout + added.stderr
+    migrations = sorted((project / "migrations/versions").glob("*.py"))
+    assert "archived_at" in migrations[-1].read_text(encoding="utf-8")
+    assert '"/{id}/archive"' in routes.read_text(encoding="utf-8")
+    checked = featwright(project, "check", env={"COLUMNS": "300"})
+    assert checked.returncode == 0, checked.stdout
+    assert_lint_clean(project)
+    doc.write_text(original, encoding="utf-8")
+    refused = featwright(project, "add", str(doc))  # the column holds data: not silently
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "--allow-data-loss" in refused.stderr
+    removed = featwright(project, "add", str(doc), "--allow-data-loss")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert '"/{id}/archive"' not in routes.read_text(encoding="utf-8")
+    latest = sorted((project / "migrations/versions").glob("*.py"))[-1]
+    assert "drop_column" in latest.read_text(encoding="utf-8")
+    assert featwright(project, "check").returncode == 0
+
+
+# ------------------------------------------------------------------- round trips
+
+ROUND_TRIPS = '''"""An action is one statement; a refused one, one more to tell 404 from 409.
+
+A GET and a list page with a count field are one statement each."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from src.core.config import Settings
+from src.core.database import Database, create_engine
+from src.main import create_app
+from tests.crud_contract import create_row
+from tests.live_server import PostgresCluster, plain_dsn, sign_up, upgrade
+from tests.reliability.test_round_trips import Counter, _kinds, cluster
+
+__all__ = ["cluster"]
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+async def served(
+    cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[httpx.AsyncClient, Counter]]:
+    name = f"trips_{uuid.uuid4().hex[:8]}"
+    url = await cluster.create_database(name)
+    admin = await asyncpg.connect(plain_dsn(cluster.url()))
+    await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    upgrade({**os.environ, "DATABASE_URL": url}, tmp_path_factory.mktemp("trips"))
+    options: dict[str, Any] = {"_env_file": None, "database_url": url, "secret_key": "t" * 40}
+    settings = Settings(**options)
+    engine = create_engine(settings)
+    database = Database(engine, settings)
+    transport = httpx.ASGITransport(app=create_app(settings, database))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client, Counter(admin, name)
+    await database.close()
+    await engine.dispose()
+    await admin.close()
+
+
+async def _counted(counter: Counter, request: Any) -> tuple[httpx.Response, list[str]]:
+    await counter.reset()
+    answer = await request
+    return answer, _kinds(await counter.statements())
+
+
+async def test_each_action_is_one_statement(
+    served: tuple[httpx.AsyncClient, Counter],
+) -> None:
+    client, counter = served
+    headers = await sign_up(client)
+    for _ in range(3):  # warm every pooled connection and statement
+        card = await create_row(client, headers, "cards")
+        for verb in ("close", "reopen", "pin"):
+            await client.post(f"{API}/cards/{card['id']}/{verb}", headers=headers)
+    card = await create_row(client, headers, "cards")
+    board = await create_row(client, headers, "boards")
+    url = f"{API}/cards/{card['id']}"
+    answer, kinds = await _counted(counter, client.post(f"{url}/close", headers=headers))
+    assert answer.status_code == 200, answer.text
+    assert kinds == ["UPDATE"]
+    answer, kinds = await _counted(counter, client.post(f"{url}/close", headers=headers))
+    assert answer.status_code == 409, answer.text
+    assert sorted(kinds) == ["SELECT", "UPDATE"]  # the refused UPDATE, the read that explains
+    answer, kinds = await _counted(counter, client.post(f"{url}/reopen", headers=headers))
+    assert answer.status_code == 200, answer.text
+    assert kinds == ["UPDATE"]
+    body = {"board_id": board["id"], "priority": 2}
+    for _ in range(3):
+        await client.post(f"{url}/move", json=body, headers=headers)
+    answer, kinds = await _counted(counter, client.post(f"{url}/move", json=body, headers=headers))
+    assert answer.status_code == 200, answer.text
+    assert kinds == ["UPDATE"]
+    for _ in range(2):
+        await client.post(f"{url}/comments", json={"body": "b"}, headers=headers)
+    for _ in range(3):
+        await client.get(url, headers=headers)
+        await client.get(f"{API}/cards?limit=20", headers=headers)
+    answer, kinds = await _counted(counter, client.get(url, headers=headers))
+    assert (answer.json()["closed_at"], answer.json()["comment_count"]) == (None, 2)
+    assert kinds == ["SELECT"]  # the count is in the row's own statement
+    answer, kinds = await _counted(counter, client.get(f"{API}/cards?limit=20", headers=headers))
+    assert answer.json()["items"]
+    assert kinds == ["SELECT"]  # page 1 with its total: one statement, counts included
+'''
+
+
+def test_an_action_and_a_read_with_a_count_are_one_statement(tracked: Tracked) -> None:
+    project = tracked.project
+    trips = project / "tests/reliability/test_action_round_trips.py"
+    trips.write_text(ROUND_TRIPS, encoding="utf-8")
+    result = run_generated_tests(project, trips)
+    assert " passed" in result.stdout, result.stdout[-500:]
+    assert "skipped" not in result.stdout, result.stdout[-500:]
