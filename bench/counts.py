@@ -101,7 +101,7 @@ def main() -> int:
         counted["rps"] / plain["rps"]
         for counted, plain in zip(runs["with a count"], runs["without"], strict=True)
     ]
-    counted, plain = medians(runs["with a count"]), medians(runs["without"])
+    counted, plain = ({**medians(runs[name]), "errors": 0} for name in VARIANTS)
     ratio = sorted(ratios)[len(ratios) // 2]
     say()
     say(f"GET of one row, {comments} comments counted (median of {cfg.runs} interleaved runs):")
@@ -109,6 +109,7 @@ def main() -> int:
     say(f"   without            {run_line(plain)}")
     say(f"   req/s ratio, run by run: {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f}")
     errors = sum(r["errors"] for variant in runs.values() for r in variant)
+    say(f"   errors: {errors}")
     data = {
         "mode": "counts",
         **environment(cfg),

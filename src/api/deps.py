@@ -38,6 +38,13 @@ async def get_token_service(request: Request) -> TokenService:
     return tokens
 
 
+async def _caller_of(request: Request, token: str) -> Principal:
+    """The caller a token names (AuthenticationFailed if none), noted for the log line."""
+    caller = (await get_token_service(request)).read(token)
+    request.scope.setdefault("state", {})["user_id"] = caller.id
+    return caller
+
+
 class BearerUser(OAuth2PasswordBearer, Generic[T]):
     """The OAuth2 bearer scheme, as OpenAPI documents it, that reads the token into the
     caller and builds what the route needs from them: `Depends(BearerUser(get_service))`.
@@ -53,8 +60,7 @@ class BearerUser(OAuth2PasswordBearer, Generic[T]):
         token = await super().__call__(request)
         if not token:
             raise AuthenticationFailed("Not authenticated")
-        caller = (await get_token_service(request)).read(token)
-        request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
+        caller = await _caller_of(request, token)
         if request.method in WRITE_METHODS:
             await request.app.state.limiter.write(caller.id)  # RATE_LIMIT_WRITES_PER_USER
         return self.build(request, caller)
@@ -80,8 +86,7 @@ class OptionalBearer(OAuth2PasswordBearer, Generic[T]):
             token = await super().__call__(request)
             if not token:
                 raise AuthenticationFailed("Not authenticated: expected a Bearer token")
-            caller = (await get_token_service(request)).read(token)
-            request.scope.setdefault("state", {})["user_id"] = caller.id  # for the log line
+            await _caller_of(request, token)
         return await self.build(request)
 
 

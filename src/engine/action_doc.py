@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from src.core.actions import NOW, Rule, value_text
+from src.core.actions import NOW, Action, Rule
 from src.schemas.base import INT32, DecimalString
 
 if TYPE_CHECKING:
@@ -57,12 +57,10 @@ class ActionDoc:
 
     @property
     def texts(self) -> dict[str, list[str]]:
-        """The action in the words `Action.described()` shows it (`x-action`)."""
-        return {
-            "sets": [f"{name} = {value_text(value)}" for name, value in self.sets],
-            "when": [str(rule) for rule in self.when],
-            "takes": list(self.takes),
-        }
+        """The action in the words the route's `x-action` shows it (`Action.described()`)."""
+        action = Action(self.verb, dict(self.sets), self.when, self.takes)
+        shown: dict[str, list[str]] = action.described()["x-action"]
+        return {part: shown[part] for part in ("sets", "when", "takes")}
 
 
 def split_top(text: str, separator: str) -> Iterator[str]:

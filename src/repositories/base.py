@@ -163,16 +163,27 @@ class _UnusableLink(Exception):
 
 class _WithLinks:
     """A written row answered with the ids its `refs` fields were just given: the write's
-    RETURNING ran before the pairs were written, so it holds the ids as they were."""
+    RETURNING ran before the pairs were written, so it holds the ids (and the counts of
+    them, `count(labels)`) as they were."""
 
-    __slots__ = ("_links", "_row")
+    __slots__ = ("_counted", "_links", "_row")
 
-    def __init__(self, row: Record, links: Mapping[str, Sequence[uuid.UUID]]) -> None:
+    def __init__(
+        self, row: Record, links: Mapping[str, Sequence[uuid.UUID]], model: type[Entity]
+    ) -> None:
         self._row, self._links = row, links
+        field_of = {link.table.name: name for name, link in link_fields(model).items()}
+        self._counted = {
+            count: len(links[field_of[table]])
+            for count, (table, _) in model.counts.items()
+            if field_of.get(table) in links
+        }
 
     def __getattr__(self, name: str) -> Any:
         if name in self._links:
             return list(self._links[name])
+        if name in self._counted:
+            return self._counted[name]
         return getattr(self._row, name)
 
     def __getitem__(self, key: Any) -> Any:
@@ -658,7 +669,7 @@ class Repository(Generic[ModelT]):
                 await self._write_links(created, links, replace=False)
         except _UnusableLink:
             return None
-        return _WithLinks(created, links)
+        return _WithLinks(created, links, self.model)
 
     async def update(
         self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
@@ -704,7 +715,7 @@ class Repository(Generic[ModelT]):
                 await self._write_links(updated, links, replace=True)
         except _UnusableLink:
             return None
-        return _WithLinks(updated, links)
+        return _WithLinks(updated, links, self.model)
 
     async def act(
         self, id: RowKey, action: Action, values: Mapping[str, Any], versions: Versions = None

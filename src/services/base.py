@@ -11,7 +11,7 @@ task under this project" from "no such project" once a statement found nothing.
 """
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, Literal, NoReturn, TypeVar, overload
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from src.core.actions import Action, value_text
 from src.core.errors import (
@@ -111,7 +111,7 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         row = await self.repository.act(id, action, values, versions)
         if row is not None:
             return row
-        current = await self._explain_miss(id, versions, values, settle=False)
+        current = await self._row_as_written(id, versions, values)
         rule = action.failed_rule(current)
         if rule is None:  # changed back between the two statements: the client may retry
             raise ResourceConflict(f"{self.resource} changed while it was acted on; try again")
@@ -122,31 +122,20 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         if not await self.repository.delete(id, versions):
             await self._explain_miss(id, versions)
 
-    @overload
     async def _explain_miss(
-        self,
-        id: RowKey,
-        versions: Versions,
-        values: dict[str, Any] | None = None,
-        *,
-        settle: Literal[True] = True,
-    ) -> NoReturn: ...
+        self, id: RowKey, versions: Versions, values: dict[str, Any] | None = None
+    ) -> NoReturn:
+        """Why a write matched no row: a missing row or reference, or a stale version."""
+        await self._row_as_written(id, versions, values)
+        if versions is not None:
+            raise PreconditionFailed(self.resource)
+        raise ResourceNotFound(self.resource)  # deleted between the two statements
 
-    @overload
-    async def _explain_miss(
-        self, id: RowKey, versions: Versions, values: dict[str, Any], *, settle: Literal[False]
-    ) -> Record: ...
-
-    async def _explain_miss(
-        self,
-        id: RowKey,
-        versions: Versions,
-        values: dict[str, Any] | None = None,
-        *,
-        settle: bool = True,
+    async def _row_as_written(
+        self, id: RowKey, versions: Versions, values: dict[str, Any] | None = None
     ) -> Record:
-        """Why a write matched no row: raises for a missing row, reference or stale version.
-        `settle=False` (an action) returns the row otherwise, to find the rule it breaks."""
+        """The row a write missed, read again; raises if it is missing, a reference in
+        `values` names no usable row, or `versions` no longer holds its version."""
         current = await self.repository.get(id)
         if current is None:
             await self._not_found(id)
@@ -164,11 +153,7 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
                 )
         if versions is not None and current.version not in versions:
             raise PreconditionFailed(self.resource)
-        if not settle:
-            return current
-        if versions is not None:
-            raise PreconditionFailed(self.resource)
-        raise ResourceNotFound(self.resource)  # deleted between the two statements
+        return current
 
     async def _not_found(self, id: RowKey) -> NoReturn:
         """No row has this key for the caller: the parent it names is not theirs to see

@@ -133,7 +133,7 @@ REFUSED = {
     "a comparison with null": (
         (CLOSE_RULE, "| When | closed_at = null |"),
         "| When | closed_at = null",
-        "compare with null as 'closed_at is null' or 'closed_at is not null'",
+        "a datetime is compared with null only: 'closed_at is null' or 'is not null'",
     ),
     "is null on a field never null": (
         (CLOSE_RULE, "| When | priority is null |"),

@@ -61,8 +61,11 @@ class Example:
 
 EXAMPLES = {
     "board": Example(
-        "FEAT-003-board.md", ("sections", "labels", "tickets", "comments"), 21
-    ),  # five endpoints for sections, labels and comments each, six for tickets
+        "FEAT-003-board.md",
+        ("sections", "labels", "tickets", "comments"),
+        21,  # five endpoints for sections, labels and comments each, six for tickets
+        ("CountContract",),  # a refs field's count, a self-count, a count of comments
+    ),
     "errands": Example(
         "FEAT-004-errands.md",
         ("errands", "steps"),
