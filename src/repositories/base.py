@@ -687,22 +687,7 @@ class Repository(Generic[ModelT]):
         key = tuple(self._key(id))
         statement = self._statement(
             ("update", columns, versions is None, key),
-            lambda: (
-                self._scope(
-                    update(self.model).where(
-                        *self._target(versions, key),
-                        *self._references_hold(references, updating=True),
-                    )
-                )
-                .values(
-                    {
-                        **{name: bindparam(name) for name in columns},
-                        "updated_at": bindparam("_now"),
-                        "version": self.model.version + 1,
-                    }
-                )
-                .returning(*self._columns)
-            ),
+            lambda: self._change(columns, key, versions, references),
         )
         params = {**values, **self._target_params(id, versions), "_now": utcnow()}
         if not links:
@@ -716,6 +701,37 @@ class Repository(Generic[ModelT]):
         except _UnusableLink:
             return None
         return _WithLinks(updated, links, self.model)
+
+    def _change(
+        self,
+        columns: Sequence[str],
+        key: Sequence[str],
+        versions: Versions,
+        references: Sequence[str],
+        rules: Sequence[ColumnElement[bool]] = (),
+        assigned: Mapping[str, Any] | None = None,
+    ) -> Update:
+        """What every change of one row is: `UPDATE ... SET <columns from parameters, the
+        assigned values>, updated_at, version + 1 WHERE <key, owner, version, references,
+        rules> RETURNING` the row."""
+        return (
+            self._scope(
+                update(self.model).where(
+                    *self._target(versions, key),
+                    *rules,
+                    *self._references_hold(references, updating=True),
+                )
+            )
+            .values(
+                {
+                    **{name: bindparam(name) for name in columns},
+                    **(assigned or {}),
+                    "updated_at": bindparam("_now"),
+                    "version": self.model.version + 1,
+                }
+            )
+            .returning(*self._columns)
+        )
 
     async def act(
         self, id: RowKey, action: Action, values: Mapping[str, Any], versions: Versions = None
@@ -737,24 +753,7 @@ class Repository(Generic[ModelT]):
                 self._rule(table[rule.field], rule, f"_when_{i}")
                 for i, rule in enumerate(action.when)
             ]
-            return (
-                self._scope(
-                    update(self.model).where(
-                        *self._target(versions, key),
-                        *rules,
-                        *self._references_hold(references, updating=True),
-                    )
-                )
-                .values(
-                    {
-                        **{name: bindparam(name) for name in columns},
-                        **assigned,
-                        "updated_at": bindparam("_now"),
-                        "version": self.model.version + 1,
-                    }
-                )
-                .returning(*self._columns)
-            )
+            return self._change(columns, key, versions, references, rules, assigned)
 
         statement = self._statement(("act", action.shape, columns, versions is None, key), build)
         params = {

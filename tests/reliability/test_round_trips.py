@@ -6,6 +6,7 @@ too (`track_utility`). The common case is one statement per request: no BEGIN/CO
 around it, no lookup before a write, no ping before a checkout.
 """
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -56,7 +57,8 @@ async def served(
     url = await cluster.create_database(name)
     admin = await asyncpg.connect(plain_dsn(cluster.url()))
     await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    upgrade({"DATABASE_URL": url}, tmp_path_factory.mktemp("trips"))
+    # With this process's environment: a copy's own migrations, by its PYTHONPATH.
+    upgrade({**os.environ, "DATABASE_URL": url}, tmp_path_factory.mktemp("trips"))
     settings = Settings(_env_file=None, database_url=url, secret_key="t" * 40)  # type: ignore[call-arg]
     engine = create_engine(settings)
     database = Database(engine, settings)
