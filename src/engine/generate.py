@@ -135,7 +135,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
         expanded = _expanded(model, operations.get(model.name, {}))
         schemas = _schemas(model, nestings, doc.objects) | expanded
         acts = actions.get(model.name, [])
-        schemas["action_requests"] = _action_requests(model, acts, doc.objects)
+        schemas["action_requests"] = _action_requests(model, acts)
         layers = {"model": _model(doc, model, public), "schemas": schemas}
         layers |= {"repository": {}, "service": {"actions": _service_actions(model, acts)}}
         routed = model.name in operations or bool(nestings) or bool(acts)
@@ -457,9 +457,7 @@ def _action_value(model: Model, name: str, value: Any, imports: list[str]) -> st
     return python_literal(value)
 
 
-def _action_requests(
-    model: Model, endpoints: list[Endpoint], objects: tuple[Model, ...]
-) -> list[dict[str, Any]]:
+def _action_requests(model: Model, endpoints: list[Endpoint]) -> list[dict[str, Any]]:
     """The body schema of each action that takes fields (`TaskMoveRequest`): each field
     required, with its update's rules (null where the field may be null)."""
     requests = []
