@@ -327,6 +327,7 @@ _STAGES = """
 import asyncio, json, os
 import httpx
 from alembic import command
+from sqlalchemy import text
 from src.core.migrations import alembic_config
 from src.main import create_app
 
@@ -346,6 +347,14 @@ CREATE
         print(json.dumps(listed.json()["items"]))
     await app.state.database.bind.dispose()
 
+async def sql(query):
+    app = create_app()
+    async with app.state.database.bind.begin() as connection:
+        result = await connection.execute(text(query))
+        rows = result.all() if result.returns_rows else []
+    await app.state.database.bind.dispose()
+    print(json.dumps([list(map(str, row)) for row in rows]))
+
 def migrate(target):
     config = alembic_config(os.environ["DATABASE_URL"])
     config.attributes["configure_logger"] = False
@@ -353,7 +362,9 @@ def migrate(target):
     step(config, target)
 
 stage = os.environ["STAGE"]
-if stage in ("head", "-1"):
+if stage.startswith(("SELECT", "UPDATE")):
+    asyncio.run(sql(stage))
+elif stage in ("head", "-1"):
     migrate(stage)
 else:
     asyncio.run(api(stage))
@@ -363,6 +374,7 @@ else:
 def stages_script(create: str, listed: str) -> str:
     """A script for `drive` that does what its STAGE says: `create` runs `create` (statements
     as the client `c` with the headers `h`) and then lists, `list` lists `listed` (printing its
-    rows as JSON), and `head` or `-1` migrates the copy's database up or down."""
+    rows as JSON), `head` or `-1` migrates the copy's database up or down, and a `SELECT` or
+    `UPDATE` runs as SQL (its rows printed as JSON)."""
     body = textwrap.indent(textwrap.dedent(create).strip("\n"), " " * 12)
     return _STAGES.replace("CREATE", body).replace("LISTED", listed)

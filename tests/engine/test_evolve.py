@@ -4,7 +4,6 @@ hand edits kept by a 3-way merge, conflicts marked and recoverable."""
 import json
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from tests.engine.conftest import (
     revision,
     run_generated_tests,
     snapshot,
+    stages_script,
     write_feature_doc,
 )
 
@@ -46,57 +46,15 @@ defaults, the `ref` renamed, `note` removed."""
 
 # Runs in the project copy: API calls through the app, or a SQL query, or a migration step;
 # prints JSON. The user is the same in every run.
-DRIVE_ROWS = textwrap.dedent(
+DRIVE_ROWS = stages_script(
     """
-    import asyncio, json, os
-    import httpx
-    from alembic import command
-    from sqlalchemy import text
-    from src.core.migrations import alembic_config
-    from src.main import create_app
-
-    async def api(stage):
-        app = create_app()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            login = {"email": "evolve@example.com", "password": "long enough pw"}
-            await c.post("/api/v1/auth/register", json=login)
-            form = {"username": login["email"], "password": login["password"]}
-            token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
-            h = {"Authorization": "Bearer " + token}
-            if stage == "create":
-                project = (await c.post("/api/v1/projects", json={"name": "p"}, headers=h))
-                for body in json.loads(os.environ["BODIES"]):
-                    body = {**body, "project_id": project.json()["id"]}
-                    response = await c.post("/api/v1/labels", json=body, headers=h)
-                    assert response.status_code == 201, response.text
-            listed = await c.get("/api/v1/labels?limit=100", headers=h)
-            assert listed.status_code == 200, listed.text
-            print(json.dumps(listed.json()["items"]))
-        await app.state.database.bind.dispose()
-
-    async def sql(query):
-        app = create_app()
-        async with app.state.database.bind.begin() as connection:
-            result = await connection.execute(text(query))
-            rows = result.all() if result.returns_rows else []
-        await app.state.database.bind.dispose()
-        print(json.dumps([list(map(str, row)) for row in rows]))
-
-    def migrate(target):
-        config = alembic_config(os.environ["DATABASE_URL"])
-        config.attributes["configure_logger"] = False
-        step = command.downgrade if target.startswith("-") else command.upgrade
-        step(config, target)
-
-    stage = os.environ["STAGE"]
-    if stage.startswith(("SELECT", "UPDATE")):
-        asyncio.run(sql(stage))
-    elif stage in ("head", "-1"):
-        migrate(stage)
-    else:
-        asyncio.run(api(stage))
-    """
+    project = (await c.post("/api/v1/projects", json={"name": "p"}, headers=h))
+    for body in json.loads(os.environ["BODIES"]):
+        body = {**body, "project_id": project.json()["id"]}
+        response = await c.post("/api/v1/labels", json=body, headers=h)
+        assert response.status_code == 201, response.text
+    """,
+    "/api/v1/labels",
 )
 
 

@@ -58,46 +58,14 @@ DOCS = (  # resource, rows, list filters, public GETs, expand
 # Runs in the copy, on its PostgreSQL server with pg_stat_statements (test_round_trips').
 ROUND_TRIPS = '''"""Statements of an expanded GET, counted by the server."""
 
-import os
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
-import asyncpg
 import httpx
-import pytest
 
-from src.core.config import Settings
-from src.core.database import Database, create_engine
-from src.main import create_app
 from tests.crud_contract import create_row
-from tests.live_server import PostgresCluster, plain_dsn, sign_up, upgrade
-from tests.reliability.test_round_trips import Counter, _kinds, cluster
+from tests.live_server import sign_up
+from tests.reliability.test_round_trips import Counter, _kinds, cluster, served
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "served"]
 API = "/api/v1"
-
-
-@pytest.fixture(scope="module")
-async def served(
-    cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[httpx.AsyncClient, Counter]]:
-    """test_round_trips' app, upgraded by this copy's migrations (its PYTHONPATH)."""
-    name = f"trips_{uuid.uuid4().hex[:8]}"
-    url = await cluster.create_database(name)
-    admin = await asyncpg.connect(plain_dsn(cluster.url()))
-    await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    upgrade({**os.environ, "DATABASE_URL": url}, tmp_path_factory.mktemp("trips"))
-    options: dict[str, Any] = {"_env_file": None, "database_url": url, "secret_key": "t" * 40}
-    settings = Settings(**options)
-    engine = create_engine(settings)
-    database = Database(engine, settings)
-    transport = httpx.ASGITransport(app=create_app(settings, database))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client, Counter(admin, name)
-    await database.close()
-    await engine.dispose()
-    await admin.close()
 
 
 async def test_expand_runs_one_statement_more_per_field_at_limit_100(
