@@ -307,6 +307,12 @@ class CrudContract:
     optional: ClassVar[tuple[str, ...]] = ()
     """Reads (get, list) with `Auth | Optional`: open to anyone, a bad token a 401."""
 
+    @pytest.fixture
+    async def live(self, settings: Settings, password_hash: str) -> AsyncIterator[OpenApp]:
+        """Apps whose requests each have a connection of their own, as in production."""
+        async for opened in open_live_apps(settings, password_hash):
+            yield opened
+
     async def _check_optional_auth(self, client: httpx.AsyncClient, url: str) -> None:
         """Without a token: served; with one that is not valid (or not Bearer): a 401."""
         assert (await client.get(url)).status_code == 200
@@ -1801,8 +1807,11 @@ class ActionContract(CrudContract):
         found = {}
         for path, operations in openapi["paths"].items():
             post = operations.get("post", {})
-            if path.startswith(f"{API}/{self.resource}/") and "x-action" in post:
-                found[post["x-action"]["name"]] = (path, post)
+            action = post.get("x-action")
+            if action is None or _joins_or_leaves(action) is not None:  # JoinContract's
+                continue
+            if path.startswith(f"{API}/{self.resource}/"):
+                found[action["name"]] = (path, post)
         assert found, f"no action route of {self.resource}"
         return found
 
@@ -1971,12 +1980,6 @@ class ActionContract(CrudContract):
             ran = await self._run(strict_client, headers | current, route, row)
             assert ran.status_code == 200, f"{name}: {ran.text}"
 
-    @pytest.fixture
-    async def live(self, settings: Settings, password_hash: str) -> AsyncIterator[OpenApp]:
-        """Apps whose requests each have a connection of their own, as in production."""
-        async for opened in open_live_apps(settings, password_hash):
-            yield opened
-
     async def test_two_concurrent_runs_of_an_action_that_breaks_its_rule_give_one_409(
         self, live: OpenApp
     ) -> None:
@@ -2017,6 +2020,137 @@ class ActionContract(CrudContract):
                 unknown = await client.post(url, json={**body, "x_unknown": 1}, headers=headers)
                 assert_problem(unknown, 400)
             assert await self._current(client, row, headers) == row
+
+
+def _joins_or_leaves(action: Schema) -> tuple[str, bool] | None:
+    """(the `refs(User)` field, whether the caller joins) of `x-action`'s `+= current user`
+    or `-= current user`; None for another action."""
+    for assignment in action["sets"]:
+        found = re.fullmatch(r"(\w+) ([+-])= current user", assignment)
+        if found is not None:
+            return found[1], found[2] == "+"
+    return None
+
+
+class JoinContract(CrudContract):
+    """Each pair of routes by which the caller joins and leaves a `refs(User)` field
+    (`POST /<rows>/{id}/favorite`: `favorited_by += current user`; its `DELETE` undoes it):
+    read access is enough, a second join or leave changes nothing, and the counts
+    (`joined_counts`: count field -> the refs field) and viewer flags (`viewer_flags`: flag
+    -> the refs field) follow the caller."""
+
+    joined_counts: ClassVar[dict[str, str]] = {}
+    viewer_flags: ClassVar[dict[str, str]] = {}
+
+    async def _joins(self, client: httpx.AsyncClient) -> dict[str, dict[bool, str]]:
+        """refs field -> {True: the join's path, False: the leave's}, with the method each
+        route takes as `METHOD path`."""
+        openapi = (await client.get("/openapi.json")).json()
+        found: dict[str, dict[bool, str]] = {}
+        for path, operations in openapi["paths"].items():
+            for method, operation in operations.items():
+                change = _joins_or_leaves(operation.get("x-action", {"sets": []}))
+                if path.startswith(f"{API}/{self.resource}/") and change is not None:
+                    found.setdefault(change[0], {})[change[1]] = f"{method.upper()} {path}"
+        assert found, f"no join route of {self.resource}"
+        return found
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        route: str,
+        row: dict[str, Any],
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        method, path = route.split(" ", 1)
+        return await client.request(method, ActionContract._url(path, row), headers=headers)
+
+    def _shows(self, row: dict[str, Any], field: str, user: Any, joined: bool) -> None:
+        """`row` holds `user` in `field` (or not), with its counts and, for that viewer, flags."""
+        assert (str(user.id) in row[field]) == joined, (field, row[field])
+        for name, counted in self.joined_counts.items():
+            if counted == field:
+                assert row[name] == len(row[field]), (name, row)
+        for name, viewed in self.viewer_flags.items():
+            if viewed == field:
+                assert row[name] is joined, (name, row)
+
+    async def test_joining_and_leaving_change_the_row_once(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        owner = await make_user()
+        openapi = (await client.get("/openapi.json")).json()
+        public = reads_are_public(openapi, self.resource)
+        for field, routes in (await self._joins(client)).items():
+            row = await self._create(client, owner.headers)
+            assert row[field] == []
+            caller = await make_user() if public else owner  # read access is enough
+            for joined in (True, False):
+                if joined not in routes:
+                    continue
+                first = await self._send(client, routes[joined], row, caller.headers)
+                assert first.status_code == 200, first.text
+                changed = first.json()
+                self._shows(changed, field, caller, joined)
+                assert changed["version"] == row["version"] + 1
+                assert first.headers["etag"] == f'"{changed["version"]}"'
+                assert await self._current(client, changed, caller.headers) == changed
+                again = await self._send(client, routes[joined], row, caller.headers)
+                assert again.status_code == 200, again.text
+                assert again.json() == changed  # a second join (leave) changes nothing
+                row = changed
+            if public and "get" in self.optional and True in routes:
+                await self._send(client, routes[True], row, caller.headers)
+                anonymous = (await client.get(self._item("get", row))).json()
+                assert all(anonymous[flag] is False for flag in self.viewer_flags)
+
+    async def test_a_join_needs_read_access_and_a_row(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        owner, stranger = await make_user(), await make_user()
+        openapi = (await client.get("/openapi.json")).json()
+        public = reads_are_public(openapi, self.resource)
+        for routes in (await self._joins(client)).values():
+            for route in routes.values():
+                row = await self._create(client, owner.headers)
+                missing = await self._send(
+                    client, route, {**row, "id": str(uuid.uuid4())}, stranger.headers
+                )
+                assert_problem(missing, 404)
+                foreign = await self._send(client, route, row, stranger.headers)
+                if public:
+                    assert foreign.status_code == 200, foreign.text
+                else:  # an owner's private row stays a 404 to others, and unchanged
+                    assert_problem(foreign, 404)
+                    assert await self._current(client, row, owner.headers) == row
+                assert_problem(await self._send(client, route, row, {}), 401)
+
+    async def test_a_join_with_a_stale_if_match_is_412_and_writes_nothing(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        owner = await make_user()
+        for field, routes in (await self._joins(client)).items():
+            if True not in routes:
+                continue
+            row = await self._create(client, owner.headers)
+            stale = owner.headers | {"If-Match": f'"{row["version"] + 7}"'}
+            assert_problem(await self._send(client, routes[True], row, stale), 412)
+            assert (await self._current(client, row, owner.headers))[field] == []
+
+    async def test_concurrent_joins_by_one_caller_join_once(self, live: OpenApp) -> None:
+        app = await live()
+        client, user = app.client, await app.user()
+        for field, routes in (await self._joins(client)).items():
+            if True not in routes:
+                continue
+            row = await self._create(client, user.headers)
+            both = await asyncio.gather(
+                *(self._send(client, routes[True], row, user.headers) for _ in "ab")
+            )
+            assert [answer.status_code for answer in both] == [200, 200]
+            current = await self._current(client, row, user.headers)
+            assert current[field] == [str(user.id)]
+            assert current["version"] == row["version"] + 1
 
 
 class DerivedContract(CrudContract):

@@ -1,6 +1,6 @@
 """Dependencies every route uses, as `Annotated` aliases defined once."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
@@ -77,17 +77,19 @@ class OptionalBearer(OAuth2PasswordBearer, Generic[T]):
     a bad or expired one is a 401, so a client never mistakes a lapsed session for an
     anonymous read. OpenAPI shows the bearer scheme or none (`OPTIONAL_AUTH`)."""
 
-    def __init__(self, build: Callable[[Request], Awaitable[T]]) -> None:
+    def __init__(self, build: Callable[[Request, Principal | None], T]) -> None:
         super().__init__(tokenUrl=TOKEN_URL, scheme_name="BearerUser", auto_error=False)
         self.build = build
 
     async def __call__(self, request: Request) -> T:  # type: ignore[override]
+        """What the route needs, built for the caller a token names, or for no one."""
+        viewer = None
         if "authorization" in request.headers:
             token = await super().__call__(request)
             if not token:
                 raise AuthenticationFailed("Not authenticated: expected a Bearer token")
-            await _caller_of(request, token)
-        return await self.build(request)
+            viewer = await _caller_of(request, token)
+        return self.build(request, viewer)
 
 
 OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}

@@ -30,6 +30,26 @@ class _Now:
 NOW: Any = _Now()
 
 
+@dataclass(frozen=True)
+class CallerChange:
+    """`favorited_by += current user` (`adds`) or `-= current user`: the caller joins or
+    leaves a `refs(User)` field. Needs only read access to the row; one already in (or
+    already out) is a success that changes nothing."""
+
+    adds: bool
+
+    def __repr__(self) -> str:
+        return "ADD_CALLER" if self.adds else "REMOVE_CALLER"
+
+    @property
+    def operator(self) -> str:
+        return "+=" if self.adds else "-="
+
+
+ADD_CALLER: Any = CallerChange(adds=True)
+REMOVE_CALLER: Any = CallerChange(adds=False)
+
+
 def value_text(value: Any) -> str:
     """A value as a doc writes it: `true`, `null`, `3`, `now()`, `"text"`."""
     if value is NOW:
@@ -83,13 +103,37 @@ class Action:
     when: tuple[Rule, ...] = ()
     takes: tuple[str, ...] = ()
     """The model fields the action's body gives (`Request | fields project_id`)."""
+    method: str = "POST"
+    """`DELETE /articles/{slug}/favorite`: the undo of the POST of the same verb."""
+
+    def __post_init__(self) -> None:
+        changes = [v for v in self.sets.values() if isinstance(v, CallerChange)]
+        if changes and (len(self.sets) > 1 or self.when or self.takes):
+            raise ValueError(f"{self.name}: a caller's join or leave is the action's only change")
+        if self.method != "POST" and not (changes and not changes[0].adds):
+            raise ValueError(
+                f"{self.name}: {self.method} undoes a join; expected '-= current user'"
+            )
+
+    @property
+    def key(self) -> str:
+        """The action among its service's `actions`: its verb, with its method if not POST."""
+        return self.name if self.method == "POST" else f"{self.method} {self.name}"
+
+    @property
+    def caller_change(self) -> tuple[str, bool] | None:
+        """(the `refs(User)` field, whether the caller joins) of a join or leave, or None."""
+        for name, value in self.sets.items():
+            if isinstance(value, CallerChange):
+                return name, value.adds
+        return None
 
     def described(self) -> dict[str, Any]:
         """The action as the OpenAPI document shows it (`x-action`), in the doc's words."""
         return {
             "x-action": {
                 "name": self.name,
-                "sets": [f"{name} = {value_text(value)}" for name, value in self.sets.items()],
+                "sets": [_assignment(name, value) for name, value in self.sets.items()],
                 "when": [str(rule) for rule in self.when],
                 "takes": list(self.takes),
             }
@@ -98,7 +142,10 @@ class Action:
     @property
     def shape(self) -> tuple[Any, ...]:
         """What its statement depends on (the values are parameters): a cache key."""
-        sets = tuple((name, value is NOW) for name, value in self.sets.items())
+        sets = tuple(
+            (name, repr(value) if value is NOW or isinstance(value, CallerChange) else "")
+            for name, value in self.sets.items()
+        )
         rules = tuple((rule.field, rule.operator) for rule in self.when)
         return (self.name, sets, rules)
 
@@ -107,6 +154,12 @@ class Action:
         return next((rule for rule in self.when if not rule.holds(row)), None)
 
 
+def _assignment(name: str, value: Any) -> str:
+    if isinstance(value, CallerChange):
+        return f"{name} {value.operator} current user"
+    return f"{name} = {value_text(value)}"
+
+
 def by_name(*actions: Action) -> Mapping[str, Action]:
-    """A service's `actions`, each by its name (the verb of its path)."""
-    return {action.name: action for action in actions}
+    """A service's `actions`, each by its key (the verb of its path; `DELETE favorite`)."""
+    return {action.key: action for action in actions}

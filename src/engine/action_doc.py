@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from src.core.actions import NOW, Action, Rule
+from src.core.actions import ADD_CALLER, NOW, REMOVE_CALLER, Action, Rule
 from src.schemas.base import INT32, DecimalString
 
 if TYPE_CHECKING:
@@ -54,11 +54,18 @@ class ActionDoc:
     when: tuple[Rule, ...]
     takes: tuple[str, ...]
     """The model fields the body gives (`Request | fields project_id, section_id`)."""
+    method: str = "POST"
+    """DELETE: the undo of a join (`DELETE /articles/{slug}/favorite`, `-= current user`)."""
+
+    @property
+    def joins_or_leaves(self) -> bool:
+        """`favorited_by += current user` or `-=`: the caller needs only read access."""
+        return any(value in (ADD_CALLER, REMOVE_CALLER) for _, value in self.sets)
 
     @property
     def texts(self) -> dict[str, list[str]]:
         """The action in the words the route's `x-action` shows it (`Action.described()`)."""
-        action = Action(self.verb, dict(self.sets), self.when, self.takes)
+        action = Action(self.verb, dict(self.sets), self.when, self.takes, self.method)
         shown: dict[str, list[str]] = action.described()["x-action"]
         return {part: shown[part] for part in ("sets", "when", "takes")}
 
@@ -80,6 +87,7 @@ def read_action(
     sets: str,
     when: str,
     takes: str,
+    method: str = "POST",
 ) -> tuple[ActionDoc, list[str]]:
     """The action, and what is wrong with it (each a message for the doc line of its row:
     `sets`, `when` and `takes` are the cell texts, empty when the row is absent)."""
@@ -101,7 +109,11 @@ def read_action(
         problem = _settable(model, name, found["op"])
         if problem is None and name in assigned:
             problem = "assigned twice; expected each field once"
-        if problem is None:
+        if problem is None and found["op"] != "=":
+            if found["value"].strip() != "current user":
+                problem = f"{found['op']} takes 'current user' (the caller joins or leaves)"
+            assigned[name] = ADD_CALLER if found["op"] == "+=" else REMOVE_CALLER
+        elif problem is None:
             value, problem = _read_value(_field(model, name), found["value"].strip())
             assigned[name] = value
         if problem is not None:
@@ -118,9 +130,19 @@ def read_action(
             f"action {verb!r} changes nothing; expected a 'Sets' row (field = value, ...) or"
             " 'Request | fields a, b'"
         )
+    joining = [value for value in assigned.values() if value in (ADD_CALLER, REMOVE_CALLER)]
+    if joining and (len(assigned) > 1 or rules or taken):
+        problems.append(
+            f"Sets {sets!r}: a join or leave (+= or -= current user) is the action's only"
+            " change, with no When and no Request (it needs only read access to the row)"
+        )
+    if method == "DELETE" and joining != [REMOVE_CALLER]:
+        problems.append(
+            f"Sets {sets!r}: a DELETE action undoes a join; expected 'field -= current user'"
+        )
     if verb in CRUD_VERBS:
         problems.append(f"action {verb!r} has the name of a CRUD operation; expected another verb")
-    action = ActionDoc(verb, model.table, key, tuple(assigned.items()), tuple(rules), taken)
+    action = ActionDoc(verb, model.table, key, tuple(assigned.items()), tuple(rules), taken, method)
     return action, problems
 
 
@@ -147,16 +169,20 @@ def _settable(model: "Model", name: str, operator: str) -> str | None:
     item = _field(model, name)
     if name in SYSTEM_FIELDS:
         return f"{name} is set by the system on every row; expected a field of {model.name}"
-    if item.required == "auto" and item.default != "null":
+    if item.required == "auto" and item.default != "null" and item.type.kind != "refs":
         return (
             f"{name} is derived ({item.default}); expected a field a client sets or a derived"
             " field with Default null (set only by actions)"
         )
-    if operator != "=":
-        return (
-            f"{operator} adds or removes the caller on a refs(User) field, which this version"
-            " does not generate yet; expected 'field = value'"
-        )
+    if operator != "=" or item.type.kind == "refs":
+        if item.type.kind != "refs" or item.type.ref != "User" or item.required != "auto":
+            return (
+                f"{operator} adds or removes the caller on a refs(User) field with Required"
+                f" auto; {name} is {item.type.kind}: expected 'field = value'"
+            )
+        if operator == "=":
+            return f"{name} is a set of users; expected '{name} += current user' or '-='"
+        return None
     if item.fixed:
         return f"{name} is set at create only (fixed); expected a field an action may change"
     if item.type.kind not in COMPARED_KINDS:

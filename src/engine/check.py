@@ -339,6 +339,11 @@ def _check_model(
         )
     for item in model.fields:
         subject = f"{model.name}.{item.name}"
+        if item.type.kind == "refs" and item.derived:  # who joined: answered, never taken
+            problems = _link_problems(model, item, links.get(item.name), None)
+            for problem in [*problems, *_derived_problems(item, model, schemas)]:
+                yield Mismatch(doc.path, item.line, subject, problem)
+            continue
         if item.type.kind == "refs":
             problems = _link_problems(model, item, links.get(item.name), create.get(item.name))
             for problem in problems:
@@ -361,6 +366,15 @@ def _check_model(
             if counting != expected:
                 app_says = "nothing" if counting is None else "{}.{}".format(*counting)
                 problem = f"the model counts {app_says}, doc says {'{}.{}'.format(*expected)}"
+                yield Mismatch(doc.path, item.line, subject, problem)
+            continue
+        if item.viewed is not None:
+            for problem in _derived_problems(item, model, schemas):
+                yield Mismatch(doc.path, item.line, subject, problem)
+            viewing = getattr(mapped, "viewer_flags", {}).get(item.name)
+            if viewing != item.viewed:
+                app_says = "no viewer flag" if viewing is None else f"current user in {viewing}"
+                problem = f"the model says {app_says}, doc says {item.default}"
                 yield Mismatch(doc.path, item.line, subject, problem)
             continue
         column = table.columns.get(item.name)
@@ -396,6 +410,9 @@ def _check_model(
     documented = {item.name for item in model.fields}
     for name in set(getattr(mapped, "counts", {})) - documented:
         yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "count is not in the doc")
+    for name in set(getattr(mapped, "viewer_flags", {})) - documented:
+        problem = "viewer flag (current user in ...) is not in the doc"
+        yield Mismatch(doc.path, model.line, f"{model.name}.{name}", problem)
     for name in table.columns.keys():  # noqa: SIM118 (a ColumnCollection)
         if name not in documented and name not in SYSTEM_COLUMNS:
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "column is not in the doc")
@@ -423,6 +440,8 @@ def _link_problems(
                 f"link table is {secondary.name} ({pairs}), doc says {link.table}"
                 f" ({link.source} -> {link.source_table}, {link.target} -> {link.target_table})"
             )
+    if item.derived:  # who joined: no input to compare
+        return
     if schema is None:
         yield f"not a field of {model.name}Create"
         return

@@ -138,6 +138,8 @@ _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
 _COUNT = re.compile(r"count\((?:(?P<model>[A-Z][A-Za-z0-9]*)\.)?(?P<field>[a-z][a-z0-9_]*)\)")
 """A derived field's `count(Comment.card_id)` or `count(labels)`."""
+_VIEWER = re.compile(r"current user in (?P<field>[a-z][a-z0-9_]*)")
+"""A derived bool's `current user in favorited_by`: whether the caller is in that set."""
 _UNIQUE_SUFFIX = re.compile(r"\s+unique(?P<per>\s+per(?:\s+(?P<scope>\S+))?)?$")
 OWNER_SCOPE = ("owner_id",)
 """`unique` alone: among the rows of the same owner."""
@@ -197,9 +199,18 @@ class ModelField:
         return None if found is None else (found["model"], found["field"])
 
     @property
+    def viewed(self) -> str | None:
+        """`current user in favorited_by`: the `refs(User)` field whose holding the caller
+        this field answers, or None."""
+        found = _VIEWER.fullmatch(self.default or "") if self.derived else None
+        return None if found is None else found["field"]
+
+    @property
     def stored(self) -> bool:
-        """A column of its own: what a client sends, and a derived field actions set."""
-        return self.required != "auto" or (self.derived and self.counted is None)
+        """A column of its own: what a client sends, a derived field actions set, and the
+        set of users a `refs(User)` field holds."""
+        computed = self.counted is not None or self.viewed is not None
+        return self.required != "auto" or (self.derived and not computed)
 
     @property
     def renamed_from(self) -> str | None:
@@ -660,8 +671,19 @@ class _Reader:
                     f"{model.name}.{item.name} is {item.default}, a number of rows; expected"
                     " its Type int",
                 )
+            elif item.viewed is not None:
+                found = model.field(item.viewed)
+                if item.type.kind != "bool" or found is None or found.type.ref != "User":
+                    sets = [f.name for f in model.fields if f.type.kind == "refs" and f.derived]
+                    self.problem(
+                        item.line,
+                        f"{model.name}.{item.name} is {item.default}; expected a bool and a"
+                        f" refs(User) field of {model.name}"
+                        f" ({', '.join(sets) or 'none: add one with Required auto'})",
+                    )
             elif (
                 item.counted is None
+                and item.type.kind != "refs"
                 and item.derived
                 and (item.default != "null" or item.type.kind not in COMPARED_KINDS)
             ):
@@ -758,8 +780,14 @@ class _Reader:
                 self.problem(line, f"{name}: {problem}")
                 unique = None
         if field_type is not None and field_type.kind == "refs":
-            if required == "auto":
-                self.problem(line, f"{name} is refs(...) with Required auto; expected yes or no")
+            if (required == "auto") != (field_type.ref == "User"):
+                wanted = "auto" if field_type.ref == "User" else "yes or no"
+                self.problem(
+                    line,
+                    f"{name} is {_plain(type_text)} with Required {required}; expected"
+                    f" {wanted} (a refs(User) field is changed only by actions that add or"
+                    " remove their caller: 'Sets | field += current user')",
+                )
                 ok = False
             elif default not in ("-", ""):
                 self.problem(
@@ -942,12 +970,13 @@ class _Reader:
         method, path = key.split(" ", 1)
         found = ACTION_PATH.fullmatch(path)
         model = next((m for m in models if found and m.table == found["rows"]), None)
-        if found is None or model is None or method != "POST":
+        if found is None or model is None or method not in ("POST", "DELETE"):
             tables = ", ".join(f"POST /api/v1/{m.table}/{{id}}/<verb>" for m in models)
             self.problem(
                 line,
                 f"{key} has an action's rows (When, Sets, Request fields); an action is a POST"
-                f" after a row's key of a model of this doc: expected {tables}",
+                f" (or the DELETE that undoes a join) after a row's key of a model of this doc:"
+                f" expected {tables}",
             )
             return None
         lines = {name: aspects.get(name, (line, ""))[0] for name in ("Sets", "When", "Request")}
@@ -965,6 +994,7 @@ class _Reader:
             _plain(aspects.get("Sets", (0, ""))[1]),
             _plain(aspects.get("When", (0, ""))[1]),
             re.sub(r"^fields\b", "", takes),
+            method,
         )
         for message in problems:
             row = message.split(" ", 1)[0]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from src.core.actions import NOW
+from src.core.actions import NOW, CallerChange
 from src.core.errors import in_words
 from src.core.pagination import split_filter
 from src.engine.doc import (
@@ -156,8 +156,11 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 **context,
                 **_tests(model, operations.get(model.name, {}), nestings, doc.objects),
                 unique=_unique_scopes(doc, model),
-                actions=bool(acts),
+                actions=any(not act.action.joins_or_leaves for act in acts if act.action),
+                joins=any(act.action.joins_or_leaves for act in acts if act.action),
                 counts=_counted_words(model),
+                joined_counts=_counted_words(model, joined=True),
+                viewer_flags={item.name: item.viewed for item in model.fields if item.viewed},
                 derived=any(item.derived for item in model.fields),
             )
             router = _register_routes(router, names)
@@ -399,6 +402,10 @@ def _action_data(model: Model, endpoints: list[Endpoint], public: bool) -> list[
         shown.append(
             {
                 "verb": action.verb,
+                "method": endpoint.method,
+                "name": action.verb
+                if endpoint.method == "POST"
+                else f"{endpoint.method} {action.verb}",
                 "key": key | {"path": key["path"].replace(":path", "")},
                 "request": endpoint.request,
                 "responses": sorted(statuses),
@@ -432,6 +439,8 @@ def _service_actions(model: Model, endpoints: list[Endpoint]) -> list[dict[str, 
             parts.append(f"when=({', '.join(rules)}{',' if len(rules) == 1 else ''})")
         if action.takes:
             parts.append(f"takes={python_literal(action.takes)}")
+        if action.method != "POST":
+            parts.append(f"method={python_literal(action.method)}")
         declared.append({"code": f"Action({', '.join(parts)})", "imports": imports})
     return declared
 
@@ -440,6 +449,9 @@ def _action_value(model: Model, name: str, value: Any, imports: list[str]) -> st
     """A `Sets` or `When` value as Python: an enum's member, `NOW`, a date, a literal."""
     item = model.field(name)
     assert item is not None
+    if isinstance(value, CallerChange):
+        imports.append(f"from src.core.actions import {value!r}")
+        return repr(value)
     if value is NOW:
         imports.append("from src.core.actions import NOW")
         return "NOW"
@@ -625,16 +637,19 @@ def answered_fields(model: Model) -> list[ModelField]:
     return [item for item in model.fields if item.required != "auto" or item.derived]
 
 
-def _counted_words(model: Model) -> dict[str, str]:
+def _counted_words(model: Model, *, joined: bool = False) -> dict[str, str]:
     """Each count field as the generated tests name what it counts: `comments.card_id`, or
-    the `refs` field (`labels`)."""
-    return {
-        item.name: item.counted[1]
-        if item.counted[0] is None
-        else f"{table_name(item.counted[0])}.{item.counted[1]}"
-        for item in model.fields
-        if item.counted is not None
-    }
+    the `refs` field (`labels`); `joined`: only those of a `refs(User)` field that callers
+    join (`count(favorited_by)`), and only the others without it."""
+    words = {}
+    for item in model.fields:
+        if item.counted is None:
+            continue
+        source, name = item.counted
+        counted = model.field(name) if source is None else None
+        if (counted is not None and counted.derived) == joined:
+            words[item.name] = name if source is None else f"{table_name(source)}.{name}"
+    return words
 
 
 def counts_of(doc: FeatureDoc, model: Model) -> dict[str, tuple[str, str]]:
@@ -713,6 +728,7 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "indexes": list_indexes(doc, model),
         "search": search_fields(doc, model),
         "counts": counts_of(doc, model),
+        "viewer_flags": {item.name: item.viewed for item in model.fields if item.viewed},
     }
 
 
@@ -919,6 +935,9 @@ def _schema_types(
     values = _value_types(item, model, imports, aliases)
     if values is not None:
         return values
+    if kind == "refs" and item.derived:  # who joined (`+= current user`): answered only
+        imports.append("import uuid")
+        return "list[uuid.UUID]", "list[uuid.UUID]"
     if kind == "refs":  # the ids, each once, within the count bound (always bounded)
         imports += [
             "import uuid",

@@ -161,6 +161,9 @@ class Entity(Base):
     counts: ClassVar[dict[str, tuple[str, str]]] = {}
     """Each count field (`count(Comment.card_id)`): the table and column of the rows it
     counts, read in the row's own statement (`Repository._columns_of`)."""
+    viewer_flags: ClassVar[dict[str, str]] = {}
+    """Each field that says whether the caller is in a `refs(User)` field (`favorited`:
+    `current user in favorited_by`), by name: false for an anonymous caller."""
 
 
 class OwnedEntity(Entity):

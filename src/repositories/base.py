@@ -53,6 +53,8 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
@@ -194,6 +196,8 @@ class Repository(Generic[ModelT]):
     model: type[ModelT]
     owner_id: uuid.UUID | None = None
     """Who new rows belong to; None for tables without owners."""
+    viewer_id: uuid.UUID | None = None
+    """Who asks, as a row's viewer flags (`favorited`) answer; None: an anonymous caller."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -231,7 +235,23 @@ class Repository(Generic[ModelT]):
         """A row of `model` as its own GET answers it (also a row `expand` embeds)."""
         links = link_fields(model)
         counts = [self._count_of(name, model) for name in model.counts]
-        return [*model.__table__.columns, *(self._ids_of(name, model) for name in links), *counts]
+        flags = [self._viewer_flag(name, model) for name in model.viewer_flags]
+        ids = [self._ids_of(name, model) for name in links]
+        return [*model.__table__.columns, *ids, *counts, *flags]
+
+    @staticmethod
+    def _viewer_flag(name: str, model: type[Entity]) -> ColumnElement[Any]:
+        """`current user in favorited_by` as one value of the row: whether the link table
+        pairs the row with the `_viewer` parameter (never, for NULL: an anonymous caller),
+        served by the link table's primary key."""
+        link = link_fields(model)[model.viewer_flags[name]]
+        pairs = link.table.alias(f"viewer_{name}")
+        row_id: ColumnElement[Any] = literal_column(f"{model.__tablename__}.id")  # see _count_of
+        viewer = bindparam("_viewer", type_=Uuid)
+        held = exists().where(
+            pairs.c[link.source.name] == row_id, pairs.c[link.target.name] == viewer
+        )
+        return held.label(name)
 
     @staticmethod
     def _count_of(name: str, model: type[Entity]) -> ColumnElement[Any]:
@@ -467,10 +487,10 @@ class Repository(Generic[ModelT]):
     # ------------------------------------------------------------------- execution
 
     async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Record]:
-        return await self.database.read(statement, params)
+        return await self.database.read(statement, {**params, "_viewer": self.viewer_id})
 
     async def _one(self, statement: Executable, params: Mapping[str, Any]) -> Record | None:
-        return await self.database.write(statement, params)
+        return await self.database.write(statement, {**params, "_viewer": self.viewer_id})
 
     # ------------------------------------------------------------------ operations
 
@@ -769,6 +789,75 @@ class Repository(Generic[ModelT]):
         }
         return await self._one(statement, params)
 
+    async def join_or_leave(
+        self, id: RowKey, action: Action, versions: Versions = None
+    ) -> tuple[Record | None, bool]:
+        """The caller (`viewer_id`) joins or leaves the action's `refs(User)` field of a row
+        they may read: (the row, whether it changed), or (None, False) if they cannot read
+        it. The pair is written (an INSERT ... SELECT of the readable row, ON CONFLICT DO
+        NOTHING: joined twice is joined once; or a DELETE) and the row's version bumped when
+        it changed, in one statement on PostgreSQL (the INSERT as a CTE of the UPDATE), in
+        one transaction on SQLite; then the row is read, with its counts and flags as they
+        now are (a CTE's own changes are not visible to its statement's RETURNING)."""
+        change = action.caller_change
+        assert change is not None
+        name, joins = change
+        link = link_fields(self.model)[name]
+        key = tuple(self._key(id))
+        caller = bindparam("_caller", type_=Uuid)
+
+        def pair() -> Any:
+            readable = self._readable(select(self.model.id).where(*self._target(versions, key)))
+            if not joins:
+                leave = delete(link.table).where(link.target == caller)
+                return leave.where(link.source.in_(readable)).returning(link.source)
+            last = select(func.coalesce(func.max(link.table.c.position), 0) + 1)
+            place = last.where(link.source == self.model.id).scalar_subquery()
+            source = readable.add_columns(caller, place)
+            columns = [link.source.name, link.target.name, "position"]
+            dialect_insert = (
+                postgresql_insert if self.database.dialect_name == "postgresql" else sqlite_insert
+            )
+            joined = dialect_insert(link.table).from_select(columns, source)
+            return joined.on_conflict_do_nothing().returning(link.source)
+
+        def bump(changed: Any) -> Update:
+            touched = update(self.model).where(self.model.id.in_(changed))
+            values = {"updated_at": bindparam("_now"), "version": self.model.version + 1}
+            return touched.values(values).returning(self.model.id)
+
+        params = {**self._target_params(id, versions), "_caller": self.viewer_id, "_now": utcnow()}
+        shape = ("pair", name, joins, versions is None, key)
+        if self.database.dialect_name == "postgresql":
+            paired = self._statement(
+                (*shape, "bumped"), lambda: bump(select(pair().cte("paired").c[0]))
+            )
+            changed = bool(await self.database.write_all(paired, params))
+        else:
+            async with self.database.transaction():
+                pairs = await self.database.write_all(self._statement(shape, pair), params)
+                if pairs:
+                    bumped = self._statement(
+                        ("bump",), lambda: bump([bindparam("_row", type_=Uuid)])
+                    )
+                    await self.database.write_all(bumped, {"_row": pairs[0][0], "_now": utcnow()})
+            changed = bool(pairs)
+        return await self.readable(id), changed
+
+    def _readable(self, statement: Select[Any]) -> Select[Any]:
+        """`statement` narrowed to the rows the caller may read (`OwnedRepository`)."""
+        return statement
+
+    async def readable(self, id: RowKey) -> Record | None:
+        """The row, if the caller may read it (a public model's, for anyone)."""
+        key = tuple(self._key(id))
+        statement = self._statement(
+            ("readable", key),
+            lambda: self._readable(select(*self._columns).where(*self._target(None, key))),
+        )
+        rows = await self._read(statement, self._target_params(id, None))
+        return rows[0] if rows else None
+
     @staticmethod
     def _rule(column: Any, rule: Rule, name: str) -> ColumnElement[bool]:
         """A `When` rule as SQL: `!=` counts null as unequal (`IS DISTINCT FROM`)."""
@@ -848,13 +937,20 @@ class OwnedRepository(Repository[OwnedT]):
     """
 
     def __init__(
-        self, database: Database, *, owner_id: uuid.UUID | None, unrestricted: bool = False
+        self,
+        database: Database,
+        *,
+        owner_id: uuid.UUID | None,
+        unrestricted: bool = False,
+        viewer_id: uuid.UUID | None = None,
     ) -> None:
-        """`owner_id=None` (with `unrestricted=True`) is for public reads: every row."""
+        """`owner_id=None` (with `unrestricted=True`) is for public reads: every row, and
+        `viewer_id` the caller they are answered for, if a token names one."""
         if owner_id is None and not unrestricted:
             raise ValueError("an owner-scoped repository needs an owner_id")
         super().__init__(database)
         self.owner_id = owner_id
+        self.viewer_id = owner_id if viewer_id is None else viewer_id
         self.unrestricted = unrestricted
 
     def _scope(self, statement: StatementT) -> StatementT:
@@ -868,6 +964,10 @@ class OwnedRepository(Repository[OwnedT]):
         if self.unrestricted:
             return or_(model.owner_id == owner, is_superuser(owner))
         return model.owner_id == owner
+
+    def _readable(self, statement: Select[Any]) -> Select[Any]:
+        """The caller's rows (any, for a superuser), or every row of a public model."""
+        return statement if self.model.readable_by_anyone else self._scope(statement)
 
     def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
         """A target whose GETs are public: every row. Else the target's owner rule for the
@@ -1071,7 +1171,11 @@ def expandable(model: type[Entity]) -> dict[str, tuple[str, type[Entity]]]:
         for column, target in owned_references(model).items()
         if column.endswith("_id")
     }
-    many = {name: (name, link.target_model) for name, link in link_fields(model).items()}
+    many = {
+        name: (name, link.target_model)
+        for name, link in link_fields(model).items()
+        if link.target_model is not User  # who favorited: ids only, never their accounts
+    }
     return singles | many
 
 

@@ -107,6 +107,8 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         after it (404, 412, the 404 of a reference in the body, or the 409 of the rule that
         the row breaks)."""
         action = self.actions[name]
+        if action.caller_change is not None:
+            return await self._join_or_leave(action, id, versions)
         values = data.model_dump() if data is not None else {}
         row = await self.repository.act(id, action, values, versions)
         if row is not None:
@@ -117,6 +119,17 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
             raise ResourceConflict(f"{self.resource} changed while it was acted on; try again")
         found = value_text(getattr(current, rule.field))
         raise RuleBroken(self.resource, name, rule.field, str(rule), found)
+
+    async def _join_or_leave(self, action: Action, id: RowKey, versions: Versions) -> Record:
+        """The caller joins or leaves a `refs(User)` field (`+= current user`) of a row they
+        may read: a join that is already in, or a leave already out, changes nothing (the
+        version stays) and answers the row, as a retried request expects."""
+        row, changed = await self.repository.join_or_leave(id, action, versions)
+        if row is None:
+            await self._not_found(id)
+        if not changed and versions is not None and row.version not in versions:
+            raise PreconditionFailed(self.resource)
+        return row
 
     async def delete(self, id: RowKey, versions: Versions = None) -> None:
         if not await self.repository.delete(id, versions):

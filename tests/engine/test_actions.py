@@ -41,6 +41,21 @@ ARCHIVE = """
 | Response 409 | ConflictError |
 """
 ARCHIVED_AT = "| archived_at | datetime | auto | null | When `archive` ran |\n"
+STAR = """
+### POST /api/v1/cards/{id}/star
+| Aspect | Detail |
+|--------|--------|
+| Auth | Required |
+| Sets | starred_by += current user |
+| Response 200 | CardResponse |
+| Response 401 | UnauthorizedError |
+| Response 404 | NotFoundError |
+"""
+STARRED = (
+    "| starred_by | refs(User) | auto | - | Who starred it |\n"
+    "| star_count | int | auto | count(starred_by) | How many starred it |\n"
+    "| starred | bool | auto | current user in starred_by | Whether the caller did |\n"
+)
 
 
 def _tracker(directory: Path, *edits: tuple[str, str]) -> Path:
@@ -59,7 +74,16 @@ def _line(doc: Path, text: str) -> int:
 
 def test_every_action_row_parses_in_the_words_of_the_service() -> None:
     doc = parse_doc(EXAMPLE, APP_MODELS)
-    actions = {e.action.verb: (e.request, e.action.texts) for e in doc.endpoints if e.action}
+    actions = {
+        e.action.verb: (e.request, e.action.texts)
+        for e in doc.endpoints
+        if e.action and not e.action.joins_or_leaves
+    }
+    joins = {
+        e.key: e.action.texts["sets"]
+        for e in doc.endpoints
+        if e.action and e.action.joins_or_leaves
+    }
 
     assert actions == {
         "close": (
@@ -84,11 +108,24 @@ def test_every_action_row_parses_in_the_words_of_the_service() -> None:
         ),
         "pin": (None, {"sets": ["pinned = true"], "when": [], "takes": []}),
     }
+    assert joins == {
+        "POST /api/v1/boards/{id}/follow": ["followed_by += current user"],
+        "DELETE /api/v1/boards/{id}/follow": ["followed_by -= current user"],
+        "POST /api/v1/cards/{id}/watch": ["watched_by += current user"],
+        "POST /api/v1/cards/{id}/unwatch": ["watched_by -= current user"],
+    }
+    board = doc.models[0]
+    following, followers = board.field("following"), board.field("follower_count")
+    assert following is not None
+    assert followers is not None
+    assert (following.viewed, following.stored) == ("followed_by", False)
+    assert followers.counted == (None, "followed_by")
     card = doc.models[1]
     closed_at = card.field("closed_at")
     assert closed_at is not None
     assert (closed_at.derived, closed_at.nullable) == (True, True)
-    assert [f.name for f in card.fields if f.derived] == ["closed_at", "comment_count"]
+    derived = ["closed_at", "comment_count", "watched_by"]
+    assert [f.name for f in card.fields if f.derived] == derived
     count = card.field("comment_count")
     assert count is not None
     assert (count.counted, count.stored) == (("Comment", "card_id"), False)
@@ -174,6 +211,50 @@ REFUSED = {
         "| closed_at |",
         "Card.closed_at is Required auto with Default utcnow(); a derived field's Default is null",
     ),
+    "a join of something other than the caller": (
+        ("| Sets | watched_by += current user |", "| Sets | watched_by += 3 |"),
+        "| Sets | watched_by += 3",
+        "+= takes 'current user' (the caller joins or leaves)",
+    ),
+    "a join on a field that is no refs(User)": (
+        ("| Sets | pinned = true |", "| Sets | pinned += current user |"),
+        "| Sets | pinned += current user",
+        "+= adds or removes the caller on a refs(User) field with Required auto; pinned is bool",
+    ),
+    "a set of users assigned": (
+        ("| Sets | watched_by += current user |", "| Sets | watched_by = null |"),
+        "| Sets | watched_by = null",
+        "watched_by is a set of users; expected 'watched_by += current user' or '-='",
+    ),
+    "a join beside another change": (
+        (
+            "| Sets | watched_by += current user |",
+            "| Sets | watched_by += current user, pinned = true |",
+        ),
+        "| Sets | watched_by += current user, pinned",
+        "a join or leave (+= or -= current user) is the action's only change",
+    ),
+    "a DELETE that is no leave": (
+        ("| Sets | followed_by -= current user |", '| Sets | name = "x" |'),
+        '| Sets | name = "x"',
+        "a DELETE action undoes a join; expected 'field -= current user'",
+    ),
+    "a refs(User) a client would send": (
+        ("| watched_by | refs(User) | auto |", "| watched_by | refs(User) | no |"),
+        "| watched_by |",
+        "watched_by is refs(User) with Required no; expected auto",
+    ),
+    "a viewer flag that is no bool": (
+        ("| following | bool |", "| following | int |"),
+        "| following |",
+        "Board.following is current user in followed_by; expected a bool and a refs(User) field",
+    ),
+    "a viewer flag of no set of users": (
+        ("current user in followed_by", "current user in name"),
+        "| following |",
+        "Board.following is current user in name; expected a bool and a refs(User) field of"
+        " Board (followed_by)",
+    ),
 }
 
 
@@ -206,7 +287,7 @@ def test_rows_of_an_action_on_a_route_that_is_no_action_are_refused(tmp_path: Pa
     )
     ((line, message),) = problems_of(doc)
     assert line == _line(doc, "### PUT /api/v1/cards/{id}/pin") + 1  # its table
-    assert "an action is a POST after a row's key" in message
+    assert "an action is a POST (or the DELETE that undoes a join) after a row's key" in message
 
 
 # ---------------------------------------------------------------- add, check, evolve
@@ -283,6 +364,38 @@ def test_check_compares_each_action_with_the_service_both_ways(tracked: Tracked)
     assert featwright(project, "check").returncode == 0
 
 
+def test_check_compares_joins_and_viewer_flags_both_ways(tracked: Tracked) -> None:
+    project = tracked.project
+    model, service = project / "src/models/board.py", project / "src/services/board_service.py"
+    good_model, good_service = model.read_text("utf-8"), service.read_text("utf-8")
+    joins = 'Action("follow", sets={"followed_by": ADD_CALLER})'
+    try:
+        model.write_text(
+            edited(good_model, ('    viewer_flags = {"following": "followed_by"}\n', ""))
+        )
+        service.write_text(edited(good_service, (joins, joins.replace("ADD", "REMOVE"))))
+        result = featwright(project, "check", env={"COLUMNS": "300"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert (
+            "the model says no viewer flag, doc says current user in followed_by" in result.stdout
+        )
+        said = "doc says Sets followed_by += current user, the route followed_by -= current user"
+        assert said in result.stdout, result.stdout
+    finally:
+        model.write_text(good_model, encoding="utf-8")
+        service.write_text(good_service, encoding="utf-8")
+    text = tracked.doc.read_text(encoding="utf-8")
+    flag = next(line for line in text.splitlines(keepends=True) if line.startswith("| following |"))
+    try:
+        tracked.doc.write_text(edited(text, (flag, "")), encoding="utf-8")
+        result = featwright(project, "check", env={"COLUMNS": "300"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "viewer flag (current user in ...) is not in the doc" in result.stdout
+    finally:
+        tracked.doc.write_text(text, encoding="utf-8")
+    assert featwright(project, "check").returncode == 0
+
+
 def test_check_compares_optional_auth_both_ways(tracked: Tracked) -> None:
     project, text = tracked.project, tracked.doc.read_text(encoding="utf-8")
     optional = "| Auth | Optional (anyone may read a board; a token, when sent, must be valid) |"
@@ -311,15 +424,20 @@ def test_a_changed_doc_adds_then_removes_an_action_and_its_derived_field(
     closed_at = "| closed_at | datetime | auto | null |"
     grown = edited(
         original,
-        (closed_at, ARCHIVED_AT + closed_at),
-        ("\n## File Plan", ARCHIVE + "\n## File Plan"),
+        (closed_at, ARCHIVED_AT + STARRED + closed_at),
+        ("\n## File Plan", ARCHIVE + STAR + "\n## File Plan"),
     )
     doc.write_text(grown, encoding="utf-8")
     added = featwright(project, "add", str(doc))
     assert added.returncode == 0, added.stdout + added.stderr
     migrations = sorted((project / "migrations/versions").glob("*.py"))
-    assert "archived_at" in migrations[-1].read_text(encoding="utf-8")
+    migration = migrations[-1].read_text(encoding="utf-8")
+    assert "archived_at" in migration
+    assert 'create_table(\n        "card_starred_by"' in migration
+    assert "star_count" not in migration
+    assert '"starred"' not in migration
     assert '"/{id}/archive"' in routes.read_text(encoding="utf-8")
+    assert '"/{id}/star"' in routes.read_text(encoding="utf-8")
     checked = featwright(project, "check", env={"COLUMNS": "300"})
     assert checked.returncode == 0, checked.stdout
     assert_lint_clean(project)
@@ -330,8 +448,10 @@ def test_a_changed_doc_adds_then_removes_an_action_and_its_derived_field(
     removed = featwright(project, "add", str(doc), "--allow-data-loss")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert '"/{id}/archive"' not in routes.read_text(encoding="utf-8")
-    latest = sorted((project / "migrations/versions").glob("*.py"))[-1]
-    assert "drop_column" in latest.read_text(encoding="utf-8")
+    assert '"/{id}/star"' not in routes.read_text(encoding="utf-8")
+    latest = sorted((project / "migrations/versions").glob("*.py"))[-1].read_text("utf-8")
+    assert "drop_column" in latest
+    assert 'drop_table("card_starred_by")' in latest
     assert featwright(project, "check").returncode == 0
 
 
@@ -397,6 +517,39 @@ async def test_each_action_is_one_statement(
     answer, kinds = await _counted(counter, client.get(f"{API}/cards?limit=20", headers=headers))
     assert answer.json()["items"]
     assert kinds == ["SELECT"]  # page 1 with its total: one statement, counts included
+
+
+async def test_a_join_writes_the_pair_then_answers_the_row(
+    served: tuple[httpx.AsyncClient, Counter],
+) -> None:
+    client, counter = served
+    owner, reader = await sign_up(client), await sign_up(client)
+    for _ in range(3):
+        board = await create_row(client, owner, "boards")
+        for method in ("POST", "POST", "DELETE", "DELETE"):
+            await client.request(method, f"{API}/boards/{board['id']}/follow", headers=reader)
+        await client.get(f"{API}/boards/{board['id']}", headers=reader)
+    board = await create_row(client, owner, "boards")
+    url = f"{API}/boards/{board['id']}"
+    version = board["version"]
+    for method, following, bumped in (
+        ("POST", True, 1),  # the pair written and the version bumped, in one statement
+        ("POST", True, 0),  # already in: nothing written, the row as it is
+        ("DELETE", False, 1),
+        ("DELETE", False, 0),
+    ):
+        request = client.request(method, f"{url}/follow", headers=reader)
+        answer, kinds = await _counted(counter, request)
+        assert answer.status_code == 200, answer.text
+        assert kinds == ["SELECT", "WITH"], (method, kinds)  # the write, then the row
+        assert answer.json()["following"] is following
+        assert answer.json()["version"] == version + bumped
+        version = answer.json()["version"]
+    await client.post(f"{url}/follow", headers=reader)
+    answer, kinds = await _counted(counter, client.get(url, headers=reader))
+    assert (answer.json()["follower_count"], answer.json()["following"]) == (1, True)
+    assert kinds == ["SELECT"]  # the count and the caller's flag: in the row's statement
+    assert (await client.get(url)).json()["following"] is False  # nobody asks
 '''
 
 

@@ -12,8 +12,9 @@ edits to a copy of the project.
   steps under an errand whose list sorts, filters and searches too.
 - `FEAT-005-tracker.md` holds the behaviour constructs: cards closed, reopened, moved (a body
   of fields) and pinned by actions, a field only actions set (`closed_at`), and a count of
-  their comments (`comment_count`); tried as written, and with the fields its actions set and
-  test made Required yes.
+  their comments (`comment_count`), boards anyone may read and follow (`+= current user`, its
+  `DELETE` undo, a count of followers and the caller's `following`), and cards their owner
+  watches; tried as written, and with the fields its actions set and test made Required yes.
 
 On each copy: lint on every generated file, `check` green and `add` again a no-op, the generated
 test modules and the access walk on SQLite and PostgreSQL, and schemathesis over the app,
@@ -75,14 +76,15 @@ EXAMPLES = {
     "tracker": Example(
         "FEAT-005-tracker.md",
         ("boards", "cards", "comments"),
-        14,  # two for boards, five for cards, four actions, three for comments
-        ("ActionContract", "CountContract", "DerivedContract"),
+        18,  # two for boards and its follow and unfollow, five for cards, six actions,
+        # three for comments
+        ("ActionContract", "CountContract", "DerivedContract", "JoinContract"),
     ),
     "tracker-required": Example(
         "FEAT-005-tracker.md",
         ("boards", "cards", "comments"),
-        14,
-        ("ActionContract", "CountContract", "DerivedContract"),
+        18,
+        ("ActionContract", "CountContract", "DerivedContract", "JoinContract"),
         required=("state", "priority", "pinned"),
     ),
 }
