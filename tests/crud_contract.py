@@ -377,7 +377,15 @@ class CrudContract:
             openapi["paths"][p]["post"] for p in creates if "post" in openapi["paths"].get(p, {})
         )
         body = post["requestBody"]["content"]["application/json"]["schema"]
-        spec = resolve(openapi, body)["properties"][field]
+        spec = resolve(openapi, body)["properties"].get(field)
+        if spec is None:  # a key the server makes (a slug, a number): one it has not made
+            answer = post["responses"]["201"]["content"]["application/json"]["schema"]
+            made = resolve(openapi, answer)["properties"][field]
+            if made.get("type") == "integer":
+                return (
+                    2**31 - 1 - next(_FRESH.setdefault((self.resource, field), itertools.count(1)))
+                )
+            return f"no-row-{uuid.uuid4().hex}"
         return fresh(openapi, spec, (self.resource, field))
 
     async def _unique_body(
@@ -427,6 +435,27 @@ class CrudContract:
         created = await client.post(f"{API}/{self.resource}", json=body, headers=headers)
         assert created.status_code == 201, created.text
         return dict(created.json())
+
+    async def _create_route(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        openapi: Schema,
+        given: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """A create's URL and a valid body (with the values `given`): the flat POST, or,
+        where rows are created only under a parent (`/cards/{card_id}/comments`), that POST
+        under a new parent (or the one given)."""
+        body = {**await self._body(client, headers), **(given or {})}
+        if "create" in self.statuses:
+            return f"{API}/{self.resource}", body
+        nested = next(
+            path
+            for path, operations in openapi["paths"].items()
+            if path.endswith(f"}}/{self.resource}") and "post" in operations
+        )
+        field = re.findall(r"\{(\w+)\}", nested)[-1]
+        return nested.replace(f"{{{field}}}", body.pop(field)), body
 
     async def _current(
         self, client: httpx.AsyncClient, row: dict[str, Any], headers: dict[str, str]
@@ -2082,6 +2111,8 @@ class JoinContract(CrudContract):
         openapi = (await client.get("/openapi.json")).json()
         public = reads_are_public(openapi, self.resource)
         for field, routes in (await self._joins(client)).items():
+            if True not in routes:  # only a leave: nothing to leave on a new row
+                continue
             row = await self._create(client, owner.headers)
             assert row[field] == []
             caller = await make_user() if public else owner  # read access is enough
@@ -2113,10 +2144,12 @@ class JoinContract(CrudContract):
         for routes in (await self._joins(client)).values():
             for route in routes.values():
                 row = await self._create(client, owner.headers)
-                missing = await self._send(
-                    client, route, {**row, "id": str(uuid.uuid4())}, stranger.headers
+                key = re.findall(r"\{(\w+)\}", route)[-1]
+                value = (
+                    uuid.uuid4() if key == "id" else await self._fresh(client, owner.headers, key)
                 )
-                assert_problem(missing, 404)
+                missing = {**row, key: str(value)}
+                assert_problem(await self._send(client, route, missing, stranger.headers), 404)
                 foreign = await self._send(client, route, row, stranger.headers)
                 if public:
                     assert foreign.status_code == 200, foreign.text
@@ -2153,6 +2186,83 @@ class JoinContract(CrudContract):
             assert current["version"] == row["version"] + 1
 
 
+class MadeKeyContract(CrudContract):
+    """Keys the server makes at create: slugs (`slugs`: `slug` -> the field it is made from),
+    unique with `-2`, `-3` on a clash, also between concurrent creates, and kept by updates;
+    numbers (`numbers`: `number` -> the field whose rows count 1, 2, 3, or `owner_id`),
+    never handed out twice, also after a delete and between concurrent creates."""
+
+    slugs: ClassVar[dict[str, str]] = {}
+    numbers: ClassVar[dict[str, str]] = {}
+
+    async def _made(
+        self, client: httpx.AsyncClient, headers: dict[str, str], **given: Any
+    ) -> dict[str, Any]:
+        openapi = (await client.get("/openapi.json")).json()
+        url, body = await self._create_route(client, headers, openapi, given)
+        made = await client.post(url, json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        LOCATIONS[made.json()["id"]] = made.headers["location"]
+        return dict(made.json())
+
+    async def test_a_slug_is_made_from_its_field_once_and_kept(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for slug, field in self.slugs.items():
+            text = f"Héllo, Wörld {uuid.uuid4().hex[:6]}!"
+            first = await self._made(client, headers, **{field: text})
+            expected = f"hello-world-{text[-7:-1]}"
+            assert first[slug] == expected
+            keyed = headers | {"Idempotency-Key": str(uuid.uuid4())}  # in a transaction
+            second = await self._made(client, keyed, **{field: text})
+            assert second[slug] == f"{expected}-2"
+            for operation, method in UPDATE_METHODS.items():
+                if operation in self.statuses:
+                    url = self._item(operation, second)
+                    changed = await client.request(
+                        method, url, json={field: "Other"}, headers=headers
+                    )
+                    assert changed.status_code == 200, changed.text
+                    assert changed.json()[slug] == f"{expected}-2"  # links stay valid
+
+    @pytest.mark.usefixtures("live")
+    async def test_concurrent_creates_get_distinct_slugs_and_numbers(self, live: OpenApp) -> None:
+        app = await live()
+        client, user = app.client, await app.user()
+        parent = await self._made(client, user.headers)
+        text = f"Same {uuid.uuid4().hex[:6]}"
+        given = dict.fromkeys(self.slugs.values(), text)
+        given |= {  # one parent for every row
+            field: parent[field] for field in self.numbers.values() if field != "owner_id"
+        }
+        made = await asyncio.gather(*(self._made(client, user.headers, **given) for _ in range(4)))
+        for slug in self.slugs:
+            assert len({row[slug] for row in [parent, *made]}) == 5
+        for number in self.numbers:
+            assert sorted(row[number] for row in made) == [2, 3, 4, 5]
+
+    async def test_a_number_counts_per_scope_and_is_never_given_twice(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        headers = await self._headers(make_user)
+        for number, field in self.numbers.items():
+            first = await self._made(client, headers)
+            assert first[number] == 1
+            same = {} if field == "owner_id" else {field: first[field]}
+            second = await self._made(client, headers, **same)
+            assert second[number] == 2
+            other = await self._made(client, await self._headers(make_user))
+            assert other[number] == 1  # another scope counts from 1
+            openapi = (await client.get("/openapi.json")).json()
+            path = LOCATIONS.get(second["id"])
+            if path is not None and item_route_of(openapi, self.resource, "delete") is not None:
+                deleted = await client.delete(path, headers=headers)
+                assert deleted.status_code == 204, deleted.text
+                third = await self._made(client, headers, **same)
+                assert third[number] == 3  # the deleted row's number is not handed out again
+
+
 class DerivedContract(CrudContract):
     """The fields the system derives (set by actions only, or counts): answered, and refused
     by name in every input."""
@@ -2162,16 +2272,17 @@ class DerivedContract(CrudContract):
     ) -> None:
         headers = await self._headers(make_user)
         openapi = (await client.get("/openapi.json")).json()
-        created = await self._create(client, headers)
+        url, body = await self._create_route(client, headers, openapi)
+        made = await client.post(url, json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        created = made.json()
         inputs = set(create_schema(openapi, self.resource)["properties"])
         derived = set(created) - inputs - {"id", "version", "created_at", "updated_at"}
         derived -= set(self.references) | set(self.links)
         assert derived, f"{self.resource} answers no derived field"
         for field in sorted(derived):
-            body = await self._body(client, headers)
-            sent = await client.post(
-                f"{API}/{self.resource}", json={**body, field: created[field]}, headers=headers
-            )
+            url, body = await self._create_route(client, headers, openapi)
+            sent = await client.post(url, json={**body, field: created[field]}, headers=headers)
             problem = assert_problem(sent, 400)
             assert [e["field"] for e in problem["errors"]] == [field]
             for operation, method in UPDATE_METHODS.items():

@@ -10,8 +10,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import Index, Table, UniqueConstraint
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -35,7 +33,7 @@ from src.core.errors import (
     ServiceUnavailable,
     in_words,
 )
-from src.models.base import Base
+from src.repositories.constraints import violated_unique_key
 from src.schemas import problem
 
 logger = logging.getLogger(__name__)
@@ -183,7 +181,7 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     code = getattr(exc.orig, "sqlstate", None)
     if code == "23505" or "UNIQUE constraint failed" in message:
         logger.info("unique violation answered with 409: %s", message)
-        taken = _violated_unique_key(exc)
+        taken = violated_unique_key(exc)
         if taken is not None:
             return _value_taken(*taken)
         return problem_response(409, "The request conflicts with existing data")
@@ -191,49 +189,6 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
         logger.info("foreign key violation answered with 404: %s", message)
         return problem_response(404, "A resource this request refers to does not exist")
     return await _unexpected_error(request, exc)
-
-
-def _violated_unique_key(exc: IntegrityError) -> tuple[str, tuple[str, ...]] | None:
-    """The model and the columns (the field last) of the unique index or constraint a write
-    broke, as the database names it: PostgreSQL by its name (`constraint_name`, asyncpg's),
-    SQLite by its columns (`UNIQUE constraint failed: labels.owner_id, labels.name`)."""
-    name = next(
-        (
-            found
-            for error in (exc.orig, getattr(exc.orig, "__cause__", None), exc.__cause__)
-            if (found := getattr(error, "constraint_name", None))
-        ),
-        None,
-    )
-    failed = re.search(r"UNIQUE constraint failed: (.+)$", str(exc.orig))
-    for mapper in Base.registry.mappers:
-        table = mapper.local_table
-        assert isinstance(table, Table)
-        for key in [*table.indexes, *table.constraints]:
-            if not isinstance(key, UniqueConstraint) and not (
-                isinstance(key, Index) and key.unique
-            ):
-                continue
-            columns = tuple(column.name for column in key.columns)
-            listed = ", ".join(f"{table.name}.{column}" for column in columns)
-            if (failed and failed[1] == listed) or (name and name in _names_of(key)):
-                return mapper.class_.__name__, columns
-    return None
-
-
-_POSTGRES = make_url("postgresql+asyncpg://").get_dialect()()
-
-
-def _names_of(key: Index | UniqueConstraint) -> set[str]:
-    """An index's name in the models, and in PostgreSQL (which truncates one past 63
-    characters, as SQLAlchemy's naming convention then does)."""
-    if not key.name:
-        return set()
-    preparer = _POSTGRES.identifier_preparer
-    stored = (
-        preparer.format_index(key) if isinstance(key, Index) else preparer.format_constraint(key)
-    )
-    return {str(key.name), (stored or "").strip('"')}
 
 
 def _value_taken(model: str, columns: tuple[str, ...]) -> ProblemResponse:

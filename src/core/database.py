@@ -344,6 +344,23 @@ class Database:
                 with self._joined(core):
                     yield
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Inside a transaction, a block whose failure undoes its own statements only, so the
+        transaction goes on (a create tried again with another slug); elsewhere, the block."""
+        current = self._current.get()
+        if current is None:
+            yield
+        elif self.dialect_name == "postgresql":
+            try:
+                async with current.transaction():  # asyncpg: a SAVEPOINT inside a transaction
+                    yield
+            except postgres.DRIVER_ERRORS as error:
+                raise postgres.translated(error, self.dialect) from error
+        else:
+            async with current.begin_nested():
+                yield
+
     @contextmanager
     def _joined(self, connection: Any) -> Iterator[None]:
         token = self._current.set(connection)

@@ -63,10 +63,14 @@ class ActionDoc:
         return any(value in (ADD_CALLER, REMOVE_CALLER) for _, value in self.sets)
 
     @property
+    def running(self) -> Action:
+        """The action as the generated service declares it."""
+        return Action(self.verb, dict(self.sets), self.when, self.takes, self.method)
+
+    @property
     def texts(self) -> dict[str, list[str]]:
         """The action in the words the route's `x-action` shows it (`Action.described()`)."""
-        action = Action(self.verb, dict(self.sets), self.when, self.takes, self.method)
-        shown: dict[str, list[str]] = action.described()["x-action"]
+        shown: dict[str, list[str]] = self.running.described()["x-action"]
         return {part: shown[part] for part in ("sets", "when", "takes")}
 
 

@@ -394,6 +394,8 @@ def _check_model(
         if item.derived:
             for problem in _derived_problems(item, model, schemas):
                 yield Mismatch(doc.path, item.line, subject, problem)
+            for problem in _made_key_problems(item, mapped):
+                yield Mismatch(doc.path, item.line, subject, problem)
             continue
         if update_schema is not None:
             for problem in _update_problems(item, model, update_schema):
@@ -410,6 +412,10 @@ def _check_model(
     documented = {item.name for item in model.fields}
     for name in set(getattr(mapped, "counts", {})) - documented:
         yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "count is not in the doc")
+    for kind in ("slugs", "numbers"):
+        for name in set(getattr(mapped, kind, {})) - documented:
+            problem = f"the model makes it ({kind}), the doc has no such field"
+            yield Mismatch(doc.path, model.line, f"{model.name}.{name}", problem)
     for name in set(getattr(mapped, "viewer_flags", {})) - documented:
         problem = "viewer flag (current user in ...) is not in the doc"
         yield Mismatch(doc.path, model.line, f"{model.name}.{name}", problem)
@@ -455,6 +461,20 @@ def _link_problems(
             bound = actual
         if (None if actual is None else float(actual)) != bound:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+
+
+def _made_key_problems(item: ModelField, mapped: Any) -> Iterator[str]:
+    """A slug or a number the doc says the server makes is one the model makes, and from
+    the same field (`slugs`, `numbers`), both ways."""
+    for kind, source, words in (
+        ("slugs", item.slugged, "slug({})"),
+        ("numbers", item.numbered, "next({})"),
+    ):
+        made = getattr(mapped, kind, {}).get(item.name)
+        if made != source:
+            app_says = "nothing" if made is None else words.format(made)
+            doc_says = "nothing" if source is None else item.default
+            yield f"the model makes {app_says}, doc says {doc_says}"
 
 
 def _derived_problems(item: ModelField, model: Model, schemas: dict[str, Any]) -> Iterator[str]:

@@ -139,6 +139,10 @@ _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.I
 _COUNT = re.compile(r"count\((?:(?P<model>[A-Z][A-Za-z0-9]*)\.)?(?P<field>[a-z][a-z0-9_]*)\)")
 """A derived field's `count(Comment.card_id)` or `count(labels)`."""
 _VIEWER = re.compile(r"current user in (?P<field>[a-z][a-z0-9_]*)")
+_SLUG = re.compile(r"slug\((?P<field>[a-z][a-z0-9_]*)\)")
+"""A derived text's `slug(title)`: made from that field at create."""
+_NEXT = re.compile(r"next\((?P<field>[a-z][a-z0-9_]*)?\)")
+"""A derived int's `next(repo_id)` (1, 2, 3 per value of that ref) or `next()` (per owner)."""
 """A derived bool's `current user in favorited_by`: whether the caller is in that set."""
 _UNIQUE_SUFFIX = re.compile(r"\s+unique(?P<per>\s+per(?:\s+(?P<scope>\S+))?)?$")
 OWNER_SCOPE = ("owner_id",)
@@ -204,6 +208,19 @@ class ModelField:
         this field answers, or None."""
         found = _VIEWER.fullmatch(self.default or "") if self.derived else None
         return None if found is None else found["field"]
+
+    @property
+    def slugged(self) -> str | None:
+        """`slug(title)`: the field its slug is made from, or None."""
+        found = _SLUG.fullmatch(self.default or "") if self.derived else None
+        return None if found is None else found["field"]
+
+    @property
+    def numbered(self) -> str | None:
+        """`next(repo_id)`: the `ref` field whose rows each count 1, 2, 3 (`owner_id` for
+        `next()`: per owner); None for another field."""
+        found = _NEXT.fullmatch(self.default or "") if self.derived else None
+        return None if found is None else (found["field"] or "owner_id")
 
     @property
     def stored(self) -> bool:
@@ -673,7 +690,8 @@ class _Reader:
                 )
             elif item.viewed is not None:
                 found = model.field(item.viewed)
-                if item.type.kind != "bool" or found is None or found.type.ref != "User":
+                joined = found is not None and found.type.kind == "refs" and found.derived
+                if item.type.kind != "bool" or not joined:
                     sets = [f.name for f in model.fields if f.type.kind == "refs" and f.derived]
                     self.problem(
                         item.line,
@@ -681,6 +699,8 @@ class _Reader:
                         f" refs(User) field of {model.name}"
                         f" ({', '.join(sets) or 'none: add one with Required auto'})",
                     )
+            elif item.slugged is not None or item.numbered is not None:
+                self.check_made_key(model, item)
             elif (
                 item.counted is None
                 and item.type.kind != "refs"
@@ -709,6 +729,44 @@ class _Reader:
                     f"{model.name}.{item.name} refers to unknown model {item.type.ref!r};"
                     f" expected one of {', '.join(sorted(known))}",
                 )
+
+    def check_made_key(self, model: Model, item: ModelField) -> None:
+        """`slug(title)` is a str made from a str field the client sends; `next(repo_id)` an
+        int counted per value of a `ref` field set once (`yes, fixed`), `next()` per owner."""
+        if item.slugged is not None:
+            source = model.field(item.slugged)
+            if item.type != FieldType("str") or source is None or source.type.kind != "str":
+                texts = [f.name for f in model.fields if f.type.kind == "str" and not f.derived]
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} is {item.default}; expected Type str (no bounds:"
+                    f" the slug's own) made from a str field of {model.name}"
+                    f" ({', '.join(texts) or 'none'})",
+                )
+            elif source.derived:
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} is {item.default}, a derived field; expected a"
+                    " field the client sends",
+                )
+            return
+        parent = model.field(item.numbered or "")
+        set_once = parent is not None and (
+            item.numbered == "owner_id"
+            or (parent.type.kind == "ref" and parent.required == "yes" and parent.fixed)
+        )
+        if item.type != FieldType("int") or not set_once:
+            refs = [
+                f"next({f.name})"
+                for f in model.fields
+                if f.type.kind == "ref" and f.required == "yes" and f.fixed
+            ]
+            self.problem(
+                item.line,
+                f"{model.name}.{item.name} is {item.default}; expected Type int (no range)"
+                f" and next() (per owner) or next(ref_field) of a ref field set once (Required"
+                f" 'yes, fixed'): {', '.join(refs) or 'none here'}",
+            )
 
     def check_unique_scope(self, model: Model, item: ModelField) -> None:
         """`unique per x`: x is another `ref` field of the model, whose rows group its values."""
@@ -780,7 +838,14 @@ class _Reader:
                 self.problem(line, f"{name}: {problem}")
                 unique = None
         if field_type is not None and field_type.kind == "refs":
-            if (required == "auto") != (field_type.ref == "User"):
+            if required == "auto" and (field_type.low, field_type.high) != (None, None):
+                self.problem(
+                    line,
+                    f"{name} is {_plain(type_text)}, a set only its callers join: it takes no"
+                    " bound; expected refs(User)",
+                )
+                ok = False
+            elif (required == "auto") != (field_type.ref == "User"):
                 wanted = "auto" if field_type.ref == "User" else "yes or no"
                 self.problem(
                     line,
@@ -806,9 +871,14 @@ class _Reader:
             if problem is not None:
                 self.problem(line, f"{name}: {problem}")
                 return None
-        return ModelField(
+        made = ModelField(
             name, field_type, required, value, description, line, fixed=fixed, unique=unique
         )
+        if made.slugged is not None:  # a key: unique within the owner (all rows, if public)
+            return replace(made, unique=OWNER_SCOPE)
+        if made.numbered is not None:  # a key within its ref's rows (the owner's: `next()`)
+            return replace(made, unique=(made.numbered,))
+        return made
 
     def check_value_field(
         self, line: int, name: str, field_type: FieldType, required: str, default: str
@@ -856,7 +926,24 @@ class _Reader:
         if not endpoints:
             self.problem(section.line, "no endpoint; expected '### METHOD /api/v1/...' sections")
         self.check_searches(endpoints.values(), models)
+        self.check_viewer_flags(endpoints.values(), models)
         return tuple(endpoints.values())
+
+    def check_viewer_flags(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
+        """A viewer flag (`current user in followed_by`) needs its caller: no read of its
+        model may be `Auth | None`, which reads no token (the flag would always be false)."""
+        for endpoint in endpoints:
+            model = acted_on(endpoint, models)
+            if endpoint.method != "GET" or endpoint.auth or endpoint.optional or model is None:
+                continue
+            for item in model.fields:
+                if item.viewed is not None:
+                    self.problem(
+                        endpoint.line,
+                        f"{endpoint.key} reads {model.name} with Auth None, which reads no"
+                        f" token, so {item.name} ({item.default}) would always be false;"
+                        " expected Auth Optional (anyone, answered for the caller) or Required",
+                    )
 
     def check_searches(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
         """The lists of one model (flat and nested) search the same fields: the model names
@@ -1039,7 +1126,7 @@ class _Reader:
         model = model_of(path, models)
         if method not in ("PUT", "PATCH") or model is None or 409 in responses:
             return
-        changeable = {item.name for item in model.fields if not item.fixed} - {"owner_id"}
+        changeable = {f.name for f in model.fields if not f.fixed and not f.derived} - {"owner_id"}
         unique = [
             item.name
             for item in model.fields
@@ -1274,7 +1361,8 @@ def expandable(model: Model) -> dict[str, ModelField]:
         if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
             found[item.name.removesuffix("_id")] = item
     singles = {name: item for name, item in found.items() if name not in names}
-    return singles | {item.name: item for item in model.fields if item.type.kind == "refs"}
+    many = {f.name: f for f in model.fields if f.type.kind == "refs" and f.type.ref != "User"}
+    return singles | many  # who joined a row (refs(User)): ids only, never their accounts
 
 
 def _sort_problem(model: Model, name: str) -> str | None:

@@ -537,6 +537,11 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
                 else f"have no value for the new field {item.name}, which may not be null:"
                 " give it a Default in the doc"
             )
+            if (item.slugged or item.numbered) and not reverse:
+                problem = (  # no parentheses: the migration's formatter would split them
+                    f"have no {item.name}, which is made only when a row is created; add it"
+                    " with its model, before the model has rows"
+                )
             steps.refusals.append(Refusal("TRUE", problem))
         if not column.nullable:
             steps.last.append(Operation("require", column))
@@ -640,8 +645,8 @@ def _fill(item: ModelField, column: Column, *, only_nulls: bool) -> Fill | None:
     (`utcnow()`: the upgrade's time); None when there is no such value."""
     if item.type.kind == "list":  # without items: the empty list, never null
         return Fill(column, "list", [], only_nulls)
-    if item.default in (None, "null", "uuid4()", "current user"):
-        return None
+    if item.default in (None, "null", "uuid4()", "current user") or item.slugged or item.numbered:
+        return None  # a slug or a number is made at create: rows that exist have none
     kind, default = item.type.kind, item.default
     value: object = default
     if default == "utcnow()":

@@ -161,6 +161,8 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 counts=_counted_words(model),
                 joined_counts=_counted_words(model, joined=True),
                 viewer_flags={item.name: item.viewed for item in model.fields if item.viewed},
+                slugs={item.name: item.slugged for item in model.fields if item.slugged},
+                numbers={item.name: item.numbered for item in model.fields if item.numbered},
                 derived=any(item.derived for item in model.fields),
             )
             router = _register_routes(router, names)
@@ -403,9 +405,7 @@ def _action_data(model: Model, endpoints: list[Endpoint], public: bool) -> list[
             {
                 "verb": action.verb,
                 "method": endpoint.method,
-                "name": action.verb
-                if endpoint.method == "POST"
-                else f"{endpoint.method} {action.verb}",
+                "name": action.running.key,  # its key among the service's `actions`
                 "key": key | {"path": key["path"].replace(":path", "")},
                 "request": endpoint.request,
                 "responses": sorted(statuses),
@@ -498,10 +498,11 @@ def _key_problem(doc: FeatureDoc, model: Model, key: str, parent: str | None) ->
         return None
     scope = (parent,) if parent is not None else OWNER_SCOPE
     wanted = f"unique per {parent}" if parent is not None else "unique"
-    keys = [f.name for f in _input_fields(model) if f.unique == scope and f.name != "id"]
+    keyed = [f for f in model.fields if f.required != "auto" or f.slugged or f.numbered]
+    keys = [f.name for f in keyed if f.unique == scope and f.name != "id"]
     expected = "{id}" + "".join(f" or {{{name}}}" for name in keys)
     item = model.field(key)
-    if item is None or item.required == "auto":
+    if item is None or item not in keyed:
         return f"{{{key}}} is no field of {model.name}; expected {expected}"
     if key in ROUTE_PARAMETERS:
         return (
@@ -729,6 +730,8 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "search": search_fields(doc, model),
         "counts": counts_of(doc, model),
         "viewer_flags": {item.name: item.viewed for item in model.fields if item.viewed},
+        "slugs": {item.name: item.slugged for item in model.fields if item.slugged},
+        "numbers": {item.name: item.numbered for item in model.fields if item.numbered},
     }
 
 
@@ -814,8 +817,8 @@ def range_condition(item: ModelField, column: str | None = None) -> str | None:
 
 
 def python_default(item: ModelField, model: Model) -> str | None:
-    if item.default in (None, "null"):
-        return None
+    if item.default in (None, "null") or item.slugged or item.numbered:
+        return None  # a slug and a number are made by the repository at create
     kind = item.type.kind
     if kind == "bool":
         return "True" if item.default == "true" else "False"

@@ -161,6 +161,12 @@ class Entity(Base):
     counts: ClassVar[dict[str, tuple[str, str]]] = {}
     """Each count field (`count(Comment.card_id)`): the table and column of the rows it
     counts, read in the row's own statement (`Repository._columns_of`)."""
+    numbers: ClassVar[dict[str, str]] = {}
+    """Each number field (`next(card_id)`) with the column whose value scopes its counter
+    (`owner_id` for `next()`), handed out at create (`Repository._insert`)."""
+    slugs: ClassVar[dict[str, str]] = {}
+    """Each slug field (`slug(title)`) with the field it is made from, once, at create
+    (`Repository.create`)."""
     viewer_flags: ClassVar[dict[str, str]] = {}
     """Each field that says whether the caller is in a `refs(User)` field (`favorited`:
     `current user in favorited_by`), by name: false for an anonymous caller."""

@@ -32,6 +32,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Select,
     SmallInteger,
+    String,
     Table,
     UniqueConstraint,
     Update,
@@ -45,6 +46,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -55,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
@@ -70,8 +73,11 @@ from src.core.pagination import (
     decode_sorted_cursor,
     split_filter,
 )
+from src.core.slugs import next_free, slugify
 from src.models.base import Entity, OwnedEntity, ValueList, utcnow
+from src.models.counter import Counter
 from src.models.user import User
+from src.repositories.constraints import violated_unique_key
 from src.schemas.base import DECIMAL_MAX_LENGTH, INT32
 
 ModelT = TypeVar("ModelT", bound=Entity)
@@ -87,6 +93,10 @@ RowKey = uuid.UUID | Mapping[str, Any]
 route names it (`{"project_id": ..., "id": ...}`: a task only under that project)."""
 
 _statements: dict[Hashable, Any] = {}
+
+SLUG_ATTEMPTS = 10
+"""Creates tried with the next free slug before the clash is answered (a 409): each retry
+follows a concurrent create that took the slug first."""
 
 LINK_FILTER_COUNT_LIMIT = 1_000
 """A list filtered by a `refs` field counts its total exactly up to this many rows, then takes
@@ -656,40 +666,120 @@ class Repository(Generic[ModelT]):
         return condition
 
     async def create(self, values: Mapping[str, Any]) -> Record | None:
+        """The row `_insert` writes; on a model with a slug, with its slug made from its
+        field, and the next free one (`-2`, `-3`) when another row has it, also when a
+        concurrent create took it first (the unique index tells: the INSERT is tried again)."""
+        if not self.model.slugs:
+            return await self._insert(values)
+        made = {slug: slugify(values.get(field) or "") for slug, field in self.model.slugs.items()}
+        values = {**values, **made}
+        for attempt in range(SLUG_ATTEMPTS):
+            try:
+                async with self.database.savepoint():  # in a transaction, it goes on
+                    return await self._insert(values)
+            except IntegrityError as error:
+                broken = violated_unique_key(error)
+                slug = broken[1][-1] if broken and broken[0] == self.model.__name__ else None
+                if slug not in made or attempt == SLUG_ATTEMPTS - 1:
+                    raise
+                values[slug] = next_free(made[slug], await self._slugs_like(slug, made[slug]))
+        raise AssertionError("unreachable")
+
+    async def _slugs_like(self, name: str, base: str) -> Sequence[str]:
+        """The slugs `base` and `base-N` that rows in the slug's scope (the owner's rows, or
+        every row on a model whose reads are public) already have."""
+        column = self.model.__table__.c[name]
+        owned = owner_keyed(self.model, frozenset({name}))
+
+        def build() -> Select[Any]:
+            found = select(column).where(
+                or_(column == bindparam("_base"), column.like(bindparam("_numbered")))
+            )
+            owner = self.model.__table__.c["owner_id"] if owned else None
+            return found if owner is None else found.where(owner == bindparam("_owner"))
+
+        statement = self._statement(("slugs", name), build)
+        params = {"_base": base, "_numbered": f"{base}-%", "_owner": self.owner_id}
+        return [row[0] for row in await self._read(statement, params)]
+
+    async def _insert(self, values: Mapping[str, Any]) -> Record | None:
         """One INSERT ... RETURNING. None when a reference names a row the owner may not
         use: that check is part of the statement (`INSERT ... SELECT ... WHERE EXISTS`).
 
         With ids for a `refs` field, the row and its pairs (one INSERT per field, each
         `INSERT ... SELECT` of the usable ids) are one transaction; an id that names no
-        usable row rolls it back and None is returned."""
+        usable row rolls it back and None is returned.
+
+        A number field (`next(card_id)`) takes the next value of its counter: on PostgreSQL
+        in the same statement (the counter's upsert as a CTE, run only when the references
+        hold), on SQLite by the upsert before it, in one transaction."""
         values, links = self._split(values)
         row = {**scalar_defaults(self.model), **self._row_values(values)}
         row.setdefault("id", uuid.uuid4())
         row.setdefault("updated_at", row.setdefault("created_at", utcnow()))
-        columns = tuple(row)
+        counted_here = self.database.dialect_name == "postgresql"
+        numbers = self.model.numbers
+        row |= {f"_counter_{name}": f"{self.model.__tablename__}.{name}" for name in numbers}
+        columns = tuple(name for name in row if not name.startswith("_"))
+        if not counted_here:  # SQLite: each number is a parameter, counted just before
+            columns += tuple(numbers)
         references = self._references_in(values)
 
         def build() -> Insert:
-            if not references:
+            if not references and not numbers:
                 return insert(self.model).values({name: bindparam(name) for name in columns})
             types = self.model.__table__.c
-            source = select(
-                *[bindparam(name, type_=types[name].type).label(name) for name in columns]
-            ).where(*self._references_hold(references, updating=False))
-            return insert(self.model).from_select(list(columns), source)
+            holds = self._references_hold(references, updating=False)
+            given = [bindparam(name, type_=types[name].type).label(name) for name in columns]
+            if not (numbers and counted_here):
+                source = select(*given).where(*holds)
+                return insert(self.model).from_select(list(columns), source)
+            counters = [
+                self._count_up(name, scope, holds).cte(f"next_{name}")
+                for name, scope in numbers.items()
+            ]
+            counted = [c.c.value.label(name) for name, c in zip(numbers, counters, strict=True)]
+            source = select(*given, *counted).select_from(*counters)
+            written = insert(self.model).from_select([*columns, *numbers], source)
+            return written.add_cte(*counters)
 
-        statement = self._statement(("create", columns), lambda: build().returning(*self._columns))
-        if not any(links.values()):
+        shape = ("create", columns, counted_here)
+        statement = self._statement(shape, lambda: build().returning(*self._columns))
+        if not any(links.values()) and (counted_here or not numbers):
             return await self._one(statement, row)
         try:
             async with self.database.transaction():
+                for name, scope in numbers.items() if not counted_here else ():
+                    counter = self._statement(
+                        ("count_up", name), partial(self._count_up, name, scope, [])
+                    )
+                    row[name] = (await self.database.write_all(counter, row))[0][0]
                 created = await self._one(statement, row)
                 if created is None:
-                    return None
+                    raise _UnusableLink("")  # a reference names no usable row: all undone
                 await self._write_links(created, links, replace=False)
         except _UnusableLink:
             return None
         return _WithLinks(created, links, self.model)
+
+    def _count_up(self, name: str, scope: str, holds: Sequence[ColumnElement[bool]]) -> Insert:
+        """The next number of `name` within the row's `scope` (its parent, or its owner):
+        `INSERT INTO counters ... ON CONFLICT (name, scope) DO UPDATE SET value = value + 1
+        RETURNING value`, the counter's row locked until the create commits, so two creates
+        never take one number. Nothing is counted when `holds` does not."""
+        dialect_insert = (
+            postgresql_insert if self.database.dialect_name == "postgresql" else sqlite_insert
+        )
+        given = select(
+            bindparam(f"_counter_{name}", type_=String),
+            bindparam(scope, type_=Uuid),
+            literal(1),
+        ).where(*holds)
+        counting = dialect_insert(Counter).from_select(["name", "scope", "value"], given)
+        bumped = counting.on_conflict_do_update(
+            index_elements=["name", "scope"], set_={"value": Counter.value + 1}
+        )
+        return bumped.returning(Counter.value)
 
     async def update(
         self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
@@ -808,6 +898,9 @@ class Repository(Generic[ModelT]):
 
         def pair() -> Any:
             readable = self._readable(select(self.model.id).where(*self._target(versions, key)))
+            if versions is not None and self.database.dialect_name == "postgresql":
+                # Locked: a write that commits first makes the version read again (412).
+                readable = readable.with_for_update()
             if not joins:
                 leave = delete(link.table).where(link.target == caller)
                 return leave.where(link.source.in_(readable)).returning(link.source)

@@ -55,6 +55,7 @@ STARRED = (
     "| starred_by | refs(User) | auto | - | Who starred it |\n"
     "| star_count | int | auto | count(starred_by) | How many starred it |\n"
     "| starred | bool | auto | current user in starred_by | Whether the caller did |\n"
+    "| code | str | auto | slug(title) | The card's slug |\n"
 )
 
 
@@ -109,8 +110,8 @@ def test_every_action_row_parses_in_the_words_of_the_service() -> None:
         "pin": (None, {"sets": ["pinned = true"], "when": [], "takes": []}),
     }
     assert joins == {
-        "POST /api/v1/boards/{id}/follow": ["followed_by += current user"],
-        "DELETE /api/v1/boards/{id}/follow": ["followed_by -= current user"],
+        "POST /api/v1/boards/{slug}/follow": ["followed_by += current user"],
+        "DELETE /api/v1/boards/{slug}/follow": ["followed_by -= current user"],
         "POST /api/v1/cards/{id}/watch": ["watched_by += current user"],
         "POST /api/v1/cards/{id}/unwatch": ["watched_by -= current user"],
     }
@@ -126,6 +127,11 @@ def test_every_action_row_parses_in_the_words_of_the_service() -> None:
     assert (closed_at.derived, closed_at.nullable) == (True, True)
     derived = ["closed_at", "comment_count", "watched_by"]
     assert [f.name for f in card.fields if f.derived] == derived
+    slug, number = board.field("slug"), doc.models[2].field("number")
+    assert slug is not None
+    assert number is not None
+    assert (slug.slugged, slug.unique, slug.stored) == ("name", ("owner_id",), True)
+    assert (number.numbered, number.unique) == ("card_id", ("card_id",))
     count = card.field("comment_count")
     assert count is not None
     assert (count.counted, count.stored) == (("Comment", "card_id"), False)
@@ -255,6 +261,28 @@ REFUSED = {
         "Board.following is current user in name; expected a bool and a refs(User) field of"
         " Board (followed_by)",
     ),
+    "a viewer flag of a single reference": (
+        ("current user in followed_by", "current user in owner_id"),
+        "| following |",
+        "Board.following is current user in owner_id; expected a bool and a refs(User) field",
+    ),
+    "a slug of no text": (
+        ("slug(name)", "slug(follower_count)"),
+        "| slug |",
+        "Board.slug is slug(follower_count); expected Type str (no bounds: the slug's own) made"
+        " from a str field of Board (name)",
+    ),
+    "a number counted per a ref that can change": (
+        ("next(card_id)", "next(body)"),
+        "| number |",
+        "Comment.number is next(body); expected Type int (no range) and next() (per owner) or"
+        " next(ref_field) of a ref field set once (Required 'yes, fixed'): next(card_id)",
+    ),
+    "a bound on a set callers join": (
+        ("| followed_by | refs(User) |", "| followed_by | refs(User)(..5) |"),
+        "| followed_by |",
+        "followed_by is refs(User)(..5), a set only its callers join: it takes no bound",
+    ),
 }
 
 
@@ -265,6 +293,17 @@ def test_a_bad_action_or_derived_field_is_refused_at_its_line(tmp_path: Path, ca
     problems = problems_of(doc)
     at = _line(doc, row) + row.startswith("###")  # a route's own problems: at its table
     assert any(line == at and message in text for line, text in problems), problems
+
+
+def test_a_viewer_flag_is_refused_on_a_model_read_without_a_token(tmp_path: Path) -> None:
+    optional = "| Auth | Optional (anyone may read a board; a token, when sent, must be valid) |"
+    doc = _tracker(tmp_path, (optional, "| Auth | None |"))
+    ((line, message),) = problems_of(doc)
+    assert line == _line(doc, "### GET /api/v1/boards/{slug}")
+    assert message.startswith(
+        "GET /api/v1/boards/{slug} reads Board with Auth None, which reads no token, so following"
+        " (current user in followed_by) would always be false"
+    )
 
 
 def test_optional_auth_is_refused_on_a_write(tmp_path: Path) -> None:
@@ -330,86 +369,73 @@ def test_add_and_check_refuse_a_bad_action_with_exit_2_and_write_nothing(
     assert snapshot(project) == before
 
 
+def _check_finds(project: Path, changed: dict[Path, str], *says: str) -> None:
+    """`check` on the project with each file's text changed (restored after) exits 1 and
+    shows each of `says`."""
+    kept = {path: path.read_text(encoding="utf-8") for path in changed}
+    try:
+        for path, text in changed.items():
+            path.write_text(text, encoding="utf-8")
+        result = featwright(project, "check", env={"COLUMNS": "300"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        for said in says:
+            assert said in result.stdout, result.stdout
+    finally:
+        for path, text in kept.items():
+            path.write_text(text, encoding="utf-8")
+
+
 def test_check_compares_each_action_with_the_service_both_ways(tracked: Tracked) -> None:
-    project = tracked.project
+    project, doc = tracked.project, tracked.doc
     service = project / "src/services/card_service.py"
-    good = service.read_text(encoding="utf-8")
-    try:
-        service.write_text(
-            edited(
-                good,
-                (
-                    'when=(Rule("state", "=", CardState.OPEN),)',
-                    'when=(Rule("state", "=", CardState.CLOSED),)',
-                ),
-            ),
-            encoding="utf-8",
-        )
-        result = featwright(project, "check", env={"COLUMNS": "300"})
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert 'doc says When state = "open", the route state = "closed"' in result.stdout
-    finally:
-        service.write_text(good, encoding="utf-8")
-    doc_text = tracked.doc.read_text(encoding="utf-8")
-    try:
-        tracked.doc.write_text(
-            edited(doc_text, ("| Sets | pinned = true |", "| Sets | pinned = false |")),
-            encoding="utf-8",
-        )
-        result = featwright(project, "check", env={"COLUMNS": "300"})
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert "doc says Sets pinned = false, the route pinned = true" in result.stdout
-    finally:
-        tracked.doc.write_text(doc_text, encoding="utf-8")
+    rule = 'when=(Rule("state", "=", CardState.OPEN),)'
+    _check_finds(
+        project,
+        {service: edited(service.read_text("utf-8"), (rule, rule.replace("OPEN", "CLOSED")))},
+        'doc says When state = "open", the route state = "closed"',
+    )
+    pin = "| Sets | pinned = true |"
+    _check_finds(
+        project,
+        {doc: edited(doc.read_text("utf-8"), (pin, pin.replace("true", "false")))},
+        "doc says Sets pinned = false, the route pinned = true",
+    )
     assert featwright(project, "check").returncode == 0
 
 
 def test_check_compares_joins_and_viewer_flags_both_ways(tracked: Tracked) -> None:
-    project = tracked.project
+    project, doc = tracked.project, tracked.doc
     model, service = project / "src/models/board.py", project / "src/services/board_service.py"
-    good_model, good_service = model.read_text("utf-8"), service.read_text("utf-8")
-    joins = 'Action("follow", sets={"followed_by": ADD_CALLER})'
-    try:
-        model.write_text(
-            edited(good_model, ('    viewer_flags = {"following": "followed_by"}\n', ""))
-        )
-        service.write_text(edited(good_service, (joins, joins.replace("ADD", "REMOVE"))))
-        result = featwright(project, "check", env={"COLUMNS": "300"})
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert (
-            "the model says no viewer flag, doc says current user in followed_by" in result.stdout
-        )
-        said = "doc says Sets followed_by += current user, the route followed_by -= current user"
-        assert said in result.stdout, result.stdout
-    finally:
-        model.write_text(good_model, encoding="utf-8")
-        service.write_text(good_service, encoding="utf-8")
-    text = tracked.doc.read_text(encoding="utf-8")
-    flag = next(line for line in text.splitlines(keepends=True) if line.startswith("| following |"))
-    try:
-        tracked.doc.write_text(edited(text, (flag, "")), encoding="utf-8")
-        result = featwright(project, "check", env={"COLUMNS": "300"})
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert "viewer flag (current user in ...) is not in the doc" in result.stdout
-    finally:
-        tracked.doc.write_text(text, encoding="utf-8")
+    flag, joins = '    viewer_flags = {"following": "followed_by"}\n', "ADD_CALLER})"
+    _check_finds(
+        project,
+        {
+            model: edited(model.read_text("utf-8"), (flag, "")),
+            service: edited(service.read_text("utf-8"), (joins, "REMOVE_CALLER})")),
+        },
+        "the model says no viewer flag, doc says current user in followed_by",
+        "doc says Sets followed_by += current user, the route followed_by -= current user",
+    )
+    text = doc.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines(keepends=True) if line.startswith("| following"))
+    _check_finds(
+        project,
+        {doc: edited(text, (row, ""))},
+        "viewer flag (current user in ...) is not in the doc",
+    )
     assert featwright(project, "check").returncode == 0
 
 
 def test_check_compares_optional_auth_both_ways(tracked: Tracked) -> None:
-    project, text = tracked.project, tracked.doc.read_text(encoding="utf-8")
+    project, doc = tracked.project, tracked.doc
     optional = "| Auth | Optional (anyone may read a board; a token, when sent, must be valid) |"
-    for written, says in (
-        ("| Auth | Required |", "doc says Auth Required, but the route takes a token or none"),
-        ("| Auth | None |", "doc says Auth None, but the route takes a token or none"),
-    ):
-        try:
-            tracked.doc.write_text(edited(text, (optional, written)), encoding="utf-8")
-            result = featwright(project, "check", env={"COLUMNS": "300"})
-            assert result.returncode == 1, result.stdout + result.stderr
-            assert says in result.stdout, result.stdout
-        finally:
-            tracked.doc.write_text(text, encoding="utf-8")
+    for written in ("Required",):  # None: refused, as a viewer flag needs a token read
+        changed = edited(doc.read_text("utf-8"), (optional, f"| Auth | {written} |"))
+        _check_finds(
+            project,
+            {doc: changed},
+            f"doc says Auth {written}, but the route takes a token or none",
+        )
 
 
 def test_a_changed_doc_adds_then_removes_an_action_and_its_derived_field(
@@ -434,6 +460,8 @@ def test_a_changed_doc_adds_then_removes_an_action_and_its_derived_field(
     migration = migrations[-1].read_text(encoding="utf-8")
     assert "archived_at" in migration
     assert 'create_table(\n        "card_starred_by"' in migration
+    assert 'batch_op.add_column(sa.Column("code", sa.Text(), nullable=True))' in migration
+    assert "ix_cards_owner_id_code" in migration  # unique among the owner's cards
     assert "star_count" not in migration
     assert '"starred"' not in migration
     assert '"/{id}/archive"' in routes.read_text(encoding="utf-8")
@@ -461,6 +489,7 @@ ROUND_TRIPS = '''"""An action is one statement; a refused one, one more to tell 
 
 A GET and a list page with a count field are one statement each."""
 
+import uuid
 from typing import Any
 
 import httpx
@@ -527,10 +556,10 @@ async def test_a_join_writes_the_pair_then_answers_the_row(
     for _ in range(3):
         board = await create_row(client, owner, "boards")
         for method in ("POST", "POST", "DELETE", "DELETE"):
-            await client.request(method, f"{API}/boards/{board['id']}/follow", headers=reader)
-        await client.get(f"{API}/boards/{board['id']}", headers=reader)
+            await client.request(method, f"{API}/boards/{board['slug']}/follow", headers=reader)
+        await client.get(f"{API}/boards/{board['slug']}", headers=reader)
     board = await create_row(client, owner, "boards")
-    url = f"{API}/boards/{board['id']}"
+    url = f"{API}/boards/{board['slug']}"  # keyed by the slug made from its name
     version = board["version"]
     for method, following, bumped in (
         ("POST", True, 1),  # the pair written and the version bumped, in one statement
@@ -550,6 +579,34 @@ async def test_a_join_writes_the_pair_then_answers_the_row(
     assert (answer.json()["follower_count"], answer.json()["following"]) == (1, True)
     assert kinds == ["SELECT"]  # the count and the caller's flag: in the row's statement
     assert (await client.get(url)).json()["following"] is False  # nobody asks
+
+
+async def test_a_numbered_create_and_a_read_by_slug_are_one_statement(
+    served: tuple[httpx.AsyncClient, Counter],
+) -> None:
+    client, counter = served
+    headers = await sign_up(client)
+    card = await create_row(client, headers, "cards")
+    comments = f"{API}/cards/{card['id']}/comments"
+    name = f"Same name {uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        await client.post(comments, json={"body": "b"}, headers=headers)
+        made = await client.post(f"{API}/boards", json={"name": name}, headers=headers)
+        await client.get(f"{API}/boards/{made.json()['slug']}", headers=headers)
+    answer, kinds = await _counted(
+        counter, client.post(comments, json={"body": "b"}, headers=headers)
+    )
+    assert answer.json()["number"] == 4
+    assert kinds == ["WITH"]  # the counter's upsert is a CTE of the INSERT
+    answer, kinds = await _counted(counter, client.get(f"{comments}/4", headers=headers))
+    assert (answer.status_code, kinds) == (200, ["SELECT"])
+    slug = made.json()["slug"]
+    answer, kinds = await _counted(counter, client.get(f"{API}/boards/{slug}"))
+    assert (answer.json()["slug"], kinds) == (f"same-name-{name[-8:]}-3", ["SELECT"])
+    fresh = client.post(f"{API}/boards", json={"name": f"New {name}"}, headers=headers)
+    answer, kinds = await _counted(counter, fresh)
+    assert answer.json()["slug"] == f"new-same-name-{name[-8:]}"
+    assert kinds == ["INSERT"]  # a free slug: one statement
 '''
 
 

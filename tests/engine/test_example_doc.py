@@ -14,7 +14,9 @@ edits to a copy of the project.
   of fields) and pinned by actions, a field only actions set (`closed_at`), and a count of
   their comments (`comment_count`), boards anyone may read and follow (`+= current user`, its
   `DELETE` undo, a count of followers and the caller's `following`), and cards their owner
-  watches; tried as written, and with the fields its actions set and test made Required yes.
+  watches; boards keyed by a slug of their name, comments numbered 1, 2, 3 on each card
+  (`next(card_id)`, read at `/cards/{card_id}/comments/{number}`); tried as written, and
+  with the fields its actions set and test made Required yes.
 
 On each copy: lint on every generated file, `check` green and `add` again a no-op, the generated
 test modules and the access walk on SQLite and PostgreSQL, and schemathesis over the app,
@@ -76,15 +78,15 @@ EXAMPLES = {
     "tracker": Example(
         "FEAT-005-tracker.md",
         ("boards", "cards", "comments"),
-        18,  # two for boards and its follow and unfollow, five for cards, six actions,
-        # three for comments
-        ("ActionContract", "CountContract", "DerivedContract", "JoinContract"),
+        19,  # two for boards and its follow and unfollow, five for cards, six actions,
+        # four for comments
+        ("ActionContract", "CountContract", "DerivedContract", "JoinContract", "MadeKeyContract"),
     ),
     "tracker-required": Example(
         "FEAT-005-tracker.md",
         ("boards", "cards", "comments"),
-        18,
-        ("ActionContract", "CountContract", "DerivedContract", "JoinContract"),
+        19,
+        ("ActionContract", "CountContract", "DerivedContract", "JoinContract", "MadeKeyContract"),
         required=("state", "priority", "pinned"),
     ),
 }

@@ -131,7 +131,7 @@ def test_every_written_form_parses(tmp_path: Path) -> None:
         ),
         (
             "| a | refs(Project) | auto | - | A |",
-            "a is refs(...) with Required auto; expected yes or no",
+            "a is refs(Project) with Required auto; expected yes or no",
         ),
     ],
     ids=["unknown-model", "empty", "none", "negative", "fraction", "too-many", "default", "auto"],
