@@ -1868,7 +1868,8 @@ class ActionContract(CrudContract):
         after = dict(row)
         for assignment in action["sets"]:
             field, value = assignment.split(" = ", 1)
-            after[field] = "2026-01-01T00:00:00Z" if value == "now()" else json.loads(value)
+            made = {"now()": "2026-01-01T00:00:00Z", "current user": "the caller's id"}
+            after[field] = made[value] if value in made else json.loads(value)
         return after
 
     async def _body_of(
@@ -1933,7 +1934,8 @@ class ActionContract(CrudContract):
     async def test_each_action_sets_its_fields_and_bumps_the_version(
         self, client: httpx.AsyncClient, make_user: MakeUser
     ) -> None:
-        headers = await self._headers(make_user)
+        caller = await make_user()
+        headers = caller.headers
         for name, route in (await self._actions(client)).items():
             action = route[1]["x-action"]
             row = await self._reach(client, headers, name)
@@ -1948,6 +1950,8 @@ class ActionContract(CrudContract):
                 if value == "now()":
                     moment = datetime.fromisoformat(acted[field])
                     assert before - timedelta(seconds=1) <= moment <= datetime.now(UTC)
+                elif value == "current user":
+                    assert acted[field] == str(caller.id), (name, field)
                 else:
                     assert _same(acted[field], json.loads(value)), (name, field, acted[field])
             for field, value in (body or {}).items():

@@ -30,6 +30,16 @@ class _Now:
 NOW: Any = _Now()
 
 
+class _Caller:
+    """`current user`: who runs the action, set on a `ref(User)` field (`closed_by`)."""
+
+    def __repr__(self) -> str:
+        return "CALLER"
+
+
+CALLER: Any = _Caller()
+
+
 @dataclass(frozen=True)
 class CallerChange:
     """`favorited_by += current user` (`adds`) or `-= current user`: the caller joins or
@@ -54,6 +64,8 @@ def value_text(value: Any) -> str:
     """A value as a doc writes it: `true`, `null`, `3`, `now()`, `"text"`."""
     if value is NOW:
         return "now()"
+    if value is CALLER:
+        return "current user"
     if isinstance(value, Enum):
         value = value.value
     if isinstance(value, bool | int | float) or value is None:
@@ -143,7 +155,7 @@ class Action:
     def shape(self) -> tuple[Any, ...]:
         """What its statement depends on (the values are parameters): a cache key."""
         sets = tuple(
-            (name, repr(value) if value is NOW or isinstance(value, CallerChange) else "")
+            (name, repr(value) if value in (NOW, CALLER) or isinstance(value, CallerChange) else "")
             for name, value in self.sets.items()
         )
         rules = tuple((rule.field, rule.operator) for rule in self.when)

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from src.core.actions import ADD_CALLER, NOW, REMOVE_CALLER, Action, Rule
+from src.core.actions import ADD_CALLER, CALLER, NOW, REMOVE_CALLER, Action, Rule
 from src.schemas.base import INT32, DecimalString
 
 if TYPE_CHECKING:
@@ -189,6 +189,8 @@ def _settable(model: "Model", name: str, operator: str) -> str | None:
         return None
     if item.fixed:
         return f"{name} is set at create only (fixed); expected a field an action may change"
+    if item.type.kind == "ref" and item.type.ref == "User" and item.derived:
+        return None  # who ran it: `closed_by = current user`
     if item.type.kind not in COMPARED_KINDS:
         return (
             f"{name} is {item.type.kind}; Sets assigns fields of {', '.join(COMPARED_KINDS)}"
@@ -250,7 +252,11 @@ def _read_value(item: "ModelField", text: str, *, allow_now: bool = True) -> tup
             return NOW, None
         return None, "now() is a datetime value set by an action; expected a literal"
     if text == "current user":
+        if kind == "ref" and item.type.ref == "User":
+            return CALLER, None
         return None, "current user is a value of a ref(User) field; expected a literal"
+    if kind == "ref":  # only a ref(User) set by actions gets here
+        return None, f"expected current user or null for {name} (who ran the action)"
     quoted = _TEXT.fullmatch(text)
     plain = (json.loads(text) if text.startswith('"') else text[1:-1]) if quoted else text
     expected = _expected_literal(item)

@@ -704,6 +704,7 @@ class _Reader:
             elif (
                 item.counted is None
                 and item.type.kind != "refs"
+                and (item.type.ref != "User" or item.default != "null")
                 and item.derived
                 and (item.default != "null" or item.type.kind not in COMPARED_KINDS)
             ):
@@ -721,8 +722,8 @@ class _Reader:
                     f"{model.name}.{item.name} is 'renamed from {item.renamed_from}', a name this"
                     " model still has; expected the field's old name",
                 )
-            if item.unique and item.unique != OWNER_SCOPE:
-                self.check_unique_scope(model, item)
+            if item.unique and item.unique != OWNER_SCOPE and item.numbered is None:
+                self.check_unique_scope(model, item)  # a number's scope: check_made_key
             if item.type.ref and item.type.ref not in known:
                 self.problem(
                     item.line,
@@ -931,13 +932,21 @@ class _Reader:
 
     def check_viewer_flags(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
         """A viewer flag (`current user in followed_by`) needs its caller: no read of its
-        model may be `Auth | None`, which reads no token (the flag would always be false)."""
+        model may be `Auth | None`, which reads no token (the flag would always be false).
+        A number per owner (`next()`) names no row among every owner's: no public read."""
         for endpoint in endpoints:
             model = acted_on(endpoint, models)
-            if endpoint.method != "GET" or endpoint.auth or endpoint.optional or model is None:
+            if endpoint.method != "GET" or endpoint.auth or model is None:
                 continue
             for item in model.fields:
-                if item.viewed is not None:
+                if item.numbered == "owner_id":
+                    self.problem(
+                        endpoint.line,
+                        f"{endpoint.key} reads every owner's {model.table}, but {item.name} is"
+                        " next(), a number per owner, so it names no row there; expected"
+                        " next(ref_field) (a number per parent) or Auth Required",
+                    )
+                if item.viewed is not None and not endpoint.optional:
                     self.problem(
                         endpoint.line,
                         f"{endpoint.key} reads {model.name} with Auth None, which reads no"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from src.core.actions import NOW, CallerChange
+from src.core.actions import CALLER, NOW, CallerChange
 from src.core.errors import in_words
 from src.core.pagination import split_filter
 from src.engine.doc import (
@@ -452,9 +452,9 @@ def _action_value(model: Model, name: str, value: Any, imports: list[str]) -> st
     if isinstance(value, CallerChange):
         imports.append(f"from src.core.actions import {value!r}")
         return repr(value)
-    if value is NOW:
-        imports.append("from src.core.actions import NOW")
-        return "NOW"
+    if value is NOW or value is CALLER:
+        imports.append(f"from src.core.actions import {value!r}")
+        return repr(value)
     if value is None:
         return "None"
     if item.type.kind == "enum":

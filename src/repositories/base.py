@@ -62,7 +62,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
-from src.core.actions import NOW, Action, Rule
+from src.core.actions import CALLER, NOW, Action, Rule
 from src.core.database import Database
 from src.core.database import Record as Record  # re-exported: what services return
 from src.core.errors import in_words
@@ -855,8 +855,9 @@ class Repository(Generic[ModelT]):
         table = self.model.__table__.c
 
         def build() -> Update:
+            made = {NOW: bindparam("_now"), CALLER: bindparam("_caller", type_=Uuid)}
             assigned: dict[str, Any] = {
-                name: bindparam("_now") if value is NOW else bindparam(f"_set_{name}")
+                name: made.get(value, bindparam(f"_set_{name}"))
                 for name, value in action.sets.items()
             }
             rules = [
@@ -868,7 +869,8 @@ class Repository(Generic[ModelT]):
         statement = self._statement(("act", action.shape, columns, versions is None, key), build)
         params = {
             **values,
-            **{f"_set_{name}": v for name, v in action.sets.items() if v is not NOW},
+            **{f"_set_{name}": v for name, v in action.sets.items() if v not in (NOW, CALLER)},
+            "_caller": self.viewer_id,
             **{
                 f"_when_{i}": rule.value
                 for i, rule in enumerate(action.when)

@@ -26,7 +26,7 @@ from tests.engine.conftest import (
 
 EXAMPLE = ROOT / "docs/examples/FEAT-005-tracker.md"
 CLOSE_RULE = "| When | state = open |"
-CLOSE_SETS = "| Sets | state = closed, closed_at = now() |"
+CLOSE_SETS = "| Sets | state = closed, closed_at = now(), closed_by = current user |"
 REOPEN_409 = "| Response 409 | ConflictError (the card is not closed) |"
 ARCHIVE = """
 ### POST /api/v1/cards/{id}/archive
@@ -90,7 +90,7 @@ def test_every_action_row_parses_in_the_words_of_the_service() -> None:
         "close": (
             None,
             {
-                "sets": ['state = "closed"', "closed_at = now()"],
+                "sets": ['state = "closed"', "closed_at = now()", "closed_by = current user"],
                 "when": ['state = "open"'],
                 "takes": [],
             },
@@ -125,7 +125,7 @@ def test_every_action_row_parses_in_the_words_of_the_service() -> None:
     closed_at = card.field("closed_at")
     assert closed_at is not None
     assert (closed_at.derived, closed_at.nullable) == (True, True)
-    derived = ["closed_at", "comment_count", "watched_by"]
+    derived = ["number", "closed_by", "closed_at", "comment_count", "watched_by"]
     assert [f.name for f in card.fields if f.derived] == derived
     slug, number = board.field("slug"), doc.models[2].field("number")
     assert slug is not None
@@ -167,6 +167,11 @@ REFUSED = {
         ("| Sets | pinned = true |", "| Sets | pinned = null |"),
         "| Sets | pinned = null",
         "pinned is never null",
+    ),
+    "current user on a field that is no ref(User)": (
+        (CLOSE_SETS, "| Sets | state = closed, pinned = current user |"),
+        "| Sets | state = closed, pinned",
+        "current user is a value of a ref(User) field; expected a literal",
     ),
     "unknown field in When": (
         (CLOSE_RULE, "| When | stat = open |"),
@@ -274,7 +279,7 @@ REFUSED = {
     ),
     "a number counted per a ref that can change": (
         ("next(card_id)", "next(body)"),
-        "| number |",
+        "| number | int | auto | next(body)",
         "Comment.number is next(body); expected Type int (no range) and next() (per owner) or"
         " next(ref_field) of a ref field set once (Required 'yes, fixed'): next(card_id)",
     ),
@@ -304,6 +309,18 @@ def test_a_viewer_flag_is_refused_on_a_model_read_without_a_token(tmp_path: Path
         "GET /api/v1/boards/{slug} reads Board with Auth None, which reads no token, so following"
         " (current user in followed_by) would always be false"
     )
+
+
+def test_a_number_per_owner_is_refused_on_a_model_anyone_reads(tmp_path: Path) -> None:
+    doc = _tracker(
+        tmp_path, ("| slug | str | auto | slug(name) |", "| slug | int | auto | next() |")
+    )
+    problems = problems_of(doc)
+    line = _line(doc, "### GET /api/v1/boards/{slug}")
+    assert any(
+        at == line and "but slug is next(), a number per owner, so it names no row" in text
+        for at, text in problems
+    ), problems
 
 
 def test_optional_auth_is_refused_on_a_write(tmp_path: Path) -> None:
