@@ -34,7 +34,7 @@ def violated_unique_key(exc: IntegrityError) -> tuple[str, tuple[str, ...]] | No
                 continue
             columns = tuple(column.name for column in key.columns)
             listed = ", ".join(f"{table.name}.{column}" for column in columns)
-            if (failed and failed[1] == listed) or (name and name in _names_of(key)):
+            if (failed and failed[1] == listed) or (name and name in names_of(key)):
                 return mapper.class_.__name__, columns
     return None
 
@@ -42,7 +42,7 @@ def violated_unique_key(exc: IntegrityError) -> tuple[str, tuple[str, ...]] | No
 _POSTGRES = make_url("postgresql+asyncpg://").get_dialect()()
 
 
-def _names_of(key: Index | UniqueConstraint) -> set[str]:
+def names_of(key: Index | UniqueConstraint) -> set[str]:
     """An index's name in the models, and in PostgreSQL (which truncates one past 63
     characters, as SQLAlchemy's naming convention then does)."""
     if not key.name:

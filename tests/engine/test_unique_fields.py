@@ -22,12 +22,12 @@ from sqlalchemy import Column, Index, Integer, MetaData, String, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex
 
-from src.api.problems import _names_of
 from src.engine.doc import ModelField, parse_doc, parse_doc_text, unique_index
 from src.engine.evolve import schema_changes
 from src.engine.generate import render_feature
 from src.engine.migrate import render_change_migration, render_migration, tables_of
 from src.models.base import NAMING_CONVENTION
+from src.repositories.constraints import names_of
 from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
@@ -336,7 +336,7 @@ def test_an_index_name_past_63_characters_is_known_as_postgresql_shortens_it() -
     stored = str(CreateIndex(index).compile(dialect=dialect)).split()[3]
 
     assert len(stored) <= 63
-    assert _names_of(index) == {f"ix_{table.name}_owner_id_{long_field}", stored}
+    assert names_of(index) == {f"ix_{table.name}_owner_id_{long_field}", stored}
 
 
 # --------------------------------------------------------- a project with unique fields
