@@ -2258,6 +2258,8 @@ class MadeKeyContract(CrudContract):
             assert second[number] == 2
             other = await self._made(client, await self._headers(make_user))
             assert other[number] == 1  # another scope counts from 1
+            if field != "owner_id":  # another parent of the same owner, too
+                assert (await self._made(client, headers))[number] == 1
             openapi = (await client.get("/openapi.json")).json()
             path = LOCATIONS.get(second["id"])
             if path is not None and item_route_of(openapi, self.resource, "delete") is not None:

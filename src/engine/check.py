@@ -412,9 +412,10 @@ def _check_model(
     documented = {item.name for item in model.fields}
     for name in set(getattr(mapped, "counts", {})) - documented:
         yield Mismatch(doc.path, model.line, f"{model.name}.{name}", "count is not in the doc")
+    made = {item.name for item in model.fields if item.slugged or item.numbered}
     for kind in ("slugs", "numbers"):
-        for name in set(getattr(mapped, kind, {})) - documented:
-            problem = f"the model makes it ({kind}), the doc has no such field"
+        for name in set(getattr(mapped, kind, {})) - made:
+            problem = f"the model makes it ({kind}), the doc does not (Required auto)"
             yield Mismatch(doc.path, model.line, f"{model.name}.{name}", problem)
     for name in set(getattr(mapped, "viewer_flags", {})) - documented:
         problem = "viewer flag (current user in ...) is not in the doc"

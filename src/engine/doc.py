@@ -139,11 +139,11 @@ _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.I
 _COUNT = re.compile(r"count\((?:(?P<model>[A-Z][A-Za-z0-9]*)\.)?(?P<field>[a-z][a-z0-9_]*)\)")
 """A derived field's `count(Comment.card_id)` or `count(labels)`."""
 _VIEWER = re.compile(r"current user in (?P<field>[a-z][a-z0-9_]*)")
+"""A derived bool's `current user in favorited_by`: whether the caller is in that set."""
 _SLUG = re.compile(r"slug\((?P<field>[a-z][a-z0-9_]*)\)")
 """A derived text's `slug(title)`: made from that field at create."""
 _NEXT = re.compile(r"next\((?P<field>[a-z][a-z0-9_]*)?\)")
 """A derived int's `next(repo_id)` (1, 2, 3 per value of that ref) or `next()` (per owner)."""
-"""A derived bool's `current user in favorited_by`: whether the caller is in that set."""
 _UNIQUE_SUFFIX = re.compile(r"\s+unique(?P<per>\s+per(?:\s+(?P<scope>\S+))?)?$")
 OWNER_SCOPE = ("owner_id",)
 """`unique` alone: among the rows of the same owner."""
@@ -927,10 +927,10 @@ class _Reader:
         if not endpoints:
             self.problem(section.line, "no endpoint; expected '### METHOD /api/v1/...' sections")
         self.check_searches(endpoints.values(), models)
-        self.check_viewer_flags(endpoints.values(), models)
+        self.check_public_reads(endpoints.values(), models)
         return tuple(endpoints.values())
 
-    def check_viewer_flags(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
+    def check_public_reads(self, endpoints: Iterable[Endpoint], models: tuple[Model, ...]) -> None:
         """A viewer flag (`current user in followed_by`) needs its caller: no read of its
         model may be `Auth | None`, which reads no token (the flag would always be false).
         A number per owner (`next()`) names no row among every owner's: no public read."""

@@ -46,7 +46,6 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    literal,
     literal_column,
     or_,
     select,
@@ -766,20 +765,32 @@ class Repository(Generic[ModelT]):
         """The next number of `name` within the row's `scope` (its parent, or its owner):
         `INSERT INTO counters ... ON CONFLICT (name, scope) DO UPDATE SET value = value + 1
         RETURNING value`, the counter's row locked until the create commits, so two creates
-        never take one number. Nothing is counted when `holds` does not."""
-        dialect_insert = (
-            postgresql_insert if self.database.dialect_name == "postgresql" else sqlite_insert
-        )
+        never take one number. Past the highest number the scope's rows hold, too (one
+        probe of their unique index), so rows numbered before the counter (a field renamed,
+        or made a number, by a changed doc) are never clashed with. Nothing is counted when
+        `holds` does not."""
+        table = self.model.__table__
+        scoped = table.c[scope] == bindparam(scope, type_=Uuid)
+        past_rows = select(func.coalesce(func.max(table.c[name]), 0) + 1).where(scoped)
         given = select(
             bindparam(f"_counter_{name}", type_=String),
             bindparam(scope, type_=Uuid),
-            literal(1),
+            past_rows.scalar_subquery(),
         ).where(*holds)
-        counting = dialect_insert(Counter).from_select(["name", "scope", "value"], given)
+        counting = self._dialect_insert(Counter).from_select(["name", "scope", "value"], given)
+        larger = func.greatest if self.database.dialect_name == "postgresql" else func.max
         bumped = counting.on_conflict_do_update(
-            index_elements=["name", "scope"], set_={"value": Counter.value + 1}
+            index_elements=["name", "scope"],
+            set_={"value": larger(Counter.value + 1, counting.excluded.value)},
         )
-        return bumped.returning(Counter.value)
+        counted: Insert = bumped.returning(Counter.value)
+        return counted
+
+    def _dialect_insert(self, table: Any) -> Any:
+        """An INSERT that can take ON CONFLICT, in this database's dialect."""
+        if self.database.dialect_name == "postgresql":
+            return postgresql_insert(table)
+        return sqlite_insert(table)
 
     async def update(
         self, id: RowKey, values: Mapping[str, Any], versions: Versions = None
@@ -910,10 +921,7 @@ class Repository(Generic[ModelT]):
             place = last.where(link.source == self.model.id).scalar_subquery()
             source = readable.add_columns(caller, place)
             columns = [link.source.name, link.target.name, "position"]
-            dialect_insert = (
-                postgresql_insert if self.database.dialect_name == "postgresql" else sqlite_insert
-            )
-            joined = dialect_insert(link.table).from_select(columns, source)
+            joined = self._dialect_insert(link.table).from_select(columns, source)
             return joined.on_conflict_do_nothing().returning(link.source)
 
         def bump(changed: Any) -> Update:
