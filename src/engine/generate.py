@@ -160,9 +160,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 joins=any(act.action.joins_or_leaves for act in acts if act.action),
                 counts=_counted_words(model),
                 joined_counts=_counted_words(model, joined=True),
-                viewer_flags={item.name: item.viewed for item in model.fields if item.viewed},
-                slugs={item.name: item.slugged for item in model.fields if item.slugged},
-                numbers={item.name: item.numbered for item in model.fields if item.numbered},
+                **made_by_the_server(model),
                 derived=any(item.derived for item in model.fields),
             )
             router = _register_routes(router, names)
@@ -729,6 +727,14 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "indexes": list_indexes(doc, model),
         "search": search_fields(doc, model),
         "counts": counts_of(doc, model),
+        **made_by_the_server(model),
+    }
+
+
+def made_by_the_server(model: Model) -> dict[str, dict[str, str]]:
+    """What the model and its tests name per field the server makes: each viewer flag with
+    its `refs(User)` field, each slug with its source, each number with its scope."""
+    return {
         "viewer_flags": {item.name: item.viewed for item in model.fields if item.viewed},
         "slugs": {item.name: item.slugged for item in model.fields if item.slugged},
         "numbers": {item.name: item.numbered for item in model.fields if item.numbered},
