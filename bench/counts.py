@@ -34,8 +34,8 @@ USER = "00000000-0000-4000-8000-00000000b0b0"
 SEED_SQL = """
 SET client_min_messages = warning;
 TRUNCATE users CASCADE;
-INSERT INTO users (id, email, hashed_password, is_superuser, created_at, updated_at)
-  VALUES ('{user}', 'bench@example.com', '!', false, now(), now());
+INSERT INTO users (id, email, name, hashed_password, is_superuser, created_at, updated_at)
+  VALUES ('{user}', 'bench@example.com', 'bench', '!', false, now(), now());
 INSERT INTO cards (id, owner_id, title, created_at, updated_at, version)
   SELECT gen_random_uuid(), '{user}', 'card ' || n, ts, ts, 1
   FROM (SELECT n, timestamptz '2024-01-01' + n * interval '1 ms' AS ts

@@ -54,8 +54,9 @@ async def main() -> None:
         user_id = uuid.uuid4()
         await connection.execute("TRUNCATE users CASCADE")
         await connection.execute(
-            "INSERT INTO users (id, email, hashed_password, is_superuser, created_at, updated_at)"
-            " VALUES ($1, 'bench@example.com', '!', false, now(), now())",
+            "INSERT INTO users"
+            " (id, email, name, hashed_password, is_superuser, created_at, updated_at)"
+            " VALUES ($1, 'bench@example.com', 'bench', '!', false, now(), now())",
             user_id,
         )
         engine = create_engine(settings)

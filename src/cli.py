@@ -233,6 +233,10 @@ def users_create(
     email: Annotated[str, typer.Option(help="Login email.")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Password.")],
     superuser: Annotated[bool, typer.Option("--superuser", help="Sees every user's rows.")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Display name, 1 to 100 characters [default: the email's local part]."),
+    ] = None,
 ) -> None:
     """Create a user account."""
     import asyncio
@@ -241,8 +245,9 @@ def users_create(
 
     from src.schemas.user import UserCreate
 
+    named = {} if name is None else {"name": name}  # absent: registration's own default
     try:
-        data = UserCreate(email=email, password=password)
+        data = UserCreate(email=email, password=password, **named)
     except ValidationError as error:
         for problem in error.errors():
             console.print(f"[red]error:[/red] {problem['loc'][0]}: {problem['msg']}")

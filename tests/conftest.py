@@ -31,6 +31,7 @@ from src.core.migrations import alembic_config
 from src.core.security import Principal
 from src.main import create_app
 from src.repositories.user_repo import UserRepository
+from src.schemas.user import name_from_email
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/featwright_test"
 TEST_PASSWORD = "correct horse battery"
@@ -179,10 +180,17 @@ MakeUser = Callable[..., Awaitable[User]]
 def make_user(app: FastAPI, database: Database, password_hash: str) -> MakeUser:
     """Create a user in the test's transaction and return it with a Bearer header."""
 
-    async def make(email: str | None = None, *, superuser: bool = False) -> User:
+    async def make(
+        email: str | None = None, *, superuser: bool = False, name: str | None = None
+    ) -> User:
         email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
         row = await UserRepository(database).create(
-            {"email": email, "hashed_password": password_hash, "is_superuser": superuser}
+            {
+                "email": email,
+                "name": name or name_from_email(email),
+                "hashed_password": password_hash,
+                "is_superuser": superuser,
+            }
         )
         assert row is not None
         token = app.state.tokens.issue(Principal(id=row.id, is_superuser=superuser))

@@ -23,6 +23,7 @@ from src.main import create_app
 from src.models.base import Entity
 from src.models.user import User as UserRow
 from src.repositories.user_repo import UserRepository
+from src.schemas.user import name_from_email
 from tests.conftest import User
 
 
@@ -37,7 +38,7 @@ class LiveApp:
     async def user(self) -> User:
         email = f"committed-{uuid.uuid4().hex[:12]}@example.com"
         row = await UserRepository(self.database).create(
-            {"email": email, "hashed_password": self.password_hash}
+            {"email": email, "name": name_from_email(email), "hashed_password": self.password_hash}
         )
         assert row is not None
         self.user_ids.append(row.id)

@@ -47,6 +47,14 @@ def tables(database: Path) -> set[str]:
         return {name for (name,) in rows}
 
 
+def names(database: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(database)) as connection:
+        return [
+            (str(email), str(name))
+            for email, name in connection.execute("SELECT email, name FROM users")
+        ]
+
+
 def users(database: Path) -> list[tuple[str, str, int]]:
     with closing(sqlite3.connect(database)) as connection:
         rows = connection.execute("SELECT email, hashed_password, is_superuser FROM users")
@@ -82,7 +90,7 @@ HELP_CASES = {
     "db-upgrade": (("db", "upgrade"), ["Usage: featwright db upgrade", "REVISION"]),
     "users-create": (
         ("users", "create"),
-        ["Usage: featwright users create", "--email", "--password", "--superuser"],
+        ["Usage: featwright users create", "--email", "--password", "--superuser", "--name"],
     ),
 }
 
@@ -131,6 +139,31 @@ def test_users_create_adds_a_user_once_and_refuses_a_duplicate(run: Run, tmp_pat
     [(email, hashed, superuser)] = users(tmp_path / "cli.db")
     assert (email, superuser) == ("x@example.com", 0)
     assert hashed.startswith("$argon2")
+
+
+CREATE_USER = ("users", "create", "--password", "amber tundra violin", "--email")
+
+
+def test_users_create_names_the_user_as_told_or_after_the_emails_local_part(
+    run: Run, tmp_path: Path
+) -> None:
+    named = run(*CREATE_USER, "a@example.com", "--name", "Ada Lovelace")
+    unnamed = run(*CREATE_USER, "b@example.com")
+
+    assert (named.returncode, unnamed.returncode) == (0, 0), named.stderr + unnamed.stderr
+    assert sorted(names(tmp_path / "cli.db")) == [
+        ("a@example.com", "Ada Lovelace"),
+        ("b@example.com", "b"),
+    ]
+
+
+def test_users_create_refuses_a_name_too_long_naming_the_field(run: Run, tmp_path: Path) -> None:
+    result = run(*CREATE_USER, "x@example.com", "--name", "x" * 101)
+
+    assert result.returncode == 2
+    assert "name: String should have at most 100 characters" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert users(tmp_path / "cli.db") == []
 
 
 def test_users_create_refuses_a_guessable_password_naming_the_field(

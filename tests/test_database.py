@@ -23,7 +23,7 @@ async def committed_user(engine: AsyncEngine) -> AsyncIterator[User]:
     """A user committed for real; deleted (with its rows, by cascade) afterwards."""
     database = Database(engine)
     async with database.session() as session:
-        user = User(email=f"{uuid.uuid4().hex}@example.com", hashed_password="!")
+        user = User(email=f"{uuid.uuid4().hex}@example.com", name="x", hashed_password="!")
         session.add(user)
         await session.flush()
     yield user

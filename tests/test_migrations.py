@@ -2,20 +2,26 @@
 
 import asyncio
 import sqlite3
-from contextlib import closing
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from src.cli import alembic_config
 from src.core.migrations import comparison_options
 from src.models import Base
+from src.models.base import UTCDateTime, utcnow
+from tests.live_server import require_postgres, scratch_database
 
 APP_TABLES = set(Base.metadata.tables)  # whatever features the project has
 
@@ -76,3 +82,71 @@ async def test_downgrade_to_base_and_upgrade_to_head(tmp_path: Path) -> None:
     assert upgraded == (APP_TABLES | {"alembic_version"}, head)
     assert downgraded == ({"alembic_version"}, None)
     assert upgraded_again == upgraded
+
+
+@asynccontextmanager
+async def _empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database with nothing in it yet, of the backend named."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'names.db'}"
+    else:
+        async with scratch_database("migration") as url:
+            yield url
+
+
+# The users table as revision 0004 left it: no name.
+_USERS_0004 = sa.table(
+    "users",
+    sa.column("id", sa.Uuid()),
+    sa.column("email", sa.String()),
+    sa.column("hashed_password", sa.String()),
+    sa.column("is_superuser", sa.Boolean()),
+    sa.column("created_at", UTCDateTime(timezone=True)),
+    sa.column("updated_at", UTCDateTime(timezone=True)),
+)
+_LONG_LOCAL_PART = "l" * 120  # longer than any name: the column holds 320 characters
+
+
+def _user_columns(connection: Connection) -> set[str]:
+    return {column["name"] for column in sa.inspect(connection).get_columns("users")}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_0005_names_every_existing_user_after_the_local_part_of_their_email(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        require_postgres(request.config)
+    async with _empty_database(backend, tmp_path) as url:
+        config = alembic_config(url)
+        config.attributes["configure_logger"] = False
+        engine = create_async_engine(url)
+        try:
+            await asyncio.to_thread(command.upgrade, config, "0004")
+            emails = ["ada.lovelace@example.com", f"{_LONG_LOCAL_PART}@example.com"]
+            now = utcnow()
+            rows = [
+                {"id": uuid.uuid4(), "email": email, "hashed_password": "!", "is_superuser": False}
+                for email in emails
+            ]
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.insert(_USERS_0004).values(created_at=now, updated_at=now), rows
+                )
+
+            await asyncio.to_thread(command.upgrade, config, "0005")
+            async with engine.connect() as connection:
+                named = (await connection.execute(sa.text("SELECT email, name FROM users"))).all()
+            await asyncio.to_thread(command.downgrade, config, "0004")
+            async with engine.connect() as connection:
+                kept = (await connection.execute(sa.select(_USERS_0004.c.email))).scalars().all()
+                columns = await connection.run_sync(_user_columns)
+        finally:
+            await engine.dispose()
+
+    assert sorted(named) == [
+        ("ada.lovelace@example.com", "ada.lovelace"),
+        (f"{_LONG_LOCAL_PART}@example.com", "l" * 100),
+    ]
+    assert sorted(kept) == sorted(emails)
+    assert "name" not in columns

@@ -1,15 +1,20 @@
-from typing import Annotated, Literal
+import uuid
+from typing import Annotated, Literal, Self
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import (
+    MISSING,
     AfterValidator,
     BaseModel,
+    ConfigDict,
     EmailStr,
     Field,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from src.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from src.schemas.base import InputSchema, NoNul, ResourceResponse
@@ -41,7 +46,25 @@ NewPassword = Annotated[
     ),
     NoNul,
 ]
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH), NoNul]
 RefreshToken = Annotated[str, Field(min_length=1, max_length=100), NoNul]
+
+USER_NAME_MAX_LENGTH = 100
+UserName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=USER_NAME_MAX_LENGTH,
+        description="How the user is shown to others: any text, counted as sent (not trimmed).",
+    ),
+    NoNul,
+]
+
+
+def name_from_email(email: str) -> str:
+    """The name of an account that was given none: its email's local part, which its owner
+    recognises and which says nothing of their mail provider, cut to fit the column."""
+    return email.partition("@")[0][:USER_NAME_MAX_LENGTH]
 
 
 class UserCreate(InputSchema):
@@ -50,6 +73,16 @@ class UserCreate(InputSchema):
 
     email: NormalizedEmail
     password: NewPassword
+    name: UserName | MISSING = Field(
+        MISSING,
+        description="Display name, 1 to 100 characters. Absent: the email's part before `@`"
+        f" (cut to {USER_NAME_MAX_LENGTH} characters), changed later with PATCH /users/me.",
+    )
+
+    def display_name(self) -> str:
+        """The name sent, else the one made from the email."""
+        sent: dict[str, str] = self.model_dump(include={"name"})
+        return sent.get("name") or name_from_email(self.email)
 
 
 class RegistrationAccepted(BaseModel):
@@ -62,8 +95,50 @@ class RegistrationAccepted(BaseModel):
 
 
 class PasswordChange(InputSchema):
-    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH), NoNul]
+    current_password: CurrentPassword
     new_password: NewPassword
+
+
+_PASSWORD_FIELDS = ("current_password", "new_password")
+
+
+class UserUpdate(InputSchema):
+    """A change of one's own account: the name, the password (both password fields, or
+    neither), or both at once. `{}` changes nothing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {
+                "current_password": ["new_password"],
+                "new_password": ["current_password"],
+            }
+        }
+    )
+
+    name: UserName | MISSING = MISSING
+    current_password: CurrentPassword | MISSING = MISSING
+    new_password: NewPassword | MISSING = MISSING
+
+    @model_validator(mode="after")
+    def _passwords_go_together(self) -> Self:
+        """A 400 naming the password field that is missing, as if it were required."""
+        for field, other in (_PASSWORD_FIELDS, reversed(_PASSWORD_FIELDS)):
+            if other in self.model_fields_set and field not in self.model_fields_set:
+                error = PydanticCustomError("missing", f"Field required with {other}")
+                raise ValidationError.from_exception_data(
+                    type(self).__name__,
+                    [InitErrorDetails(type=error, loc=(field,), input=None)],
+                )
+        return self
+
+    def changes(self) -> dict[str, str]:
+        """The columns written as sent (the name); the password is hashed first."""
+        return self.model_dump(include={"name"})
+
+    def password_change(self) -> PasswordChange | None:
+        """The password part, when the body has one (already validated as this model)."""
+        sent = self.model_dump(include=set(_PASSWORD_FIELDS))
+        return PasswordChange.model_construct(**sent) if sent else None
 
 
 class RefreshRequest(InputSchema):
@@ -71,7 +146,10 @@ class RefreshRequest(InputSchema):
 
 
 class UserResponse(ResourceResponse):
+    """One's own account (or any, to a superuser): the email is answered to no one else."""
+
     email: str
+    name: str
     is_superuser: bool
 
 
@@ -101,3 +179,13 @@ class PasswordGrant(BaseModel):
             return _emails.validate_python(username)
         except ValidationError:
             return username.lower()
+
+
+class UserSummary(BaseModel):
+    """A person as another user's row shows them (`expand` of `assignee_id`): their name,
+    never their email."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str

@@ -1,9 +1,10 @@
-"""Accounts and sessions: registration, login, refresh-token rotation, logout, password
-change. Raises domain errors, never HTTP."""
+"""Accounts and sessions: registration, login, refresh-token rotation, logout, changes to
+one's account (name, password). Raises domain errors, never HTTP."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from src.core.errors import AuthenticationFailed, InvalidField
 from src.core.security import (
@@ -39,6 +40,7 @@ async def register(
     await _hard_to_guess("password", data.password, data.email)
     values = {
         "email": data.email,
+        "name": data.display_name(),
         "hashed_password": await hash_password(data.password),
         "is_superuser": is_superuser,
     }
@@ -105,19 +107,38 @@ class AuthService:
         async with self.refresh_tokens.database.transaction():
             await self.refresh_tokens.revoke_family(digest, self.clock())
 
-    async def change_password(self, user_id: uuid.UUID, data: PasswordChange) -> None:
-        """Check the current password, store the new one and end every session of the
-        user: refresh tokens stop working at once, access tokens at their expiry."""
-        user = await self.users.get(user_id)
-        if user is None:
-            raise AuthenticationFailed("The user of this token no longer exists")
-        if not await verify_password(data.current_password, user.hashed_password):
+    async def change_password(self, user_id: uuid.UUID, data: PasswordChange) -> Record:
+        """The account with the new password; see `update_account`."""
+        return await self.update_account(user_id, {}, data)
+
+    async def update_account(
+        self,
+        user_id: uuid.UUID,
+        changes: Mapping[str, Any],
+        password: PasswordChange | None = None,
+    ) -> Record:
+        """The account with `changes` (its name) written and, given the current password, the
+        new one: all of them or none. A new password ends every session of the user: refresh
+        tokens stop working at once, access tokens at their expiry. Without one, this is one
+        statement (`{}` only reads the account)."""
+        if password is None:
+            return self._account(await self.users.update(user_id, changes))
+        user = self._account(await self.users.get(user_id))
+        if not await verify_password(password.current_password, user.hashed_password):
             raise InvalidField("current_password", "password_mismatch", "Wrong current password")
-        await _hard_to_guess("new_password", data.new_password, user.email)
-        hashed = await hash_password(data.new_password)
+        await _hard_to_guess("new_password", password.new_password, user.email)
+        hashed = await hash_password(password.new_password)
         async with self.users.database.transaction():
-            await self.users.update(user_id, {"hashed_password": hashed})
+            updated = await self.users.update(user_id, {**changes, "hashed_password": hashed})
             await self.refresh_tokens.revoke_user(user_id, self.clock())
+        return self._account(updated)
+
+    @staticmethod
+    def _account(row: Record | None) -> Record:
+        """The caller's row; a token whose user was deleted since is a 401."""
+        if row is None:
+            raise AuthenticationFailed("The user of this token no longer exists")
+        return row
 
     async def _session(
         self, user_id: uuid.UUID, is_superuser: bool, *, family_id: uuid.UUID, rotated: bool

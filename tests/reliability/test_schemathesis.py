@@ -71,9 +71,9 @@ expected-statuses = [
 # A new password must also be hard to guess (zxcvbn, with the email's parts as known words)
 # and a password change must name the current password: rules no JSON Schema can state.
 # So a schema-valid request may be a 400 naming the field and the rule (`weak_password`,
-# `password_mismatch`) on these two operations; every check still runs on them.
+# `password_mismatch`) on these three operations; every check still runs on them.
 [[operations]]
-include-operation-id = ["register", "change_password"]
+include-operation-id = ["register", "change_password", "update_me"]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "412", "422", "429"
 ]

@@ -20,7 +20,7 @@ from tests.helpers import (
     mint_token,
 )
 
-USER_KEYS = {"id", "email", "is_superuser", "created_at", "updated_at", "version"}
+USER_KEYS = {"id", "email", "name", "is_superuser", "created_at", "updated_at", "version"}
 PASSWORD = "violet kettle rainfall"
 
 
