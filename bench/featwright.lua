@@ -7,6 +7,7 @@
 --   post          POST /api/v1/projects  {"name":"bench-project-N"}
 --   put  IDSFILE  PUT  /api/v1/projects/<random id>  {"name":"bench-put-N"}  (no If-Match)
 --   path PATH     GET  PATH (a list page, by offset or by cursor; PATH is URL-encoded)
+--   paths FILE    GET  <a random line of FILE> (each a path: rows of any resource)
 --   mix  IDSFILE  a fixed cycle of 10: 5 x get, 4 x post, 1 x GET page 1 (the memory test)
 --
 -- done() prints one machine-readable line:
@@ -24,7 +25,7 @@ end
 function init(args)
   mode, arg = args[1], args[3]
   wrk.headers["Authorization"] = "Bearer " .. args[2]
-  if mode == "get" or mode == "put" or mode == "mix" then
+  if mode == "get" or mode == "put" or mode == "mix" or mode == "paths" then
     for line in io.lines(arg) do
       if #line > 0 then ids[#ids + 1] = line end
     end
@@ -43,6 +44,8 @@ function request()
   counter = counter + 1
   if mode == "get" then
     return wrk.format("GET", prefix .. "/" .. random_id())
+  elseif mode == "paths" then
+    return wrk.format("GET", random_id())
   elseif mode == "post" then
     return wrk.format("POST", prefix, nil, '{"name":"bench-project-' .. counter .. '"}')
   elseif mode == "put" then

@@ -5,6 +5,8 @@
 #   ROWS=1000000 make bench            # the same at 1M rows
 #   SCALE=1 make bench                 # = bench/run.sh scale
 #   MEMORY=1 make bench                # = bench/run.sh memory
+#   TEAMS=1 make bench                 # = bench/run.sh teams: bench/teams.sh (a shared model's
+#                                      #   GET and list against an owned model's)
 #   RUNS=1 DURATION=3 WARMUP=1 ENDPOINTS="get post" bench/run.sh   # a quick look
 #
 # Modes:
@@ -62,13 +64,15 @@ if [[ -z "$MODE" ]]; then
   MODE=compare
   [[ "${SCALE:-0}" == 1 ]] && MODE=scale
   [[ "${MEMORY:-0}" == 1 ]] && MODE=memory
+  [[ "${TEAMS:-0}" == 1 ]] && MODE=teams
 fi
 case "$MODE" in
+  teams) exec "$ROOT/bench/teams.sh" ;;
   compare) ;;
   scale) RUNS="${RUNS:-1}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-2}" ;;
   memory) ;;
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [compare|scale|memory]  (see the top of $0)" >&2; exit 2 ;;
+  *) echo "usage: $0 [compare|scale|memory|teams]  (see the top of $0)" >&2; exit 2 ;;
 esac
 
 if ! command -v wrk >/dev/null; then

@@ -7,11 +7,13 @@ operation; this class turns those into one test per documented status.
 
 import asyncio
 import base64
+import contextvars
 import itertools
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -26,9 +28,9 @@ from src.core.database import Database
 from src.engine.patterns import pattern_sample
 from src.main import create_app
 from src.models import Base
-from tests.conftest import MakeUser
+from tests.conftest import MakeUser, User
 from tests.helpers import assert_problem
-from tests.live import OpenApp, open_live_apps
+from tests.live import LiveApp, OpenApp, open_live_apps
 
 API = "/api/v1"
 Schema = dict[str, Any]
@@ -253,6 +255,10 @@ async def create_row(
     references need (a time entry needs a task, which needs a project); `given`: references
     it takes as they are (a comment's `card_id`)."""
     assert resource not in chain, f"required references go round: {' -> '.join(chain)}"
+    if resource == "users":  # a person to refer to: the caller, a member of what they make
+        me = await client.get(f"{API}/users/me", headers=headers)
+        assert me.status_code == 200, me.text
+        return dict(me.json())
     openapi = (await client.get("/openapi.json")).json()
     schema = create_schema(openapi, resource)
     body = minimal_body(openapi, schema)
@@ -1025,7 +1031,9 @@ class ExpandContract(CrudContract):
         """The field an expand name embeds (`project` -> `project_id`) and its resource."""
         if f"{name}_id" in self.references:
             return f"{name}_id", self.references[f"{name}_id"]
-        return name, self.links[name]  # a `refs` field
+        if name in self.links:
+            return name, self.links[name]  # a `refs` field
+        return f"{name}_id", "users"  # who wrote the row (`current user`): set by the server
 
     async def _embedded(
         self,
@@ -1039,6 +1047,10 @@ class ExpandContract(CrudContract):
         id (or ids); null (or none) where the caller may not read the target. A public route
         reads as anyone: it embeds only rows of a target whose GETs are public."""
         field, target = self._field_of(name)
+        if target == "users":  # a person, as `{id, name}`: here, the caller
+            me = (await client.get(f"{API}/users/me", headers=headers)).json()
+            assert row[field] in (None, me["id"]), "the test refers only to its caller"
+            return None if row[field] is None else {"id": me["id"], "name": me["name"]}
         openapi = (await client.get("/openapi.json")).json()
         route = item_route(openapi, target)
         secured = openapi["paths"][route]["get"].get("security")
@@ -2380,3 +2392,333 @@ def item_route_of(openapi: Schema, resource: str, method: str) -> str | None:
         if re.fullmatch(one, path) and method in operations:
             return str(path)
     return None
+
+
+def _model_of(resource: str) -> Any:
+    """The mapped class whose table is `resource`."""
+    return next(
+        mapper.class_
+        for mapper in Base.registry.mappers
+        if getattr(mapper.class_, "__tablename__", None) == resource
+    )
+
+
+TEAM = ("admin", "editor", "viewer", "removed", "outsider", "superuser")
+"""Who asks, in the role matrix: three members, a member removed after they read, a user
+who never was one, and a superuser who is no member."""
+READERS = {"admin", "editor", "viewer", "superuser"}
+
+
+class TeamContract(CrudContract):
+    """Who may do what with a row of a shared container, or of a model inside one: every
+    route of the row (and the container's member routes), once per caller of `TEAM`. Each
+    answer is exactly the expected status; a list answers the row only to those who may
+    read it. Routes are found in the OpenAPI document, the container by following the
+    model's `through` up to the shared model."""
+
+    async def _container(
+        self, client: httpx.AsyncClient, headers: dict[str, str], row: dict[str, Any]
+    ) -> tuple[str, str]:
+        """(the container's resource, its id) of `row`."""
+        resource = self.resource
+        while (model := _model_of(resource)).members is None:
+            field = model.through
+            resource = references_of(resource)[field]
+            fetched = await client.get(LOCATIONS[row[field]], headers=headers)
+            assert fetched.status_code == 200, fetched.text
+            row = fetched.json()
+        return resource, str(row["id"])
+
+    async def _team(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> tuple[dict[str, Any], dict[str, User], str]:
+        """A row made by an admin, the callers of `TEAM`, and the container's members URL.
+        The removed member read the row before they were removed, with the token they keep."""
+        admin = await make_user()
+        row = await create_row(client, admin.headers, self.resource)
+        resource, container = await self._container(client, admin.headers, row)
+        members = f"{API}/{resource}/{container}/members"
+        callers = {"admin": admin}
+        for name, role in (("editor", "editor"), ("viewer", "viewer"), ("removed", "editor")):
+            callers[name] = await make_user()
+            body = {"email": callers[name].email, "role": role}
+            added = await client.post(members, json=body, headers=admin.headers)
+            assert added.status_code == 201, added.text
+            assert added.json()["role"] == role
+        removed = callers["removed"]
+        before = await client.get(LOCATIONS[row["id"]], headers=removed.headers)
+        assert before.status_code == 200, before.text
+        gone = await client.delete(f"{members}/{removed.id}", headers=admin.headers)
+        assert gone.status_code == 204, gone.text
+        callers["outsider"] = await make_user()
+        callers["superuser"] = await make_user(superuser=True)
+        return row, callers, members
+
+    async def _routes(self, client: httpx.AsyncClient) -> tuple[Schema, str, list[str]]:
+        """The OpenAPI document, the item route, and the list routes (flat, or under a
+        parent) of the resource."""
+        openapi = (await client.get("/openapi.json")).json()
+        item = item_route(openapi, self.resource)
+        lists = [
+            path
+            for path, operations in openapi["paths"].items()
+            if "get" in operations
+            and re.fullmatch(rf"{API}/(\w+/\{{\w+\}}/)?{self.resource}", path)
+        ]
+        return openapi, item, lists
+
+    async def test_each_role_gets_exactly_its_answers(
+        self, client: httpx.AsyncClient, make_user: MakeUser
+    ) -> None:
+        row, callers, members = await self._team(client, make_user)
+        openapi, item, lists = await self._routes(client)
+        container = _model_of(self.resource).members is not None
+        url = LOCATIONS[row["id"]]
+        methods = set(openapi["paths"][item])
+        writer = {"admin", "superuser"} | (set() if container else {"editor"})
+        seen: list[str] = []
+
+        def expect(caller: str, what: str, response: httpx.Response, status: int) -> None:
+            if response.status_code != status:
+                seen.append(f"{caller} {what}: {response.status_code}, expected {status}")
+
+        def status_of(caller: str, allowed: set[str], done: int) -> int:
+            if caller in allowed:
+                return done
+            return 403 if caller in READERS else 404
+
+        for caller in TEAM:
+            headers = callers[caller].headers
+            got = await client.get(url, headers=headers)
+            expect(caller, "GET", got, 200 if caller in READERS else 404)
+            if got.status_code == 200 and container:
+                role = None if caller == "superuser" else caller
+                if got.json()["role"] != role:
+                    seen.append(f"{caller} GET: role {got.json()['role']}, expected {role}")
+            for path in lists:
+                listed = await client.get(self._list_url(path, row), headers=headers)
+                nested = path != f"{API}/{self.resource}"
+                visible = caller in READERS
+                expect(caller, f"GET {path}", listed, 404 if nested and not visible else 200)
+                if listed.status_code == 200:
+                    ids = [item["id"] for item in listed.json()["items"]]
+                    if (row["id"] in ids) != visible:
+                        seen.append(f"{caller} GET {path}: the row listed is {not visible}")
+            for method in ("put", "patch"):
+                if method in methods:
+                    changed = await self._team_change(client, row)
+                    wrote = await client.request(method, url, json=changed, headers=headers)
+                    expect(caller, method.upper(), wrote, status_of(caller, writer, 200))
+            if not container:  # a superuser adds rows only where they are a member
+                created = await self._create_in(client, openapi, row, headers)
+                status = (
+                    404 if caller == "superuser" else status_of(caller, {"admin", "editor"}, 201)
+                )
+                expect(caller, "POST", created, status)
+        if "delete" in methods:  # those who may not, first: the row is still there after
+            for caller in TEAM:
+                if caller not in writer:
+                    deleted = await client.delete(url, headers=callers[caller].headers)
+                    expect(caller, "DELETE", deleted, status_of(caller, writer, 204))
+            assert (await client.get(url, headers=callers["admin"].headers)).status_code == 200
+        if container:
+            await self._check_member_routes(client, callers, members, expect, status_of)
+        if "delete" in methods:
+            deleted = await client.delete(url, headers=callers["admin"].headers)
+            expect("admin", "DELETE", deleted, 204)
+        assert not seen, "\n".join(seen)
+
+    def _list_url(self, path: str, row: dict[str, Any]) -> str:
+        """A list route with its parent (the row's) filled in."""
+        found = re.search(r"\{(\w+)\}", path)
+        if found is None:
+            return f"{path}?limit=100"
+        return path.replace(found[0], str(row[found[1]])) + "?limit=100"
+
+    async def _team_change(self, client: httpx.AsyncClient, row: dict[str, Any]) -> dict[str, Any]:
+        """A real change of the row: one field altered (`{}` if it has none to alter)."""
+        openapi = (await client.get("/openapi.json")).json()
+        schema = create_schema(openapi, self.resource)
+        body = {name: row[name] for name in schema["properties"] if name in row}
+        changed = await self._changed_body(client, body) or body
+        return {name: value for name, value in changed.items() if body.get(name) != value}
+
+    async def _create_in(
+        self,
+        client: httpx.AsyncClient,
+        openapi: Schema,
+        row: dict[str, Any],
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """A new row in the same container as `row` (under its parent, for a nested POST)."""
+        path, parent_field = create_route(openapi, self.resource)
+        schema = create_schema(openapi, self.resource)
+        body = minimal_body(openapi, schema)
+        through = _model_of(self.resource).through
+        for name in body:
+            if name in self.references and name in row:
+                body[name] = row[name]
+        if parent_field is not None:
+            path = path.replace(f"{{{parent_field}}}", str(row[parent_field]))
+        elif through in schema["properties"]:
+            body[through] = row[through]
+        return await client.post(path, json=body, headers=headers)
+
+    async def _check_member_routes(
+        self,
+        client: httpx.AsyncClient,
+        callers: dict[str, User],
+        members: str,
+        expect: Callable[[str, str, httpx.Response, int], None],
+        status_of: Callable[[str, set[str], int], int],
+    ) -> None:
+        """The container's member routes: members list them; only admins (and superusers)
+        add, change and remove; a member leaves; the last admin stays."""
+        managers = {"admin", "superuser"}
+        for caller in TEAM:
+            headers = callers[caller].headers
+            listed = await client.get(members, headers=headers)
+            expect(caller, "GET members", listed, 200 if caller in READERS else 404)
+            if listed.status_code == 200:
+                roles = {m["email"]: m["role"] for m in listed.json()["items"]}
+                expected = {callers[name].email: name for name in ("admin", "editor", "viewer")}
+                if roles != expected:
+                    expect(caller, f"GET members: {roles}, expected {expected}", listed, -1)
+            target = callers["outsider"] if caller != "outsider" else callers["removed"]
+            added = await client.post(
+                members, json={"email": target.email, "role": "viewer"}, headers=headers
+            )
+            expect(caller, "POST members", added, status_of(caller, managers, 201))
+            if added.status_code == 201:
+                changed = await client.put(
+                    f"{members}/{target.id}", json={"role": "editor"}, headers=headers
+                )
+                expect(caller, "PUT members", changed, 200)
+                again = await client.post(
+                    members, json={"email": target.email, "role": "viewer"}, headers=headers
+                )
+                expect(caller, "POST members twice", again, 409)
+                removed = await client.delete(f"{members}/{target.id}", headers=headers)
+                expect(caller, "DELETE members", removed, 204)
+            else:  # another member (an editor's own removal would be leaving)
+                other = callers["viewer" if caller == "editor" else "editor"]
+                changed = await client.put(
+                    f"{members}/{other.id}", json={"role": "viewer"}, headers=headers
+                )
+                expect(caller, "PUT members", changed, status_of(caller, managers, 200))
+                removed = await client.delete(f"{members}/{other.id}", headers=headers)
+                expect(caller, "DELETE members", removed, status_of(caller, managers, 204))
+        admin = callers["admin"]
+        unknown = {"email": f"nobody-{uuid.uuid4().hex[:10]}@example.com", "role": "viewer"}
+        missing = await client.post(members, json=unknown, headers=admin.headers)
+        expect("admin", "POST members of no user", missing, 404)
+        demoted = await client.put(
+            f"{members}/{admin.id}", json={"role": "editor"}, headers=admin.headers
+        )
+        expect("admin", "PUT members: the last admin demoted", demoted, 409)
+        left = await client.delete(f"{members}/{admin.id}", headers=admin.headers)
+        expect("admin", "DELETE members: the last admin leaves", left, 409)
+        viewer = callers["viewer"]
+        leaves = await client.delete(f"{members}/{viewer.id}", headers=viewer.headers)
+        expect("viewer", "DELETE members: leaves", leaves, 204)
+        after = await client.get(members, headers=viewer.headers)
+        expect("viewer", "GET members after leaving", after, 404)
+
+    async def _writer_in_a_team(self, live: OpenApp) -> "WriterInATeam":
+        """On apps whose writes commit: a row made by an admin, and a second member who may
+        write it (an editor; an admin, for the container itself) with a change to make."""
+        app = await live()
+        admin, writer = await app.user(), await app.user()
+        row = await create_row(app.client, admin.headers, self.resource)
+        resource, container = await self._container(app.client, admin.headers, row)
+        members = f"{API}/{resource}/{container}/members"
+        role = "admin" if _model_of(self.resource).members is not None else "editor"
+        body = {"email": writer.email, "role": role}
+        assert (await app.client.post(members, json=body, headers=admin.headers)).status_code == 201
+        change = await self._team_change(app.client, row)
+        return WriterInATeam(app, admin, writer, row, change, resource, uuid.UUID(container))
+
+    async def test_a_member_removed_while_they_write_is_removed_after_the_write(
+        self, live: OpenApp
+    ) -> None:
+        """The write holds the membership it relies on until it commits: a removal that
+        starts meanwhile waits for it, so no write lands after its writer was removed."""
+        team = await self._writer_in_a_team(live)
+        app, admin, writer, row, change = team.app, team.admin, team.writer, team.row, team.change
+        members = team.members
+        assert change, "no field to change"
+        repository = _repository_of(_model_of(self.resource))(app.database, owner_id=writer.id)
+
+        async def remove() -> httpx.Response:
+            return await app.client.delete(f"{members}/{writer.id}", headers=admin.headers)
+
+        async with app.database.transaction():
+            key = uuid.UUID(str(row["id"]))
+            assert await repository.update(key, change) is not None
+            removal = asyncio.create_task(remove(), context=contextvars.Context())
+            await asyncio.sleep(0.5)
+            assert not removal.done(), "the removal did not wait for the write"
+        assert (await removal).status_code == 204
+        current = await app.client.get(LOCATIONS[row["id"]], headers=admin.headers)
+        assert {name: current.json()[name] for name in change} == change
+        refused = await app.client.get(LOCATIONS[row["id"]], headers=writer.headers)
+        assert_problem(refused, 404)
+
+    async def test_a_write_while_its_writer_is_being_removed_waits_and_is_refused(
+        self, live: OpenApp
+    ) -> None:
+        """The other order: the removal holds its locks first; the write waits for it to
+        commit, then finds no membership (404), and nothing is written; no deadlock."""
+        from src.repositories.shared import MemberRepository
+
+        team = await self._writer_in_a_team(live)
+        app, admin, writer, row, change = team.app, team.admin, team.writer, team.row, team.change
+        url = LOCATIONS[row["id"]]
+        openapi, item, _ = await self._routes(app.client)
+        method = next(m for m in ("put", "patch", "delete") if m in openapi["paths"][item])
+        repository = MemberRepository(
+            app.database, _model_of(team.resource), container=team.container, caller=admin.id
+        )
+
+        async def write() -> httpx.Response:
+            sent = None if method == "delete" else change
+            return await app.client.request(method, url, json=sent, headers=writer.headers)
+
+        async with app.database.transaction():
+            await repository.lock()
+            assert await repository.remove(writer.id)
+            written = asyncio.create_task(write(), context=contextvars.Context())
+            await asyncio.sleep(0.5)
+            assert not written.done(), "the write did not wait for the removal"
+        assert_problem(await written, 404)
+        current = await app.client.get(url, headers=admin.headers)
+        assert current.json()["version"] == row["version"]
+
+
+@dataclass(frozen=True)
+class WriterInATeam:
+    app: LiveApp
+    admin: User
+    writer: User
+    row: dict[str, Any]
+    change: dict[str, Any]
+    resource: str
+    """The container's resource (`projects`)."""
+    container: uuid.UUID
+
+    @property
+    def members(self) -> str:
+        return f"{API}/{self.resource}/{self.container}/members"
+
+
+def _repository_of(model: Any) -> Any:
+    """The repository class of a shared (or through) model."""
+    from src.repositories.shared import SharedRepository
+
+    pending = list(SharedRepository.__subclasses__())
+    while pending:
+        found = pending.pop()
+        if getattr(found, "model", None) is model:
+            return found
+        pending.extend(found.__subclasses__())
+    raise AssertionError(f"no repository of {model.__name__}")

@@ -41,6 +41,9 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 # wrong: 08 connection exception, 53 insufficient resources (too many connections),
 # 57 operator intervention (shutting down, starting up, statement_timeout).
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+"""A serialization failure or a deadlock: the transaction was undone whole, and the same
+request tried again succeeds (a 503 with Retry-After)."""
 # A read whose pooled connection failed sooner than this is run again on a new one: a
 # connection the server closed (a restart) fails at once, a silent server only after a timeout.
 _RETRY_WITHIN_SECONDS = 0.5
@@ -111,7 +114,8 @@ def is_unavailable(error: BaseException) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None) or ""
     # SQLite: another process held the write lock for longer than busy_timeout.
     busy = getattr(error.orig, "sqlite_errorname", None) == "SQLITE_BUSY"
-    return busy or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    transient = sqlstate in _TRANSIENT_SQLSTATES
+    return busy or transient or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
 
 
 def _raised_by_driver(error: BaseException) -> bool:

@@ -45,6 +45,7 @@ from src.engine.doc import (
     link_of,
     list_indexes,
     model_of,
+    module_name,
     reads_every_owner,
     table_name,
     unique_index,
@@ -161,6 +162,9 @@ def _check_operation(
     platform = {*EVERY_ROUTE_STATUSES, *PLATFORM_STATUSES.get(_operation_of(endpoint) or "", ())}
     if endpoint.method in WRITE_METHODS:
         platform.update(EVERY_WRITE_STATUSES)
+        model = model_of(endpoint.path, doc.models)
+        if model is not None and model.in_team:
+            platform.add(403)  # a member whose role allows no write: implied by `Access:`
     for status in sorted(statuses - set(endpoint.responses) - platform):
         yield mismatch(f"the route documents {status}, the doc does not list it")
     request = _schema_name(operation.get("requestBody", {}).get("content", {}))
@@ -323,6 +327,8 @@ def _check_model(
     update_schema = schemas.get(f"{model.name}Update")  # only where a route takes it
     for problem in _list_index_problems(doc, model, table):
         yield Mismatch(doc.path, model.line, model.name, problem)
+    for problem in _access_problems(model, mapped, openapi):
+        yield Mismatch(doc.path, model.line, model.name, problem)
     searched = tuple(
         dict.fromkeys(
             f for e in doc.endpoints for f in e.search if model_of(e.path, doc.models) is model
@@ -462,6 +468,33 @@ def _link_problems(
             bound = actual
         if (None if actual is None else float(actual)) != bound:
             yield f"input rule {key} is {_number(actual)}, doc says {_number(bound)}"
+
+
+def _access_problems(model: Model, mapped: Any, openapi: dict[str, Any]) -> Iterator[str]:
+    """`Access:` as the model and the routes have it: a shared model's members table and
+    member routes, the `ref` a model is through, the fields set to the row's creator."""
+    shared = getattr(mapped, "members", None) is not None
+    if shared != model.shared:
+        app_says = "has a members table" if shared else "has no members table"
+        yield f"the model {app_says}, doc says Access: {model.access or 'the owner only'}"
+    through = getattr(mapped, "through", None)
+    if through != model.through:
+        yield f"the model is through {through}, doc says through {model.through}"
+    authored = set(getattr(mapped, "authored", ()))
+    documented = {item.name for item in model.fields if item.authored}
+    for name in sorted(authored ^ documented):
+        app_says = "sets" if name in authored else "does not set"
+        says = "current user" if name in documented else "no Default current user"
+        yield f"{name}: the model {app_says} it to the creator, doc says {says}"
+    members = f"/api/v1/{model.table}/{{{module_name(model.name)}_id}}/members"
+    routes = [("get", members), ("post", members)]
+    routes += [("put", f"{members}/{{user_id}}"), ("delete", f"{members}/{{user_id}}")]
+    paths = openapi["paths"]
+    for method, path in routes:
+        served = method in paths.get(path, {})
+        if served != model.shared:
+            app_says = "serves" if served else "does not serve"
+            yield f"the app {app_says} {method.upper()} {path}; doc says Access: {model.access}"
 
 
 def _made_key_problems(item: ModelField, mapped: Any) -> Iterator[str]:

@@ -138,6 +138,12 @@ _MODEL_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _RENAMED_FROM = re.compile(r"\brenamed from `?(?P<name>[a-z][a-z0-9_]*)`?", re.IGNORECASE)
 _COUNT = re.compile(r"count\((?:(?P<model>[A-Z][A-Za-z0-9]*)\.)?(?P<field>[a-z][a-z0-9_]*)\)")
 """A derived field's `count(Comment.card_id)` or `count(labels)`."""
+_ACCESS = re.compile(r"Access:(?P<value>.*)")
+_THROUGH = re.compile(r"through (?P<field>[a-z][a-z0-9_]*)")
+SHARED = "shared"
+ROLE_FIELD = "role"
+"""What each row of a shared model answers: the caller's role in it."""
+CURRENT_USER = "current user"
 _VIEWER = re.compile(r"current user in (?P<field>[a-z][a-z0-9_]*)")
 """A derived bool's `current user in favorited_by`: whether the caller is in that set."""
 _SLUG = re.compile(r"slug\((?P<field>[a-z][a-z0-9_]*)\)")
@@ -230,6 +236,17 @@ class ModelField:
         return self.required != "auto" or (self.derived and not computed)
 
     @property
+    def authored(self) -> bool:
+        """`| author_id | ref(User) | auto | current user |`: who created the row, set from
+        the caller at create (a shared or through model's)."""
+        return (
+            self.required == "auto"
+            and self.type.ref == "User"
+            and self.default == CURRENT_USER
+            and self.name != "owner_id"
+        )
+
+    @property
     def renamed_from(self) -> str | None:
         """The old name a Description gives with `renamed from old_name`: a rename, not a
         drop and an add, when the built doc has that field and not this one."""
@@ -244,6 +261,25 @@ class Model:
     line: int
     is_object: bool = False
     """A `### Name (object)`: the fields of an `object(Name)`, no table."""
+    access: str | None = None
+    """The `Access:` line under its heading: `shared`, `through project_id`, or None (the
+    owner's rows only)."""
+
+    @property
+    def shared(self) -> bool:
+        """`Access: shared`: a container its members share, with roles."""
+        return self.access == SHARED
+
+    @property
+    def through(self) -> str | None:
+        """`Access: through project_id`: the `ref` whose row decides who may read and write."""
+        found = _THROUGH.fullmatch(self.access or "")
+        return None if found is None else found["field"]
+
+    @property
+    def in_team(self) -> bool:
+        """Its rows are a team's: a shared container, or inside one."""
+        return self.access is not None
 
     @property
     def table(self) -> str:
@@ -406,6 +442,26 @@ class Link:
     target_table: str
 
 
+@dataclass(frozen=True)
+class Members:
+    """The members table of a shared model (`Access: shared`): one row per (container,
+    user) with the user's role."""
+
+    table: str
+    column: str
+    """The column naming the container (`project_id`)."""
+    container_table: str
+
+
+def members_of(model: "Model") -> Members | None:
+    """`Project` with `Access: shared` keeps its members in `project_members (project_id,
+    user_id, role, created_at)`; None for a model that is not shared."""
+    if not model.shared:
+        return None
+    module = module_name(model.name)
+    return Members(f"{module}_members", f"{module}_id", model.table)
+
+
 def link_of(model: "Model", item: "ModelField") -> Link:
     """`Task.labels: refs(Label)` is stored in `task_labels (task_id, label_id, position)`."""
     source = f"{module_name(model.name)}_id"
@@ -465,6 +521,7 @@ class _Reader:
                 )
         models = self.models(by_title.get("Data Models"))
         endpoints = self.endpoints(by_title.get("API Endpoints"), models)
+        self.check_team_reads(models, endpoints)
         file_plan = self.file_plan(by_title.get("File Plan"))
         overview = by_title.get("Overview")
         decisions = by_title.get("Design Decisions")
@@ -497,7 +554,10 @@ class _Reader:
             if table is None:
                 continue
             fields = tuple(self.model_field(line, row) for line, row in table.rows)
-            model = Model(sub.title, tuple(f for f in fields if f is not None), sub.line)
+            access = self.access(sub)
+            model = Model(
+                sub.title, tuple(f for f in fields if f is not None), sub.line, access=access
+            )
             if model.table in tables:
                 self.problem(
                     sub.line,
@@ -523,9 +583,117 @@ class _Reader:
         for model in models:
             self.check_model(model, self.known_models | {m.name for m in models})
         self.check_objects(models)
+        self.check_access(models)
         self.check_required_references(models)
         self.check_counts(models)
         return tuple(models)
+
+    def access(self, sub: _Section) -> str | None:
+        """The `Access:` line of a model's section, if it has one."""
+        lines = [p for p in sub.paragraphs if re.match(r"Access\b", p)]
+        for extra in lines[1:]:
+            self.problem(sub.line, f"model {sub.title} has a second line {extra!r}; expected one")
+        if not lines:
+            return None
+        found = _ACCESS.fullmatch(lines[0])
+        value = found["value"].strip() if found else ""
+        if value == SHARED or _THROUGH.fullmatch(value):
+            return value
+        self.problem(
+            sub.line + 1,
+            f"{lines[0]!r} under model {sub.title}; expected 'Access: shared' (a container its"
+            " members share) or 'Access: through <ref field>' (inside one)",
+        )
+        return None
+
+    def check_access(self, models: list[Model]) -> None:
+        """`through` names a required `ref` to a shared model, or to one itself through
+        another, without a loop; people (`ref(User)`) are referred to only in a team's rows,
+        whose members they can be; a shared model keeps `role` for the caller's."""
+        by_name = {model.name: model for model in models}
+        for model in models:
+            if model.shared and model.field(ROLE_FIELD) is not None:
+                found = model.field(ROLE_FIELD)
+                assert found is not None
+                self.problem(
+                    found.line,
+                    f"{model.name} is shared, and each of its rows answers the caller's"
+                    f" {ROLE_FIELD!r}; expected another name for this field",
+                )
+            for item in model.fields:
+                owners = item.unique == OWNER_SCOPE or item.numbered == "owner_id"
+                if model.in_team and (owners or item.slugged is not None):
+                    self.problem(
+                        item.line,
+                        f"{model.name}.{item.name} is a key among its creator's rows, but"
+                        f" {model.name}'s rows are a team's (Access: {model.access}), whose"
+                        " members each see rows others created; expected it unique per a ref"
+                        " field (`unique per project_id`, `next(project_id)`), or no key",
+                    )
+                people = item.type.kind == "ref" and item.type.ref == "User"
+                if not people or item.name == "owner_id" or model.in_team:
+                    continue
+                if item.required == "auto" and item.default == "null":
+                    continue  # who ran an action (`closed_by`): set only by the caller
+                self.problem(
+                    item.line,
+                    f"{model.name}.{item.name} refers to a user, but {model.name}'s rows are"
+                    " its owner's alone; expected 'Access: shared' or 'Access: through"
+                    " <ref field>' under its heading, so the user can be a member",
+                )
+            if model.through is None:
+                continue
+            via = model.field(model.through)
+            target = via.type.ref or "" if via is not None else ""
+            parent = by_name.get(target)
+            elsewhere = target in self.known_models and parent is None  # checked by `add`
+            if via is not None and via.type.kind == "ref" and elsewhere:
+                pass
+            elif via is None or via.type.kind != "ref" or parent is None or not parent.in_team:
+                refs = [
+                    f.name
+                    for f in model.fields
+                    if f.type.kind == "ref"
+                    and f.type.ref in by_name
+                    and by_name[f.type.ref].in_team
+                ]
+                self.problem(
+                    model.line + 1,
+                    f"{model.name} is 'through {model.through}', which is no ref field of"
+                    f" {model.name} to a shared model of this doc; expected one of"
+                    f" {', '.join(refs) or 'none: add a ref to a model with Access: shared'}",
+                )
+                continue
+            if via.required != "yes":
+                self.problem(
+                    via.line,
+                    f"{model.name}.{via.name} decides who reads and writes each row, so every"
+                    " row needs one; expected Required yes (or yes, fixed)",
+                )
+            seen, step = [model.name], parent
+            while step is not None and step.through is not None and step.name not in seen:
+                seen.append(step.name)
+                up = step.field(step.through)
+                step = by_name.get(up.type.ref or "") if up is not None else None
+            if step is not None and step.name in seen:
+                self.problem(
+                    model.line + 1,
+                    f"{' -> '.join([*seen, step.name])}: 'through' leads back to"
+                    f" {step.name}; expected it to end at a model with Access: shared",
+                )
+
+    def check_team_reads(self, models: tuple[Model, ...], endpoints: tuple[Endpoint, ...]) -> None:
+        """A team's rows are read by its members: no GET of them is open to anyone."""
+        for endpoint in endpoints:
+            model = model_of(endpoint.path, models)
+            public = endpoint.method == "GET" and not endpoint.auth
+            if public and model is not None and model.in_team:
+                self.problem(
+                    endpoint.line,
+                    f"{endpoint.key} is open to anyone, but {model.name}'s rows are read by"
+                    f" its team's members only (Access: {model.access}); expected Auth"
+                    " Required",
+                )
 
     def check_counts(self, models: list[Model]) -> None:
         """`count(Comment.card_id)` names a `ref` field of a model of this doc that refers to
@@ -701,6 +869,8 @@ class _Reader:
                     )
             elif item.slugged is not None or item.numbered is not None:
                 self.check_made_key(model, item)
+            elif item.authored:
+                pass  # who created the row: a team's rows (check_access)
             elif (
                 item.counted is None
                 and item.type.kind != "refs"
@@ -1362,12 +1532,13 @@ class _Reader:
 
 def expandable(model: Model) -> dict[str, ModelField]:
     """What `expand` may name on `model`: a `ref` field `project_id` as `project` (its row beside
-    the id), not a name another field of the model has; a `refs` field `labels` as `labels`
-    (its rows in place of their ids: one key cannot hold both)."""
+    the id; a person's as `{id, name}`), not a name another field of the model has; a `refs`
+    field `labels` as `labels` (its rows in place of their ids: one key cannot hold both)."""
     names = {f.name for f in model.fields}
     found = {}
     for item in model.fields:
-        if item.type.kind == "ref" and item.name.endswith("_id") and item.required != "auto":
+        chosen = item.required != "auto" or item.authored  # an author too: `{id, name}`
+        if item.type.kind == "ref" and item.name.endswith("_id") and chosen:
             found[item.name.removesuffix("_id")] = item
     singles = {name: item for name, item in found.items() if name not in names}
     many = {f.name: f for f in model.fields if f.type.kind == "refs" and f.type.ref != "User"}

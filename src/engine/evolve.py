@@ -20,10 +20,12 @@ from src.engine.doc import (
     FeatureDoc,
     Link,
     ListIndexes,
+    Members,
     Model,
     ModelField,
     link_of,
     list_indexes,
+    members_of,
     number_text,
     parse_doc_text,
     reads_every_owner,
@@ -306,13 +308,15 @@ class TableChange:
     """Whether the model's reads are public (`column_of`) before and after the change."""
     indexes: tuple[ListIndexes, ListIndexes] = (ListIndexes(), ListIndexes())
     """The indexes its lists need (doc.list_indexes) before and after the change."""
+    members: tuple[Members | None, Members | None] = (None, None)
+    """Its members table (`Access: shared`) before and after the change."""
 
     @property
     def table(self) -> str:
         return self.model.table
 
     def __bool__(self) -> bool:
-        changed = self.indexes[0] != self.indexes[1]
+        changed = self.indexes[0] != self.indexes[1] or self.members[0] != self.members[1]
         return bool(self.added or self.removed or self.renamed or self.changed or changed)
 
     def index_changes(self, reverse: bool = False) -> tuple[ListIndexes, ListIndexes]:
@@ -339,6 +343,17 @@ class TableChange:
             if before.rule != after.rule:
                 lines.append(f"{self.table}.{new.name}: {before.rule} -> {after.rule}")
         lines += [f"{self.table}.{item.name}: removed" for item in self.removed]
+        before_members, after_members = self.members
+        if after_members is not None and before_members is None:
+            lines.append(
+                f"{self.table}: shared, its members in {after_members.table}; the creator of each"
+                " row is made its admin"
+            )
+        if before_members is not None and after_members is None:
+            lines.append(
+                f"{self.table}: no longer shared; {before_members.table} is dropped, and each"
+                " row is its creator's alone"
+            )
         dropped, created = self.index_changes()
         lines += [f"{self.table}: index for lists by {name} added" for name in created.ordered]
         lines += [f"{self.table}: trigram index on {name} added" for name in created.searched]
@@ -362,7 +377,8 @@ def schema_changes(old: FeatureDoc, new: FeatureDoc) -> list[TableChange]:
         before, after = old_models[name], new_models[name]
         was, now = reads_every_owner(old, before), reads_every_owner(new, after)
         indexes = (list_indexes(old, before), list_indexes(new, after))
-        change = TableChange(after, everyone=(was, now), indexes=indexes)
+        members = (members_of(before), members_of(after))
+        change = TableChange(after, everyone=(was, now), indexes=indexes, members=members)
         for item in after.fields:
             previous = before.field(item.name)
             if not item.stored:
@@ -481,6 +497,11 @@ class TableSteps:
     """List indexes no list needs any more, dropped before the columns change."""
     created_indexes: ListIndexes = field(default_factory=ListIndexes)
     """List indexes a list needs now, created once the columns are there."""
+    dropped_members: Members | None = None
+    """The members table of a model no longer shared, dropped first."""
+    created_members: Members | None = None
+    """The members table of a model now shared, created last, with each row's creator as
+    its admin."""
 
 
 def table_steps(change: TableChange, reverse: bool) -> TableSteps:
@@ -496,7 +517,20 @@ def table_steps(change: TableChange, reverse: bool) -> TableSteps:
         renamed = {old: new for new, old in renamed.items()}
     was, now = change.everyone[::-1] if reverse else change.everyone
     dropped, created = change.index_changes(reverse)
-    steps = TableSteps(table, [], [], [], [], dropped_indexes=dropped, created_indexes=created)
+    members_before, members_after = change.members[::-1] if reverse else change.members
+    if members_before == members_after:
+        members_before = members_after = None  # the same table (or none): nothing to do
+    steps = TableSteps(
+        table,
+        [],
+        [],
+        [],
+        [],
+        dropped_indexes=dropped,
+        created_indexes=created,
+        dropped_members=members_before,
+        created_members=members_after,
+    )
     steps.created_links.extend(link_of(model, item) for item in added if item.type.kind == "refs")
     steps.dropped_links.extend(link_of(model, item) for item in removed if item.type.kind == "refs")
     added = [item for item in added if item.type.kind != "refs"]
@@ -645,6 +679,8 @@ def _fill(item: ModelField, column: Column, *, only_nulls: bool) -> Fill | None:
     (`utcnow()`: the upgrade's time); None when there is no such value."""
     if item.type.kind == "list":  # without items: the empty list, never null
         return Fill(column, "list", [], only_nulls)
+    if item.authored:  # who wrote a row that exists: its creator
+        return Fill(column, "creator", None, only_nulls)
     if item.default in (None, "null", "uuid4()", "current user") or item.slugged or item.numbered:
         return None  # a slug or a number is made at create: rows that exist have none
     kind, default = item.type.kind, item.default

@@ -36,6 +36,7 @@ from src.engine.doc import (
     expandable,
     link_of,
     list_indexes,
+    members_of,
     number_text,
     search_fields,
     table_name,
@@ -136,8 +137,12 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
         schemas = _schemas(model, nestings, doc.objects) | expanded
         acts = actions.get(model.name, [])
         schemas["action_requests"] = _action_requests(model, acts)
+        schemas["shared"] = model.shared
         layers = {"model": _model(doc, model, public), "schemas": schemas}
-        layers |= {"repository": {}, "service": {"actions": _service_actions(model, acts)}}
+        layers |= {
+            "repository": {"shared": model.in_team},
+            "service": {"actions": _service_actions(model, acts)},
+        }
         routed = model.name in operations or bool(nestings) or bool(acts)
         if routed:
             layers["routes"] = _routes(model, operations.get(model.name, {}), nestings)
@@ -162,6 +167,7 @@ def render_feature(doc: FeatureDoc, root: Path) -> dict[str, str]:
                 joined_counts=_counted_words(model, joined=True),
                 **made_by_the_server(model),
                 derived=any(item.derived for item in model.fields),
+                team=model.in_team,
             )
             router = _register_routes(router, names)
         else:  # a changed doc may drop every endpoint of a model
@@ -398,6 +404,8 @@ def _action_data(model: Model, endpoints: list[Endpoint], public: bool) -> list[
         statuses |= set(PLATFORM_STATUSES["action"])
         if public:
             statuses.add(401)  # the router does not document 401 for every route then
+        if model.in_team and not action.joins_or_leaves:
+            statuses.add(403)  # a member whose role allows no write (a join needs reading)
         key = _key_data(model, action.key)
         shown.append(
             {
@@ -727,6 +735,9 @@ def _model(doc: FeatureDoc, model: Model, public: bool) -> dict[str, Any]:
         "indexes": list_indexes(doc, model),
         "search": search_fields(doc, model),
         "counts": counts_of(doc, model),
+        "members": members_of(model),
+        "through": model.through,
+        "authored": tuple(item.name for item in model.fields if item.authored),
         **made_by_the_server(model),
     }
 
@@ -823,8 +834,8 @@ def range_condition(item: ModelField, column: str | None = None) -> str | None:
 
 
 def python_default(item: ModelField, model: Model) -> str | None:
-    if item.default in (None, "null") or item.slugged or item.numbered:
-        return None  # a slug and a number are made by the repository at create
+    if item.default in (None, "null") or item.slugged or item.numbered or item.authored:
+        return None  # a slug, a number and the author are made by the repository at create
     kind = item.type.kind
     if kind == "bool":
         return "True" if item.default == "true" else "False"
@@ -921,14 +932,15 @@ def _expanded(model: Model, operations: dict[str, Operation]) -> dict[str, Any]:
     for name in names:
         target = fields[name].type.ref or ""
         module = Names.of(Model(target, (), 0)).module
+        response = "UserSummary" if target == "User" else f"{target}Response"  # {id, name}
         expanded.append(
             {
                 "name": name,
-                "response": f"{target}Response",
+                "response": response,
                 "many": fields[name].type.kind == "refs",
                 "import": None
                 if target == model.name
-                else f"from src.schemas.{module} import {target}Response",
+                else f"from src.schemas.{module} import {response}",
             }
         )
     return {"expanded": expanded}
@@ -1102,6 +1114,7 @@ def _routes(
         for nesting in (nestings or {}).values()
     ]
     return {
+        "members": members_of(model),
         "operations": _shown(operations, public, model),
         "filters": _filter_data(model, operations),
         "query": _list_query(operations),
@@ -1150,6 +1163,8 @@ def _shown(
             statuses.add(401)  # the router does not document 401 for every route then
         if operation.optional:
             statuses.add(401)  # a token sent that is not valid
+        if model.in_team and name in WRITES and not (model.shared and name == "create"):
+            statuses.add(403)  # a member whose role allows no write (anyone makes a container)
         shown[name] = {
             "public": operation.public,
             "optional": operation.optional,
@@ -1159,6 +1174,9 @@ def _shown(
         }
     return {name: shown[name] for name in CRUD_SHAPES.values() if name in shown}
 
+
+WRITES = ("create", "update", "patch", "delete")
+"""The CRUD operations a team member's role may not allow (a viewer's: a 403)."""
 
 OPERATOR_RULES = {
     None: "is this",

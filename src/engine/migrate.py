@@ -31,8 +31,10 @@ from src.engine.doc import (
     FeatureDoc,
     Link,
     ListIndexes,
+    Members,
     link_of,
     list_indexes,
+    members_of,
     reads_every_owner,
 )
 from src.engine.evolve import Column, TableChange, column_of, table_steps
@@ -104,6 +106,8 @@ class Table:
     """The link tables of its `refs` fields, created once every table of the doc exists."""
     indexes: ListIndexes = field(default_factory=ListIndexes)
     """The indexes its lists' sorts, range filters and searches need."""
+    members: Members | None = None
+    """A shared model's members table, created once every table of the doc exists."""
 
 
 def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]:
@@ -123,6 +127,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
         for model in models
     }
     indexes = {model.table: list_indexes(doc, model) for model in models}
+    members = {model.table: members_of(model) for model in models}
     ordered: list[str] = []
     visiting: set[str] = set()
 
@@ -149,6 +154,7 @@ def tables_of(doc: FeatureDoc, only: Sequence[str] | None = None) -> list[Table]
             ],
             links[table],
             indexes[table],
+            members[table],
         )
         for table in ordered
     ]

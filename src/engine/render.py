@@ -315,6 +315,8 @@ def _unbracketed(code: str, indent: int, equals: int | None) -> list[str]:
     right-hand side, or else the annotation, in parentheses of their own, or splits the
     annotation's own brackets and then lays out what follows them."""
     pad, inner = " " * indent, indent + INDENT
+    if code[:1] in "\"'":
+        return [pad + code]  # a string: its `: ` is text, not an annotation
     target, value = (code, "") if equals is None else (code[:equals].rstrip(), code[equals + 2 :])
     name, colon, annotation = target.partition(": ")
     if equals is not None and indent + len(target) + 4 <= LINE_LENGTH:

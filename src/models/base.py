@@ -167,6 +167,8 @@ class Entity(Base):
     slugs: ClassVar[dict[str, str]] = {}
     """Each slug field (`slug(title)`) with the field it is made from, once, at create
     (`Repository.create`)."""
+    authored: ClassVar[tuple[str, ...]] = ()
+    """The `ref(User)` fields set to the caller at create (`author_id`: `current user`)."""
     viewer_flags: ClassVar[dict[str, str]] = {}
     """Each field that says whether the caller is in a `refs(User)` field (`favorited`:
     `current user in favorited_by`), by name: false for an anonymous caller."""
@@ -184,6 +186,12 @@ class OwnedEntity(Entity):
     readable_by_anyone: ClassVar[bool] = False
     """Its reads are public (a doc's GET with Auth None): anyone may refer to its rows, as
     a comment of one user on another's public article, since anyone can read them."""
+    members: ClassVar[Table | None] = None
+    """A shared container (`Access: shared`): the table of its members and their roles
+    (`member_table`). `owner_id` stays its creator; who may do what is the members'."""
+    through: ClassVar[str | None] = None
+    """`Access: through project_id`: the `ref` whose row (a shared container, or a row
+    itself through another) decides who reads and writes this one."""
 
 
 def link_table(name: str, source: tuple[str, str], target: tuple[str, str]) -> Table:
@@ -210,6 +218,39 @@ def link_table(name: str, source: tuple[str, str], target: tuple[str, str]) -> T
         ),
         Column("position", Integer, nullable=False),
         Index(None, target_column, source_column),
+    )
+
+
+class Role(enum.StrEnum):
+    """A member's role in a shared container, each allowing what the one before does."""
+
+    VIEWER = "viewer"
+    """Reads the container and the rows inside it."""
+    EDITOR = "editor"
+    """Also writes the rows inside it."""
+    ADMIN = "admin"
+    """Also manages members, and updates or deletes the container itself."""
+
+    @property
+    def and_above(self) -> tuple["Role", ...]:
+        """The roles allowed what this one is (`EDITOR`: editors and admins)."""
+        roles = list(Role)
+        return tuple(roles[roles.index(self) :])
+
+
+def member_table(name: str, container: tuple[str, str]) -> Table:
+    """The members of a shared container: `container` is (its column, its table). One row per
+    (container, user) with the user's role; the index leading with the user serves "the
+    containers I am in". A container or user deleted takes the membership with it."""
+    column, table = container
+    return Table(
+        name,
+        Base.metadata,
+        Column(column, Uuid, ForeignKey(f"{table}.id", ondelete="CASCADE"), primary_key=True),
+        Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        Column("role", string_enum(Role, name="role"), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+        Index(None, "user_id", column),
     )
 
 

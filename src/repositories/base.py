@@ -201,6 +201,15 @@ class _WithLinks:
         return self._row[key]
 
 
+def built_once(key: Hashable, build: Callable[[], ExecutableT]) -> ExecutableT:
+    """The statement `build` makes, built on the first use of `key` and reused after: `key`
+    names everything the statement's shape depends on (its repository, dialect, scope)."""
+    statement: ExecutableT | None = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = build()
+    return statement
+
+
 class Repository(Generic[ModelT]):
     model: type[ModelT]
     owner_id: uuid.UUID | None = None
@@ -228,11 +237,7 @@ class Repository(Generic[ModelT]):
         return dict(values)
 
     def _statement(self, key: Hashable, build: Callable[[], ExecutableT]) -> ExecutableT:
-        cache_key = (type(self), self.database.dialect_name, key, self._scope_key())
-        statement: ExecutableT | None = _statements.get(cache_key)
-        if statement is None:
-            statement = _statements[cache_key] = build()
-        return statement
+        return built_once((type(self), self.database.dialect_name, key, self._scope_key()), build)
 
     @cached_property
     def _columns(self) -> list[Any]:
@@ -476,8 +481,18 @@ class Repository(Generic[ModelT]):
         """Conditions, inside the writing statement, that the references in `names` hold."""
         return []
 
-    async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
-        """The model a reference in `values` names no usable row of, to explain a miss."""
+    async def missing_reference(
+        self, values: Mapping[str, Any], owner_id: Any, row: Record | None = None
+    ) -> str | None:
+        """The model a reference in `values` names no usable row of, to explain a miss
+        (`row`: the row an update missed; None for a create)."""
+        return None
+
+    async def write_refused(
+        self, values: Mapping[str, Any], row: Record | None = None
+    ) -> str | None:
+        """Why the caller may not make this write although they may read what it names (a
+        viewer of a shared container, `SharedRepository`); None: no such reason."""
         return None
 
     def _embeddable(self, target: type[Entity]) -> ColumnElement[bool] | None:
@@ -743,7 +758,7 @@ class Repository(Generic[ModelT]):
             return written.add_cte(*counters)
 
         shape = ("create", columns, counted_here)
-        statement = self._statement(shape, lambda: build().returning(*self._columns))
+        statement = self._statement(shape, lambda: self._returning(build()))
         if not any(links.values()) and (counted_here or not numbers):
             return await self._one(statement, row)
         try:
@@ -760,6 +775,10 @@ class Repository(Generic[ModelT]):
         except _UnusableLink:
             return None
         return _WithLinks(created, links, self.model)
+
+    def _returning(self, written: Insert) -> Any:
+        """The create's statement, answering the row as its GET does."""
+        return written.returning(*self._columns)
 
     def _count_up(self, name: str, scope: str, holds: Sequence[ColumnElement[bool]]) -> Insert:
         """The next number of `name` within the row's `scope` (its parent, or its owner):
@@ -802,7 +821,7 @@ class Repository(Generic[ModelT]):
         None returned, if an id names no usable row)."""
         values, links = self._split(values)
         if not values and not links:
-            return await self.get(id, versions)
+            return await self._unchanged(id, versions)
         columns = tuple(sorted(values))
         references = self._references_in(values)
         key = tuple(self._key(id))
@@ -822,6 +841,11 @@ class Repository(Generic[ModelT]):
         except _UnusableLink:
             return None
         return _WithLinks(updated, links, self.model)
+
+    async def _unchanged(self, id: RowKey, versions: Versions) -> Record | None:
+        """What an update with nothing to change answers: the row, if the caller may write
+        it and it has one of `versions`."""
+        return await self.get(id, versions)
 
     def _change(
         self,
@@ -1002,7 +1026,9 @@ class Repository(Generic[ModelT]):
                 chosen = target.id == any_(bindparam("_ids", type_=ARRAY(target.id.type)))
             else:
                 chosen = target.id.in_(bindparam("_ids", expanding=True))
-            return select(*self._columns_of(target)).where(chosen, readable)
+            # A person embedded is `{id, name}`: their account's other columns are never read.
+            columns = [User.id, User.name] if target is User else self._columns_of(target)
+            return select(*columns).where(chosen, readable)
 
         statement = self._statement(("expand", target.__name__), build)
         return await self._read(statement, self._params(_ids=list(ids)))
@@ -1099,7 +1125,9 @@ class OwnedRepository(Repository[OwnedT]):
         return params
 
     def _row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {**values, "owner_id": self.owner_id}
+        """A new row is the caller's, and so is each field that records its author."""
+        authors = dict.fromkeys(self.model.authored, self.owner_id)
+        return {**values, **authors, "owner_id": self.owner_id}
 
     def _references_in(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(name for name in owned_references(self.model) if name in values)
@@ -1143,7 +1171,7 @@ class OwnedRepository(Repository[OwnedT]):
         """The reference in `values` to the model's own table that would make the row `id`
         its own ancestor, to explain a write refused for it."""
         for name in self._references_in(values):
-            if values[name] is None or owned_references(self.model)[name] is not self.model:
+            if values[name] is None or owned_references(self.model).get(name) is not self.model:
                 continue
             statement = self._statement(("ancestors", name), partial(_ancestors, self.model, name))
             if id in {row[0] for row in await self._read(statement, {name: values[name]})}:
@@ -1159,7 +1187,9 @@ class OwnedRepository(Repository[OwnedT]):
         )
         return bool(await self._read(statement, {"_pk": id}))
 
-    async def missing_reference(self, values: Mapping[str, Any], owner_id: Any) -> str | None:
+    async def missing_reference(
+        self, values: Mapping[str, Any], owner_id: Any, row: Record | None = None
+    ) -> str | None:
         for name, ids in self._split(values)[1].items():
             if not ids:
                 continue
@@ -1269,9 +1299,10 @@ class Expanded:
 def expandable(model: type[Entity]) -> dict[str, tuple[str, type[Entity]]]:
     """What `expand` may name on `model`, with the attribute holding the id(s) and the model
     it points at: each reference `x_id` as `x`, each `refs` field under its own name."""
+    people = {column.name: User for column in user_columns(model)}
     singles = {
         column.removesuffix("_id"): (column, target)
-        for column, target in owned_references(model).items()
+        for column, target in (owned_references(model) | people).items()
         if column.endswith("_id")
     }
     many = {
@@ -1280,6 +1311,16 @@ def expandable(model: type[Entity]) -> dict[str, tuple[str, type[Entity]]]:
         if link.target_model is not User  # who favorited: ids only, never their accounts
     }
     return singles | many
+
+
+def user_columns(model: type[Entity]) -> list[Any]:
+    """The columns of `model` other than `owner_id` that name a user (`assignee_id`)."""
+    return [
+        column
+        for column in model.__table__.columns
+        if column.name != "owner_id"
+        and any(key.column.table is User.__table__ for key in column.foreign_keys)
+    ]
 
 
 def _ids_held(value: Any, many: bool) -> list[uuid.UUID]:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 from src.core.actions import Action, value_text
 from src.core.errors import (
     InvalidField,
+    PermissionDenied,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
@@ -88,6 +89,9 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         values = {**data.model_dump(), **(under or {})}
         row = await self.repository.create(values)
         if row is None:
+            refused = await self.repository.write_refused(values)
+            if refused is not None:
+                raise PermissionDenied(refused)
             missing = await self.repository.missing_reference(values, self.repository.owner_id)
             raise ResourceNotFound(missing or self.resource)
         return row
@@ -152,9 +156,12 @@ class CrudService(Generic[ModelT, CreateT, UpdateT]):
         current = await self.repository.get(id)
         if current is None:
             await self._not_found(id)
+        refused = await self.repository.write_refused(values or {}, current)
+        if refused is not None:
+            raise PermissionDenied(refused)
         if values:
             owner_id = getattr(current, "owner_id", None)
-            missing = await self.repository.missing_reference(values, owner_id)
+            missing = await self.repository.missing_reference(values, owner_id, current)
             if missing is not None:
                 raise ResourceNotFound(missing)
             cyclic = await self.repository.cyclic_reference(current.id, values)

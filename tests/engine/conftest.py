@@ -102,6 +102,22 @@ def featwright(
     )
 
 
+def check_finds(project: Path, changed: dict[Path, str], *says: str) -> None:
+    """`check` on the project with each file's text changed (restored after) exits 1 and
+    shows each of `says`."""
+    kept = {path: path.read_text(encoding="utf-8") for path in changed}
+    try:
+        for path, text in changed.items():
+            path.write_text(text, encoding="utf-8")
+        result = featwright(project, "check", env={"COLUMNS": "400"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        for said in says:
+            assert said in result.stdout, result.stdout
+    finally:
+        for path, text in kept.items():
+            path.write_text(text, encoding="utf-8")
+
+
 def ruff_findings(text: str, path: str, *args: str) -> str:
     """What `ruff ARGS` (`check`, or `format --check --diff`) finds in `text` as the
     project's file `path`, run from the project root with its rules; empty when nothing."""

@@ -16,6 +16,7 @@ from tests.engine.conftest import (
     APP_MODELS,
     ROOT,
     assert_lint_clean,
+    check_finds,
     copy_project,
     edited,
     featwright,
@@ -386,33 +387,17 @@ def test_add_and_check_refuse_a_bad_action_with_exit_2_and_write_nothing(
     assert snapshot(project) == before
 
 
-def _check_finds(project: Path, changed: dict[Path, str], *says: str) -> None:
-    """`check` on the project with each file's text changed (restored after) exits 1 and
-    shows each of `says`."""
-    kept = {path: path.read_text(encoding="utf-8") for path in changed}
-    try:
-        for path, text in changed.items():
-            path.write_text(text, encoding="utf-8")
-        result = featwright(project, "check", env={"COLUMNS": "300"})
-        assert result.returncode == 1, result.stdout + result.stderr
-        for said in says:
-            assert said in result.stdout, result.stdout
-    finally:
-        for path, text in kept.items():
-            path.write_text(text, encoding="utf-8")
-
-
 def test_check_compares_each_action_with_the_service_both_ways(tracked: Tracked) -> None:
     project, doc = tracked.project, tracked.doc
     service = project / "src/services/card_service.py"
     rule = 'when=(Rule("state", "=", CardState.OPEN),)'
-    _check_finds(
+    check_finds(
         project,
         {service: edited(service.read_text("utf-8"), (rule, rule.replace("OPEN", "CLOSED")))},
         'doc says When state = "open", the route state = "closed"',
     )
     pin = "| Sets | pinned = true |"
-    _check_finds(
+    check_finds(
         project,
         {doc: edited(doc.read_text("utf-8"), (pin, pin.replace("true", "false")))},
         "doc says Sets pinned = false, the route pinned = true",
@@ -424,7 +409,7 @@ def test_check_compares_joins_and_viewer_flags_both_ways(tracked: Tracked) -> No
     project, doc = tracked.project, tracked.doc
     model, service = project / "src/models/board.py", project / "src/services/board_service.py"
     flag, joins = '    viewer_flags = {"following": "followed_by"}\n', "ADD_CALLER})"
-    _check_finds(
+    check_finds(
         project,
         {
             model: edited(model.read_text("utf-8"), (flag, "")),
@@ -435,7 +420,7 @@ def test_check_compares_joins_and_viewer_flags_both_ways(tracked: Tracked) -> No
     )
     text = doc.read_text(encoding="utf-8")
     row = next(line for line in text.splitlines(keepends=True) if line.startswith("| following"))
-    _check_finds(
+    check_finds(
         project,
         {doc: edited(text, (row, ""))},
         "viewer flag (current user in ...) is not in the doc",
@@ -448,7 +433,7 @@ def test_check_compares_optional_auth_both_ways(tracked: Tracked) -> None:
     optional = "| Auth | Optional (anyone may read a board; a token, when sent, must be valid) |"
     for written in ("Required",):  # None: refused, as a viewer flag needs a token read
         changed = edited(doc.read_text("utf-8"), (optional, f"| Auth | {written} |"))
-        _check_finds(
+        check_finds(
             project,
             {doc: changed},
             f"doc says Auth {written}, but the route takes a token or none",

@@ -369,11 +369,15 @@ def test_changing_an_enum_to_str_is_caught(app: FastAPI, tmp_path: Path) -> None
 
 
 def test_a_ref_to_another_model_is_caught(app: FastAPI, tmp_path: Path) -> None:
-    """tasks.project_id references projects.id; the doc saying ref(User) is drift."""
+    """tasks.project_id references projects.id; the doc saying ref(Task) is drift."""
     path = drifted(
-        tmp_path, TASKS_DOC, ("| project_id | ref(Project) |", "| project_id | ref(User) |")
+        tmp_path,
+        TASKS_DOC,
+        ("| project_id | ref(Project) | yes | - |", "| project_id | ref(Task) | no | null |"),
     )
-    assert [subject for _, subject, _ in rows(app, path)] == ["Task.project_id"]
+    found = rows(app, path)
+    assert {subject for _, subject, _ in found} == {"Task.project_id"}
+    assert any("references projects, doc says ref(Task)" in p for _, _, p in found), found
 
 
 def test_making_an_optional_field_required_is_caught(app: FastAPI, tmp_path: Path) -> None:

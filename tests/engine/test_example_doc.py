@@ -1,5 +1,5 @@
-"""The acceptance of issues 19, 20 and 21: each full example doc of `docs/examples/`, added with no
-edits to a copy of the project.
+"""The acceptance of issues 19, 20, 21 and 22: each full example doc of `docs/examples/`, added
+with no edits to a copy of the project.
 
 - `FEAT-003-board.md` holds every relation construct: sections only under their project (a
   name unique per project, PATCH), labels whose GETs are public (routes keyed by a name unique
@@ -17,6 +17,11 @@ edits to a copy of the project.
   watches; boards keyed by a slug of their name, comments numbered 1, 2, 3 on each card
   (`next(card_id)`, read at `/cards/{card_id}/comments/{number}`); tried as written, and
   with the fields its actions set and test made Required yes.
+- `team/` holds the team constructs: the project's own FEAT-001 made `Access: shared` (members
+  with roles, their routes) and FEAT-002 `Access: through project_id` with an assignee who
+  must be a member, an author set to the creator and members who watch it (a join), both
+  added as changed docs, then comments
+  `through task_id` under a task; tried as written, and with the assignee Required yes.
 
 On each copy: lint on every generated file, `check` green and `add` again a no-op, the generated
 test modules and the access walk on SQLite and PostgreSQL, and schemathesis over the app,
@@ -52,13 +57,15 @@ class Example:
     required: tuple[str, ...] = ()
     """Fields made Required yes (no default) in a variant of the doc: each construct is tried
     with its fields optional (the doc as written), then required."""
+    before: tuple[str, ...] = ()
+    """Changed versions of the project's own docs, put in their place and added first."""
 
-    def text(self) -> str:
-        text = (ROOT / "docs/examples" / self.doc).read_text(encoding="utf-8")
+    def text(self, doc: str | None = None) -> str:
+        """The doc (or one of `before`) with the `required` fields it has made Required yes."""
+        text = (ROOT / "docs/examples" / (doc or self.doc)).read_text(encoding="utf-8")
         for name in self.required:
             row = re.compile(rf"^\| {name} \| (?P<type>[^|]+) \| no \| [^|]* \|", re.MULTILINE)
-            text, found = row.subn(rf"| {name} | \g<type> | yes | - |", text)
-            assert found, name
+            text = row.sub(rf"| {name} | \g<type> | yes | - |", text)
         return text
 
 
@@ -89,6 +96,21 @@ EXAMPLES = {
         ("ActionContract", "CountContract", "DerivedContract", "JoinContract", "MadeKeyContract"),
         required=("state", "priority", "pinned"),
     ),
+    "team": Example(
+        "team/FEAT-006-comments.md",
+        ("projects", "tasks", "comments"),
+        10,  # four member routes of a project, watch and unwatch a task, four for comments
+        ("TeamContract", "JoinContract"),
+        before=("team/FEAT-001-projects.md", "team/FEAT-002-tasks.md"),
+    ),
+    "team-required": Example(
+        "team/FEAT-006-comments.md",
+        ("projects", "tasks", "comments"),
+        10,
+        ("TeamContract", "JoinContract"),
+        required=("assignee_id",),
+        before=("team/FEAT-001-projects.md", "team/FEAT-002-tasks.md"),
+    ),
 }
 
 
@@ -103,10 +125,11 @@ def added(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """A copy of the project with the example doc copied in, unchanged, and added once."""
     example = EXAMPLES[request.param]
     project = copy_project(tmp_path_factory.mktemp("example") / "project")
-    doc = project / "docs/features" / example.doc
-    doc.write_text(example.text(), encoding="utf-8")
-    result = featwright(project, "add", str(doc.relative_to(project)))
-    assert result.returncode == 0, result.stdout + result.stderr
+    for name in (*example.before, example.doc):
+        doc = project / "docs/features" / Path(name).name
+        doc.write_text(example.text(name), encoding="utf-8")
+        result = featwright(project, "add", str(doc.relative_to(project)))
+        assert result.returncode == 0, result.stdout + result.stderr
     return Added(example, project)
 
 
@@ -115,7 +138,7 @@ def test_add_writes_every_file_of_every_model_lint_clean(added: Added) -> None:
     for resource in example.resources:
         assert (project / f"src/api/v1/routes/{resource}.py").is_file()
         assert (project / f"tests/features/test_{resource}.py").is_file()
-    stem = example.doc.removesuffix(".md").split("-", 2)[2]  # FEAT-003-board.md: board
+    stem = Path(example.doc).stem.split("-", 2)[2]  # FEAT-003-board.md: board
     assert len(list((project / "migrations/versions").glob(f"*_create_{stem}.py"))) == 1
     generated = "".join(
         (project / f"tests/features/test_{resource}.py").read_text(encoding="utf-8")
@@ -133,7 +156,7 @@ def test_check_is_green_and_add_again_changes_nothing(added: Added) -> None:
     docs = len(list((project / "docs/features").glob("FEAT-*.md")))  # the project's own and ours
     assert f"{docs} design docs match the app" in checked.stdout
     before = snapshot(project)
-    again = featwright(project, "add", f"docs/features/{example.doc}")
+    again = featwright(project, "add", f"docs/features/{Path(example.doc).name}")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to change" in again.stdout
     assert snapshot(project) == before
