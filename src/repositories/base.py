@@ -201,6 +201,13 @@ class _WithLinks:
         return self._row[key]
 
 
+def dialect_insert(database: Database, table: Any) -> Any:
+    """An INSERT that can take ON CONFLICT, in the database's dialect."""
+    if database.dialect_name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
 def built_once(key: Hashable, build: Callable[[], ExecutableT]) -> ExecutableT:
     """The statement `build` makes, built on the first use of `key` and reused after: `key`
     names everything the statement's shape depends on (its repository, dialect, scope)."""
@@ -806,10 +813,7 @@ class Repository(Generic[ModelT]):
         return counted
 
     def _dialect_insert(self, table: Any) -> Any:
-        """An INSERT that can take ON CONFLICT, in this database's dialect."""
-        if self.database.dialect_name == "postgresql":
-            return postgresql_insert(table)
-        return sqlite_insert(table)
+        return dialect_insert(self.database, table)
 
     async def update(
         self, id: RowKey, values: Mapping[str, Any], versions: Versions = None

@@ -28,8 +28,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -47,6 +45,7 @@ from src.repositories.base import (
     StatementT,
     Versions,
     built_once,
+    dialect_insert,
     is_superuser,
     link_fields,
     owned_references,
@@ -505,7 +504,7 @@ class MemberRepository:
         m = self.members.c
 
         def build() -> Select[Any]:
-            mine = m[self.column] == bindparam("_container", type_=Uuid)
+            mine = self._in_container()
             total = select(func.count()).where(mine).scalar_subquery()
             rows = (
                 select(*self._answered(), total.label("_total"))
@@ -534,14 +533,20 @@ class MemberRepository:
             return rows, rows[0]._total if rows else 0
         count = self._statement(
             ("count",),
-            lambda: select(func.count()).where(
-                m[self.column] == bindparam("_container", type_=Uuid), self._may_read()
-            ),
+            lambda: select(func.count()).where(self._in_container(), self._may_read()),
         )
         return rows, int((await self.database.read(count, self._params()))[0][0])
 
     def _params(self, **params: Any) -> dict[str, Any]:
         return {"_caller": self.caller, "_container": self.container, **params}
+
+    def _in_container(self) -> ColumnElement[bool]:
+        """The memberships of this container (the `_container` parameter)."""
+        return self.members.c[self.column] == bindparam("_container", type_=Uuid)
+
+    def _the_member(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """The membership of the user the `_user` parameter names, in this container."""
+        return self._in_container(), self.members.c.user_id == bindparam("_user")
 
     async def readable(self) -> bool:
         """Whether the caller may see the container (a member, or a superuser)."""
@@ -560,9 +565,7 @@ class MemberRepository:
                 ("lock_admins",),
                 lambda: (
                     select(m.user_id)
-                    .where(
-                        m[self.column] == bindparam("_container", type_=Uuid), m.role == Role.ADMIN
-                    )
+                    .where(self._in_container(), m.role == Role.ADMIN)
                     .with_for_update()
                 ),
             )
@@ -589,10 +592,7 @@ class MemberRepository:
             lambda: (
                 select(*self._answered())
                 .join_from(self.members, _person, _person.id == m.user_id)
-                .where(
-                    m[self.column] == bindparam("_container", type_=Uuid),
-                    m.user_id == bindparam("_user"),
-                )
+                .where(*self._the_member())
             ),
         )
         rows = await self.database.read(statement, self._params(_user=user))
@@ -609,21 +609,16 @@ class MemberRepository:
         m = self.members.c
         statement = self._statement(
             ("admins",),
-            lambda: select(func.count()).where(
-                m[self.column] == bindparam("_container", type_=Uuid), m.role == Role.ADMIN
-            ),
+            lambda: select(func.count()).where(self._in_container(), m.role == Role.ADMIN),
         )
         return int((await self.database.read(statement, self._params()))[0][0])
 
     async def add(self, user: uuid.UUID, role: Role) -> bool:
         """Whether the user was added (False: already a member)."""
-        dialect_insert = (
-            postgresql_insert if self.database.dialect_name == "postgresql" else sqlite_insert
-        )
         statement = self._statement(
             ("add",),
             lambda: (
-                dialect_insert(self.members)
+                dialect_insert(self.database, self.members)
                 .values(
                     {
                         self.column: bindparam("_container"),
@@ -645,10 +640,7 @@ class MemberRepository:
             ("change",),
             lambda: (
                 update(self.members)
-                .where(
-                    m[self.column] == bindparam("_container", type_=Uuid),
-                    m.user_id == bindparam("_user"),
-                )
+                .where(*self._the_member())
                 .values(role=bindparam("_role"))
                 .returning(m.user_id)
             ),
@@ -660,14 +652,7 @@ class MemberRepository:
         m = self.members.c
         statement = self._statement(
             ("remove",),
-            lambda: (
-                delete(self.members)
-                .where(
-                    m[self.column] == bindparam("_container", type_=Uuid),
-                    m.user_id == bindparam("_user"),
-                )
-                .returning(m.user_id)
-            ),
+            lambda: delete(self.members).where(*self._the_member()).returning(m.user_id),
         )
         params = self._params(_user=user)
         return await self.database.write(statement, params) is not None

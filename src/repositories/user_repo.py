@@ -3,12 +3,18 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from src.core.database import Database
 from src.models.base import utcnow
 from src.models.user import User
-from src.repositories.base import Record, Repository, StatementT, is_superuser, scalar_defaults
+from src.repositories.base import (
+    Record,
+    Repository,
+    StatementT,
+    dialect_insert,
+    is_superuser,
+    scalar_defaults,
+)
 
 
 class UserRepository(Repository[User]):
@@ -49,10 +55,9 @@ class UserRepository(Repository[User]):
         columns = tuple(row)
 
         def build() -> Any:
-            dialect_insert = (
-                postgresql.insert if self.database.dialect_name == "postgresql" else sqlite.insert
+            statement = dialect_insert(self.database, User).values(
+                {name: bindparam(name) for name in columns}
             )
-            statement = dialect_insert(User).values({name: bindparam(name) for name in columns})
             return statement.on_conflict_do_nothing(index_elements=[User.email]).returning(
                 *self._columns
             )
