@@ -59,7 +59,8 @@ test: install-dev
 		$(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; fi; exit $$status
 
-# HAProxy, 3 featwright processes, PgBouncer (transaction pooling), Redis: on 127.0.0.1 only.
+# HAProxy, 3 featwright processes, 2 PostgreSQL nodes under Patroni (primary and synchronous
+# standby, each with its PgBouncer), etcd, the route to the primary, Redis: on 127.0.0.1 only.
 cluster: install
 	deploy/cluster.sh up
 
@@ -67,14 +68,14 @@ cluster-down:
 	deploy/cluster.sh down
 
 lint: install-dev
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations deploy
+	$(BIN)/ruff format --check src tests migrations deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install-dev
-	$(BIN)/ruff check --fix src tests migrations
-	$(BIN)/ruff format src tests migrations
+	$(BIN)/ruff check --fix src tests migrations deploy
+	$(BIN)/ruff format src tests migrations deploy
 
 # featwright against the raw Starlette + asyncpg baseline (see bench/run.sh for knobs).
 bench: install

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput through the balancer with 1, 2 and 3 featwright processes in service
-# (deploy/cluster.sh: HAProxy -> featwright x3 -> PgBouncer -> PostgreSQL), interleaved:
+# (deploy/cluster.sh: HAProxy -> featwright x3 -> the route -> the primary's PgBouncer ->
+# PostgreSQL, its standby synchronous), interleaved:
 # each round measures 1, 2 and 3 in turn, so drift between them is shared.
 #
 #   bench/cluster.sh                   # GET by id, 3 rounds of 10 s, 64 connections
@@ -15,15 +16,16 @@ ROUNDS=${ROUNDS:-3}
 SECONDS_EACH=${SECONDS_EACH:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 ROWS=${ROWS:-10000}
-export CLUSTER_PORT=${CLUSTER_PORT:-8300} CLUSTER_HTTP_PORT=${CLUSTER_HTTP_PORT:-8380} PGBOUNCER_PORT=${PGBOUNCER_PORT:-6499}
+export CLUSTER_PORT=${CLUSTER_PORT:-8300} CLUSTER_HTTP_PORT=${CLUSTER_HTTP_PORT:-8380} CLUSTER_DB_PORT=${CLUSTER_DB_PORT:-6499}
+export CLUSTER_NODE_PORT=${CLUSTER_NODE_PORT:-5490} CLUSTER_ETCD_PORT=${CLUSTER_ETCD_PORT:-2490}
 export CLUSTER_DATABASE=featwright_cluster_bench CLUSTER_STATE=${CLUSTER_STATE:-/tmp/featwright-cluster-bench}
 export CLUSTER_ENV="LOG_REQUESTS=false ACCESS_TOKEN_EXPIRE_MINUTES=600"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
-trap 'deploy/cluster.sh down' EXIT
+trap 'deploy/cluster.sh destroy' EXIT
 deploy/cluster.sh up
 ids=$CLUSTER_STATE/ids.txt
-token=$(DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$CLUSTER_DATABASE" \
+token=$(DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:$CLUSTER_DB_PORT/$CLUSTER_DATABASE" DB_PGBOUNCER=true \
   SECRET_KEY=$(cat "$CLUSTER_STATE/secret_key") ACCESS_TOKEN_EXPIRE_MINUTES=600 \
   .venv/bin/python bench/prepare.py --rows "$ROWS" --ids-out "$ids" 2>/dev/null | tail -1)
 

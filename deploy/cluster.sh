@@ -1,36 +1,52 @@
 #!/usr/bin/env bash
-# The production topology on one machine, every part real and on 127.0.0.1 only:
+# The production topology on one machine, every part real and on 127.0.0.1 only. Each
+# PostgreSQL node stands in for a machine of its own: its own ports, data directory,
+# PgBouncer and Patroni.
 #
 #   client -> HAProxy :CLUSTER_PORT, HTTPS -> featwright x CLUSTER_PROCESSES (:CLUSTER_PORT+1 ...)
-#                                               -> PgBouncer :PGBOUNCER_PORT (transaction pooling)
-#                                                    -> PostgreSQL :5432
-#                                               -> Redis :6379 (rate limits shared by the processes)
-#             HAProxy :CLUSTER_HTTP_PORT, plain HTTP: only a redirect to HTTPS
+#     featwright -> HAProxy :CLUSTER_DB_PORT, TCP, to the node whose Patroni holds the leader lock
+#                     -> that node's PgBouncer (transaction pooling) -> its PostgreSQL 15
+#     featwright -> Redis :6379 (rate limits shared by the processes)
+#   node N (CLUSTER_NODES of them, 2 by default): PostgreSQL :CLUSTER_NODE_PORT+3(N-1),
+#     its PgBouncer +1, Patroni's REST API +2. One primary; the others stream from it, one of
+#     them synchronously: a commit is acknowledged once that standby has it on disk, and only
+#     that standby may be promoted, so a failover loses no acknowledged write.
+#   etcd :CLUSTER_ETCD_PORT (peers +1): Patroni's leader lock, with a TTL of 10 s.
+#   HAProxy :CLUSTER_HTTP_PORT, plain HTTP: only a redirect to HTTPS
 #
-#   deploy/cluster.sh up | down | status | stop-process N
+#   deploy/cluster.sh up | down | destroy | status | stop-process N
+#                     | kill-node N | start-node N | switchover
 #
-# `down` stops what `up` started except PostgreSQL and Redis, which are shared services
-# (`up` starts them only if they are not running).
-# State (configs, logs, pids, the generated SECRET_KEY) lives in CLUSTER_STATE
-# (var/cluster by default). HAProxy and PgBouncer come from Debian's packages (`up`
-# installs them when missing); PgBouncer does not run as root, so it runs as `postgres`.
-# HAProxy terminates TLS with CLUSTER_TLS_PEM (a certificate chain and its key in one PEM
-# file) when given; else with a self-signed certificate for 127.0.0.1 and localhost that
-# `up` makes once: CLUSTER_STATE/tls.crt for clients to trust, and tls.pem (certificate and
-# key, mode 0600) for HAProxy.
+# `down` stops everything `up` started and keeps the data (`up` starts it again); `destroy`
+# also deletes the nodes' data and etcd's. `kill-node N` is the loss of node N's machine:
+# its Patroni, PgBouncer and PostgreSQL frozen, then killed (SIGKILL), with nothing written or
+# sent after; `start-node N` is the machine back (it rejoins as a standby, rewound with
+# pg_rewind if it had gone ahead). `switchover` hands the primary to a standby, as before
+# maintenance. Redis is a shared service (`up` starts it only if it is not running).
+# State (configs, logs, pids, etcd's data, the generated SECRET_KEY) lives in CLUSTER_STATE
+# (var/cluster by default); the nodes, which run as `postgres`, in CLUSTER_NODE_DIR.
+# HAProxy, PgBouncer, Patroni and etcd come from Debian's packages (`up` installs them when
+# missing). HAProxy terminates TLS with CLUSTER_TLS_PEM (a certificate chain and its key in
+# one PEM file) when given; else with a self-signed certificate for 127.0.0.1 and localhost
+# that `up` makes once: CLUSTER_STATE/tls.crt for clients to trust, and tls.pem (certificate
+# and key, mode 0600) for HAProxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${CLUSTER_PORT:-8100}
 HTTP_PORT=${CLUSTER_HTTP_PORT:-8180}
 PROCESSES=${CLUSTER_PROCESSES:-3}
-PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
+DB_PORT=${CLUSTER_DB_PORT:-6432}
+NODES=${CLUSTER_NODES:-2}
+NODE_PORT=${CLUSTER_NODE_PORT:-5433}
+ETCD_PORT=${CLUSTER_ETCD_PORT:-2479}
 DATABASE=${CLUSTER_DATABASE:-featwright_cluster}
 STATE=$(realpath -m "${CLUSTER_STATE:-var/cluster}")
 TLS_PEM=$(realpath -m "${CLUSTER_TLS_PEM:-$STATE/tls.pem}")
-# PgBouncer runs as postgres, which may not enter STATE (a private temp dir, say).
-PGB=${PGBOUNCER_DIR:-/tmp/featwright-pgbouncer-$PGBOUNCER_PORT}
+# The nodes run as postgres, which may not enter STATE (a private temp dir, say).
+NODE_DIR=$(realpath -m "${CLUSTER_NODE_DIR:-/var/lib/featwright/cluster-$PORT}")
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+STATEMENT_TIMEOUT=${DB_STATEMENT_TIMEOUT:-30}
 FEATWRIGHT=.venv/bin/featwright
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
@@ -39,11 +55,22 @@ install_parts() {
   local missing=()
   command -v haproxy >/dev/null || missing+=(haproxy)
   command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+  command -v patroni >/dev/null || missing+=(patroni)
+  command -v etcd >/dev/null || missing+=(etcd-server)
   if ((${#missing[@]})); then
     say "installing ${missing[*]} (Debian packages)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+# Node N's ports: PostgreSQL, its PgBouncer, Patroni's REST API.
+pg_port() { echo $((NODE_PORT + 3 * ($1 - 1))); }
+pgbouncer_port() { echo $((NODE_PORT + 3 * ($1 - 1) + 1)); }
+rest_port() { echo $((NODE_PORT + 3 * ($1 - 1) + 2)); }
+node_dir() { echo "$NODE_DIR/node$1"; }
+
+# As postgres (PostgreSQL refuses to run as root), in the foreground of this subshell.
+as_postgres() { env HOME="$NODE_DIR" setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 
 # X-Forwarded-For and X-Forwarded-Proto are believed from the balancer only (HAProxy
 # connects to the processes from 127.0.0.1); any other peer is the client itself.
@@ -51,8 +78,9 @@ featwright_env() {
   # shellcheck disable=SC2086 # CLUSTER_ENV: NAME=value words, one setting each
   printf '%s\n' \
     "FORWARDED_ALLOW_IPS=127.0.0.1" \
-    "DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:${PGBOUNCER_PORT}/${DATABASE}" \
+    "DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:${DB_PORT}/${DATABASE}" \
     "DB_PGBOUNCER=true" \
+    "DB_STATEMENT_TIMEOUT=${STATEMENT_TIMEOUT}" \
     "REDIS_URL=${REDIS_URL}" \
     "SECRET_KEY=$(cat "$STATE/secret_key")" \
     "ENVIRONMENT=production" \
@@ -63,55 +91,106 @@ featwright_env() {
     ${CLUSTER_ENV:-}
 }
 
-make_certificate() {
-  if [[ -n ${CLUSTER_TLS_PEM:-} ]]; then
-    [[ -r $TLS_PEM ]] || { say "CLUSTER_TLS_PEM: cannot read $TLS_PEM"; exit 1; }
-    return
-  fi
-  [[ -s $TLS_PEM ]] && return
-  say "making a self-signed certificate for 127.0.0.1 and localhost: $STATE/tls.crt"
-  local made
-  if ! made=$(
-    umask 077
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
-      -days 825 -subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
-      -keyout "$STATE/tls.key" -out "$STATE/tls.crt" 2>&1 &&
-      cat "$STATE/tls.crt" "$STATE/tls.key" >"$TLS_PEM.new" &&
-      rm "$STATE/tls.key" &&
-      mv "$TLS_PEM.new" "$TLS_PEM"
-  ); then
-    say "openssl failed: $made"
-    exit 1
-  fi
-  chmod 644 "$STATE/tls.crt"
-}
-
 write_configs() {
-  (umask 077 && mkdir -p "$STATE") && mkdir -p "$PGB"
+  (umask 077 && mkdir -p "$STATE")
   [[ -s $STATE/secret_key ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/secret_key"
   [[ -s $STATE/metrics_token ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$STATE/metrics_token"
   chmod 600 "$STATE/secret_key" "$STATE/metrics_token"
-  cat >"$PGB/pgbouncer.ini" <<INI
+  install -d -m 0755 "$(dirname "$NODE_DIR")"
+  install -d -m 0700 -o postgres -g postgres "$NODE_DIR"
+  for n in $(seq 1 "$NODES"); do
+    write_node_config "$n"
+  done
+  write_balancer_config
+  write_database_route_config
+}
+
+write_node_config() {
+  local n=$1 dir
+  dir=$(node_dir "$1")
+  install -d -m 0700 -o postgres -g postgres "$dir"
+  # Trust on 127.0.0.1 stands in for the private network between machines; on real hosts,
+  # scram-sha-256 with passwords from a secret store, and hostssl (docs/deployment.md).
+  cat >"$dir/patroni.yml" <<YAML
+scope: featwright
+name: node$n
+restapi:
+  listen: 127.0.0.1:$(rest_port "$n")
+  connect_address: 127.0.0.1:$(rest_port "$n")
+etcd3:
+  host: 127.0.0.1:$ETCD_PORT
+bootstrap:
+  # The cluster-wide settings, written to etcd once, by the first node.
+  dcs:
+    # The leader lock lives 10 s unless renewed (every loop_wait, 2 s): a lost primary is
+    # replaced about 10 s after its last renewal. Patroni needs ttl >= loop_wait +
+    # 2 x retry_timeout, so that a slow etcd does not demote a healthy primary.
+    ttl: 10
+    loop_wait: 2
+    retry_timeout: 4
+    # A commit returns once the synchronous standby has flushed it; only that standby may be
+    # promoted. With no standby left, the primary goes on alone (synchronous_mode_strict off):
+    # available, with one copy, until a standby is back.
+    synchronous_mode: true
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      remove_data_directory_on_rewind_failure: true
+      use_slots: true
+      parameters:
+        max_connections: 200
+        wal_keep_size: 256MB
+  initdb:
+    - encoding: UTF8
+    - data-checksums
+postgresql:
+  listen: 127.0.0.1:$(pg_port "$n")
+  connect_address: 127.0.0.1:$(pg_port "$n")
+  data_dir: $dir/data
+  bin_dir: $(pg_config --bindir)
+  pgpass: $dir/pgpass
+  authentication:
+    superuser:
+      username: postgres
+    replication:
+      username: replicator
+    rewind:
+      username: postgres
+  parameters:
+    unix_socket_directories: '$dir'
+  pg_hba:
+    - local all all trust
+    - host all all 127.0.0.1/32 trust
+    - host replication replicator 127.0.0.1/32 trust
+  basebackup:
+    - checkpoint: fast
+YAML
+  cat >"$dir/pgbouncer.ini" <<INI
 [databases]
-${DATABASE} = host=127.0.0.1 port=5432 dbname=${DATABASE}
+* = host=127.0.0.1 port=$(pg_port "$n")
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = ${PGBOUNCER_PORT}
+listen_port = $(pgbouncer_port "$n")
 unix_socket_dir =
 auth_type = trust
-auth_file = $PGB/users.txt
+auth_file = $dir/users.txt
 pool_mode = transaction
 max_client_conn = 500
 default_pool_size = 20
 server_reset_query = DISCARD ALL
 server_reset_query_always = 1
 ignore_startup_parameters = extra_float_digits
-logfile = $PGB/pgbouncer.log
-pidfile = $PGB/pgbouncer.pid
+; a PostgreSQL restarting (a switchover, a rejoin) is tried again after 1 s, not 15
+server_login_retry = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
 INI
-  echo '"postgres" ""' >"$PGB/users.txt"
-  chown -R postgres "$PGB"
+  echo '"postgres" ""' >"$dir/users.txt"
+  chown postgres:postgres "$dir/patroni.yml" "$dir/pgbouncer.ini" "$dir/users.txt"
+}
+
+write_balancer_config() {
   {
     cat <<CFG
 global
@@ -150,7 +229,10 @@ frontend api
     default_backend featwright
 backend featwright
     balance roundrobin
-    option httpchk GET /health/ready
+    # Liveness, not readiness: a database outage (a failover) is every process's at once, and
+    # taking them all out would answer the balancer's bare 503 for the app's problem 503 with
+    # Retry-After. A stopping process refuses connections, which takes it out as well.
+    option httpchk GET /health/live
     http-check expect status 200
     http-response set-header X-Served-By %s
     default-server inter 500ms fall 2 rise 2
@@ -161,16 +243,135 @@ CFG
   } >"$STATE/haproxy.cfg"
 }
 
-start_pgbouncer() {
-  if [[ -f $PGB/pgbouncer.pid ]] && kill -0 "$(cat "$PGB/pgbouncer.pid")" 2>/dev/null; then
+# The processes' one database address, which follows the primary: each node's Patroni
+# answers GET /primary with 200 only while it holds the leader lock.
+write_database_route_config() {
+  {
+    cat <<CFG
+global
+    maxconn 4096
+    stats socket $STATE/haproxy-db.sock mode 600 level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout check 2s
+    # Longer than a pooled connection stays idle (asyncpg closes it after 300 s).
+    timeout client 30m
+    timeout server 30m
+    # A node that refuses the connection (lost, before its check fails) fails it at once:
+    # HAProxy's default is 3 more tries, 1 s apart, which only delays the 503.
+    retries 0
+listen postgres
+    bind 127.0.0.1:${DB_PORT}
+    # While no node is the primary (a failover), a connection is refused at once: the
+    # request answers 503 with Retry-After instead of waiting in HAProxy's queue.
+    tcp-request connection reject if { nbsrv(postgres) eq 0 }
+    option httpchk GET /primary
+    http-check expect status 200
+    # A node that stops being the primary loses its connections at once: none may write to
+    # a demoted or cut-off node.
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+CFG
+    for n in $(seq 1 "$NODES"); do
+      echo "    server node$n 127.0.0.1:$(pgbouncer_port "$n") check port $(rest_port "$n")"
+    done
+  } >"$STATE/haproxy-db.cfg"
+}
+
+make_certificate() {
+  if [[ -n ${CLUSTER_TLS_PEM:-} ]]; then
+    [[ -r $TLS_PEM ]] || { say "CLUSTER_TLS_PEM: cannot read $TLS_PEM"; exit 1; }
     return
   fi
-  runuser -u postgres -- pgbouncer -d "$PGB/pgbouncer.ini"
-  for _ in $(seq 1 50); do
-    pg_isready -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" -d "$DATABASE" && return
+  [[ -s $TLS_PEM ]] && return
+  say "making a self-signed certificate for 127.0.0.1 and localhost: $STATE/tls.crt"
+  local made
+  if ! made=$(
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+      -days 825 -subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+      -keyout "$STATE/tls.key" -out "$STATE/tls.crt" 2>&1 &&
+      cat "$STATE/tls.crt" "$STATE/tls.key" >"$TLS_PEM.new" &&
+      rm "$STATE/tls.key" &&
+      mv "$TLS_PEM.new" "$TLS_PEM"
+  ); then
+    say "openssl failed: $made"
+    exit 1
+  fi
+  chmod 644 "$STATE/tls.crt"
+}
+
+running() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_etcd() {
+  running "$STATE/etcd.pid" && return
+  local peer="http://127.0.0.1:$((ETCD_PORT + 1))"
+  etcd --name featwright --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+    --initial-cluster "featwright=$peer" >>"$STATE/etcd.log" 2>&1 &
+  echo $! >"$STATE/etcd.pid"
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && return
     sleep 0.1
   done
-  say "PgBouncer did not start; see $PGB/pgbouncer.log"
+  say "etcd did not start; see $STATE/etcd.log"
+  exit 1
+}
+
+start_node() {
+  local n=$1 dir
+  dir=$(node_dir "$1")
+  if ! running "$dir/pgbouncer.pid"; then
+    as_postgres pgbouncer -d "$dir/pgbouncer.ini"
+  fi
+  if ! running "$dir/patroni.pid"; then
+    (cd "$dir" && exec env HOME="$NODE_DIR" setpriv --reuid=postgres --regid=postgres \
+      --init-groups -- patroni "$dir/patroni.yml") >>"$dir/patroni.log" 2>&1 &
+    echo $! >"$dir/patroni.pid"
+  fi
+}
+
+# deploy/cluster_state.py: what HAProxy's stats sockets and Patroni's GET /cluster say.
+state() { python3 deploy/cluster_state.py "$@"; }
+
+# The cluster as Patroni sees it (GET /cluster of the first node that answers), as JSON.
+cluster_json() {
+  for n in $(seq 1 "$NODES"); do
+    curl -fs --max-time 2 "http://127.0.0.1:$(rest_port "$n")/cluster" && return
+  done
+  return 1
+}
+
+# Until every node runs: one primary, and the standbys streaming from it, one synchronous.
+wait_replicated() {
+  for _ in $(seq 1 1200); do  # 120 s: initdb and a base backup on a busy machine
+    cluster_json 2>/dev/null | state replicated "$NODES" && return
+    sleep 0.1
+  done
+  say "the nodes did not replicate within 120 s; see $NODE_DIR/node*/patroni.log"
+  cluster_json >&2 || true
+  exit 1
+}
+
+# The nodes the database route sends connections to (UP, or going down, in HAProxy's
+# checks), one a line.
+route_up() { state route "$STATE/haproxy-db.sock"; }
+
+# A statement on the primary, through the processes' own route.
+on_primary() { psql -h 127.0.0.1 -p "$DB_PORT" -U postgres -d postgres -tAc "$1"; }
+
+# HAProxy starts with every node UP until its checks say otherwise: wait until the route
+# leads to the primary alone.
+wait_route() {
+  local leader
+  for _ in $(seq 1 300); do
+    leader=$(cluster_json 2>/dev/null | state leader || true)
+    [[ -n $leader && $(route_up) == "$leader" ]] && on_primary 'SELECT 1' >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  say "no primary through 127.0.0.1:$DB_PORT; see $STATE/haproxy-db.cfg"
   exit 1
 }
 
@@ -201,16 +402,21 @@ wait_healthy() {
 
 up() {
   install_parts
-  pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
   redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no
-  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" | grep -q 1 ||
-    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DATABASE"
-  # PgBouncer cannot pass a statement_timeout at connect: the database carries it.
-  psql -h 127.0.0.1 -U postgres -qc "ALTER DATABASE $DATABASE SET statement_timeout = '30s'"
   write_configs
   make_certificate
-  start_pgbouncer
-  say "migrating (one step, before any process starts)"
+  start_etcd
+  for n in $(seq 1 "$NODES"); do
+    start_node "$n"
+  done
+  wait_replicated
+  running "$STATE/haproxy-db.pid" || haproxy -D -f "$STATE/haproxy-db.cfg" -p "$STATE/haproxy-db.pid"
+  wait_route
+  on_primary "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" | grep -q 1 ||
+    on_primary "CREATE DATABASE $DATABASE" >/dev/null
+  # PgBouncer cannot pass a statement_timeout at connect: the database carries it.
+  on_primary "ALTER DATABASE $DATABASE SET statement_timeout = '${STATEMENT_TIMEOUT}s'" >/dev/null
+  say "migrating (one step, on the primary, before any process starts)"
   # shellcheck disable=SC1090
   (set -a; source <(featwright_env); "$FEATWRIGHT" db upgrade) >>"$STATE/migrate.log" 2>&1
   for n in $(seq 1 "$PROCESSES"); do
@@ -219,12 +425,11 @@ up() {
   for n in $(seq 1 "$PROCESSES"); do
     wait_healthy "http://127.0.0.1:$((PORT + n))"
   done
-  if ! { [[ -f $STATE/haproxy.pid ]] && kill -0 "$(cat "$STATE/haproxy.pid")" 2>/dev/null; }; then
-    haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
-  fi
+  running "$STATE/haproxy.pid" || haproxy -D -f "$STATE/haproxy.cfg" -p "$STATE/haproxy.pid"
   wait_healthy "https://127.0.0.1:$PORT"
-  say "up: https://127.0.0.1:$PORT ($PROCESSES processes, PgBouncer :$PGBOUNCER_PORT)," \
-    "certificate $TLS_PEM; http://127.0.0.1:$HTTP_PORT redirects to HTTPS"
+  say "up: https://127.0.0.1:$PORT ($PROCESSES processes; $NODES PostgreSQL nodes under" \
+    "Patroni, the primary at 127.0.0.1:$DB_PORT), certificate $TLS_PEM;" \
+    "http://127.0.0.1:$HTTP_PORT redirects to HTTPS"
 }
 
 stop_pid() {
@@ -244,12 +449,62 @@ stop_pid() {
   rm -f "$file"
 }
 
+# The loss of node N's machine: every process of it stopped where it stands (SIGSTOP, so
+# none writes, sends or forks another), then killed: Patroni, PgBouncer, the postmaster and
+# each of its children (backends, the WAL sender).
+kill_node() {
+  local dir pids=() postmaster
+  dir=$(node_dir "$1")
+  for file in "$dir/patroni.pid" "$dir/pgbouncer.pid"; do
+    [[ -f $file ]] && pids+=("$(cat "$file")")
+  done
+  if [[ -f $dir/data/postmaster.pid ]]; then
+    postmaster=$(sed -n 1p "$dir/data/postmaster.pid")
+    pids+=("$postmaster")
+    kill -STOP "${pids[@]}" 2>/dev/null || true
+    mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$postmaster")
+  fi
+  kill -STOP "${pids[@]}" 2>/dev/null || true
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  rm -f "$dir/patroni.pid" "$dir/pgbouncer.pid"
+}
+
+stop_node() {
+  local dir
+  dir=$(node_dir "$1")
+  # Patroni stops its PostgreSQL cleanly on SIGTERM (a standby first: the primary waits).
+  SHUTDOWN_TIMEOUT=60 stop_pid "$dir/patroni.pid"
+  stop_pid "$dir/pgbouncer.pid"
+}
+
+switchover() {
+  local leader candidate
+  leader=$(cluster_json | state leader)
+  candidate=$(cluster_json | state candidate)
+  say "switchover: $leader to $candidate"
+  HOME="$NODE_DIR" patronictl -c "$(node_dir 1)/patroni.yml" switchover \
+    --leader "$leader" --candidate "$candidate" --force
+}
+
 down() {
   stop_pid "$STATE/haproxy.pid"
   for file in "$STATE"/featwright*.pid; do stop_pid "$file"; done
-  stop_pid "$PGB/pgbouncer.pid"
-  rm -rf "$PGB"
+  stop_pid "$STATE/haproxy-db.pid"
+  # The standbys before the primary, which would otherwise wait for its synchronous standby.
+  local leader
+  leader=$(cluster_json 2>/dev/null | state leader || true)
+  for n in $(seq 1 "$NODES"); do
+    [[ node$n == "$leader" ]] || stop_node "$n"
+  done
+  [[ -n $leader ]] && stop_node "${leader#node}"
+  stop_pid "$STATE/etcd.pid"
   say "down"
+}
+
+destroy() {
+  down
+  rm -rf "$NODE_DIR" "$STATE/etcd"
+  say "destroyed the nodes' data and etcd's"
 }
 
 status() {
@@ -257,26 +512,20 @@ status() {
     echo "down"
     return 1
   fi
-  # Each process as HAProxy's health checks see it: UP, DOWN, or going.
-  python3 - "$STATE/haproxy.sock" <<'PY'
-import csv, socket, sys
-with socket.socket(socket.AF_UNIX) as sock:
-    sock.connect(sys.argv[1])
-    sock.sendall(b"show stat\n")
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
-for row in rows:
-    if row["pxname"] == "featwright" and row["svname"] not in ("FRONTEND", "BACKEND"):
-        print(row["svname"], row["status"])
-PY
+  (cluster_json 2>/dev/null || true) | state status "$STATE/haproxy.sock" "$STATE/haproxy-db.sock"
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  destroy) destroy ;;
   status) status ;;
   stop-process) stop_pid "$STATE/featwright${2:?which process}.pid" ;;
-  *) echo "usage: $0 up|down|status|stop-process N" >&2; exit 2 ;;
+  kill-node) kill_node "${2:?which node}" ;;
+  start-node) start_node "${2:?which node}" ;;
+  switchover) switchover ;;
+  *)
+    echo "usage: $0 up|down|destroy|status|stop-process N|kill-node N|start-node N|switchover" >&2
+    exit 2
+    ;;
 esac

@@ -3,15 +3,18 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.core.config import Settings
-from src.core.database import Database, create_engine
+from src.core.database import Database, create_engine, is_unavailable
 from src.core.security import Principal
 from src.main import create_app
 from src.models import Project, User
@@ -91,6 +94,111 @@ async def test_a_transaction_rolls_back_every_statement_on_error(
     with pytest.raises(RuntimeError, match="boom"):
         await failing_transaction()
     assert await count_projects(engine, committed_user.id) == 0
+
+
+class CuttingProxy:
+    """A TCP proxy to PostgreSQL whose `cut()` drops every connection through it at once,
+    as a lost machine or a balancer's `shutdown-sessions` does: no goodbye from the server."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.transports: list[asyncio.WriteTransport] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self.transports += [writer.transport, upstream_writer.transport]  # type: ignore[list-item]
+
+        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+            sink.close()
+
+        with suppress(OSError):
+            await asyncio.gather(copy(reader, upstream_writer), copy(upstream_reader, writer))
+
+    def cut(self) -> None:
+        for transport in self.transports:
+            transport.abort()
+        self.transports.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_a_transaction_whose_connection_was_cut_is_unavailable(
+    engine: AsyncEngine, settings: Settings, committed_user: User
+) -> None:
+    """The connection is cut while a transaction's statement runs (a primary lost in a
+    failover): the request's error says the database is unavailable (a 503), nothing of the
+    transaction is kept, and the pool serves the next statement on a new connection."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a TCP connection to cut is PostgreSQL's")
+    url = make_url(settings.database_url)
+    proxy = CuttingProxy(url.host or "127.0.0.1", url.port or 5432)
+    port = await proxy.start()
+    proxied = settings.model_copy(
+        update={"database_url": url.set(port=port).render_as_string(hide_password=False)}
+    )
+    cut_engine = create_engine(proxied)
+    database = Database(cut_engine, proxied)
+    repository = ProjectRepository(database, owner_id=committed_user.id)
+
+    async def transaction_cut_short() -> None:
+        async with database.transaction():
+            await repository.create({"name": "lost"})
+            asyncio.get_running_loop().call_later(0.2, proxy.cut)
+            await database.read(select(func.pg_sleep(2)), {})
+
+    try:
+        with pytest.raises(sa_exc.DBAPIError) as raised:
+            await transaction_cut_short()
+        assert is_unavailable(raised.value)
+        assert await count_projects(engine, committed_user.id) == 0
+        await repository.create({"name": "kept"})
+        assert await count_projects(engine, committed_user.id) == 1
+    finally:
+        await database.close()
+        await cut_engine.dispose()
+        await proxy.close()
+
+
+async def test_a_write_refused_as_read_only_is_unavailable(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """A write that reaches a standby (a primary demoted a moment ago, before the database
+    route stops sending connections to it) is refused as read-only, SQLSTATE 25006: the
+    primary has moved, and the same request sent again succeeds, so it is a 503."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a read-only standby is PostgreSQL's")
+    name = f"featwright_read_only_{uuid.uuid4().hex[:8]}"
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        await connection.execute(
+            text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        )
+    url = make_url(settings.database_url).set(database=name)
+    standby = settings.model_copy(
+        update={"database_url": url.render_as_string(hide_password=False)}
+    )
+    standby_engine = create_engine(standby)
+    database = Database(standby_engine, standby)
+    try:
+        with pytest.raises(sa_exc.DBAPIError) as raised:
+            await database.write(text("CREATE TABLE refused (id integer)"), {})
+        assert getattr(raised.value.orig, "sqlstate", None) == "25006"
+        assert is_unavailable(raised.value)
+    finally:
+        await database.close()
+        await standby_engine.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 async def test_concurrent_tasks_do_not_share_a_transaction(

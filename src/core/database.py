@@ -41,9 +41,11 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 # wrong: 08 connection exception, 53 insufficient resources (too many connections),
 # 57 operator intervention (shutting down, starting up, statement_timeout).
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "25006"})
 """A serialization failure or a deadlock: the transaction was undone whole, and the same
-request tried again succeeds (a 503 with Retry-After)."""
+request tried again succeeds (a 503 with Retry-After). So does a write that reached a
+standby (read_only_sql_transaction): a primary just demoted, in the second before the
+database route stops sending connections to it."""
 # A read whose pooled connection failed sooner than this is run again on a new one: a
 # connection the server closed (a restart) fails at once, a silent server only after a timeout.
 _RETRY_WITHIN_SECONDS = 0.5
@@ -293,7 +295,10 @@ class Database:
                 yield connection
             except BaseException as error:
                 if postgres.leaves_connection_unusable(error):
-                    connection.terminate()  # the pool opens a new one in its place
+                    # The pool opens a new one in its place. A connection the server closed
+                    # (a primary lost in a failover) has already left the pool.
+                    with suppress(asyncpg.InterfaceError):
+                        connection.terminate()
                 raise
             finally:
                 await pool.release(connection)

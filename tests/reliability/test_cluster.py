@@ -1,8 +1,11 @@
-"""`deploy/cluster.sh`: HAProxy in front of three `featwright serve` processes, PgBouncer in
-transaction pooling mode in front of PostgreSQL, Redis for the rate limits, all real and on
-127.0.0.1. Driven through the balancer only, over HTTPS verified against the certificate
-`up` made; one process is stopped under load. Each client connects from a loopback address
-of its own (127.0.0.0/8), so the per-address login limit sees each as a client of its own."""
+"""`deploy/cluster.sh`: HAProxy in front of three `featwright serve` processes, a second
+HAProxy routing their connections to the PostgreSQL primary of two nodes under Patroni (each
+node with its PgBouncer in transaction pooling mode, the standby synchronous), Redis for the
+rate limits, all real and on 127.0.0.1. Driven through the balancer only, over HTTPS verified
+against the certificate `up` made; one process is stopped under load, the primary's machine
+is lost under load, and the primary is handed over under load. Each client connects from a
+loopback address of its own (127.0.0.0/8), so the per-address login limit sees each as a
+client of its own."""
 
 import asyncio
 import os
@@ -12,6 +15,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -25,11 +29,13 @@ import httpx
 import pytest
 
 from tests.live_server import require_postgres, sign_up
+from tests.reliability.figures import assert_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "cluster.sh"
 CLIENT_LIMIT = 5
 CLIENTS = 16
+STATEMENT_TIMEOUT = 10
 HSTS = "max-age=31536000"
 
 
@@ -73,8 +79,28 @@ class Cluster:
         )
 
     def states(self) -> dict[str, str]:
+        """`status`: each process and each PostgreSQL node, by name."""
         listed = self.run("status").stdout.split("\n")
         return dict(line.split(" ", 1) for line in listed if line.strip())
+
+    def processes(self) -> dict[str, str]:
+        return {name: state for name, state in self.states().items() if name.startswith("featw")}
+
+    def nodes(self) -> dict[str, list[str]]:
+        """Each node's role, state, timeline, lag and route, as `status` shows them."""
+        return {
+            name: state.split() for name, state in self.states().items() if name.startswith("node")
+        }
+
+    def primary(self) -> str:
+        return next(name for name, state in self.nodes().items() if state[0] == "leader")
+
+    def node_log(self, name: str) -> str:
+        """What the node's Patroni (and its PostgreSQL) logged."""
+        return (Path(self.environ["CLUSTER_NODE_DIR"]) / name / "patroni.log").read_text()
+
+    def process_ids(self) -> list[str]:
+        return sorted(path.read_text() for path in self.state.glob("featwright*.pid"))
 
     @cached_property
     def tls(self) -> ssl.SSLContext:
@@ -103,51 +129,49 @@ def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     require_postgres(request.config)
-    for part in ("haproxy", "pgbouncer", "redis-cli"):
+    for part in ("haproxy", "pgbouncer", "patroni", "etcd", "redis-cli"):
         if shutil.which(part) is None and os.environ.get("FEATWRIGHT_REQUIRE_CLUSTER") != "1":
             pytest.skip(f"{part} not installed (deploy/cluster.sh up installs it)")
-    # HTTPS, the 3 processes, plain HTTP, PgBouncer.
-    port = _free_run(6)
-    database = f"featwright_cluster_{uuid.uuid4().hex[:8]}"
+    # HTTPS, the 3 processes, plain HTTP, the database route, 2 nodes of 3 ports, etcd's 2.
+    port = _free_run(14)
     state = tmp_path_factory.mktemp("cluster")
     environ = {
         **os.environ,
         "CLUSTER_PORT": str(port),
         "CLUSTER_HTTP_PORT": str(port + 4),
-        "PGBOUNCER_PORT": str(port + 5),
-        "CLUSTER_DATABASE": database,
+        "CLUSTER_DB_PORT": str(port + 5),
+        "CLUSTER_NODE_PORT": str(port + 6),
+        "CLUSTER_ETCD_PORT": str(port + 12),
         "CLUSTER_STATE": str(state),
+        # The nodes run as postgres, which cannot enter pytest's private temporary directory.
+        "CLUSTER_NODE_DIR": tempfile.mkdtemp(prefix="featwright-cluster-"),
         "REDIS_URL": "redis://127.0.0.1:6379/5",
         "SHUTDOWN_TIMEOUT": "10",
+        "DB_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
         # The load test's one user writes thousands of rows a minute.
         "CLUSTER_ENV": f"RATE_LIMIT_PER_CLIENT={CLIENT_LIMIT}/minute"
         " RATE_LIMIT_WRITES_PER_USER=100000/minute",
     }
-    environ.pop("CLUSTER_TLS_PEM", None)
+    for name in ("CLUSTER_TLS_PEM", "CLUSTER_NODES", "CLUSTER_DATABASE"):
+        environ.pop(name, None)
     cluster = Cluster(f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 4}", state, environ)
     started = cluster.run("up")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield cluster
     finally:
-        cluster.run("down")
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-qc",
-                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
-            ],
-            check=False,
-            capture_output=True,
-        )
+        cluster.run("destroy")
 
 
 async def test_the_crud_contract_through_the_balancer(cluster: Cluster) -> None:
-    assert all(state.startswith("UP") for state in cluster.states().values())
+    assert all(state.startswith("UP") for state in cluster.processes().values())
+    nodes = cluster.nodes()
+    assert sorted(state[0] for state in nodes.values()) == ["leader", "sync_standby"], nodes
+    # The route leads to the primary alone; the standby has replayed all it was sent.
+    assert {name: state[-1] for name, state in nodes.items()} == {
+        name: "route=UP" if state[0] == "leader" else "route=DOWN" for name, state in nodes.items()
+    }
+    assert all(state[3] == "lag=0" for state in nodes.values()), nodes
     async with cluster.client() as client:
         headers = await sign_up(client)
         assert (await client.get("/api/v1/projects")).status_code == 401
@@ -292,7 +316,7 @@ async def test_up_again_keeps_the_certificate_and_the_processes(cluster: Cluster
     assert (cluster.state / "tls.crt").read_bytes() == certificate
     assert pem.stat().st_mode & 0o777 == 0o600
     assert sorted(path.read_text() for path in cluster.state.glob("*.pid")) == pids
-    assert all(state.startswith("UP") for state in cluster.states().values())
+    assert all(state.startswith("UP") for state in cluster.processes().values())
     # The certificate names 127.0.0.1 and localhost.
     transport = httpx.AsyncHTTPTransport(verify=cluster.tls)
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
@@ -388,3 +412,268 @@ async def test_stopping_a_process_under_load_loses_no_write(cluster: Cluster) ->
         f"cluster under load: {dict(load.statuses)}, {len(load.created)} rows created,"
         f" {load.resent} requests sent again on a new connection"
     )
+
+
+# ------------------------------------------------------------------ the database tier
+
+
+@dataclass
+class Writes:
+    """What the clients saw while creating rows, each create with an Idempotency-Key sent
+    again after a 503 until it is answered 201. Times are seconds since the event."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    rows: dict[str, str] = field(default_factory=dict)
+    """Idempotency-Key: the id of the row its 201 named."""
+    problems: list[str] = field(default_factory=list)
+    slowest: float = 0.0
+    unavailable: list[float] = field(default_factory=list)
+    """When each 503 was answered."""
+    recovered: float | None = None
+    """When the first 201 was answered to a request sent after a 503."""
+    probe_refused: bool = False
+    writable_again: float | None = None
+    """When the probe, a 17th client sending again every 0.2 s rather than after
+    Retry-After, had its first 201 after any 503: when writes were possible again."""
+    retried_keys: int = 0
+    """Keys answered 503 at least once, then 201."""
+    replayed: int = 0
+    """Of those, the 201s replayed from the key's stored answer: the lost primary had
+    committed the row but could not answer."""
+
+    def figures(self) -> str:
+        window = (
+            f"{min(self.unavailable):.1f} s to {max(self.unavailable):.1f} s"
+            if self.unavailable
+            else "none"
+        )
+        recovered = "-" if self.recovered is None else f"{self.recovered:.1f} s"
+        writable = "-" if self.writable_again is None else f"{self.writable_again:.1f} s"
+        return (
+            f"{self.statuses[201]} creates, {self.statuses[503]} 503s ({window}),"
+            f" writable again at {writable} (the probe), first 201 after a 503's"
+            f" Retry-After at {recovered}, {self.retried_keys} keys sent again"
+            f" ({self.replayed} replayed),"
+            f" slowest answer {self.slowest:.2f} s, statuses {dict(self.statuses)}"
+        )
+
+
+async def write_through(
+    cluster: Cluster, headers: dict[str, str], event: Any, seconds: float = 20, at: float = 5
+) -> tuple[Writes, float]:
+    """16 clients create (and read back) rows for `seconds`; `event` runs at `at` seconds.
+    A key answered 503 is sent again after its Retry-After until it is answered 201 (up to
+    a minute after the event). Returns what they saw and when the event ran."""
+    writes = Writes()
+    started = time.monotonic()
+    event_at: list[float] = []
+
+    def since_event() -> float:
+        return time.monotonic() - event_at[0] if event_at else -1.0
+
+    async def request(client: httpx.AsyncClient, method: str, url: str, **options: Any) -> Any:
+        sent = time.monotonic()
+        try:
+            answer = await client.request(method, url, **options)
+        except httpx.TransportError as error:
+            writes.problems.append(f"{method} {url}: {error!r} at {since_event():.1f} s")
+            return None
+        writes.slowest = max(writes.slowest, time.monotonic() - sent)
+        writes.statuses[answer.status_code] += 1
+        if answer.status_code == 503:
+            writes.unavailable.append(since_event())
+            if not answer.headers.get("Retry-After", "").isdigit():
+                writes.problems.append(f"503 without Retry-After: {answer.headers}")
+            if answer.headers.get("Content-Type") != "application/problem+json":
+                writes.problems.append(f"503 that is not a problem: {answer.text}")
+        elif answer.status_code not in (200, 201):
+            writes.problems.append(f"{method} {url}: {answer.status_code} {answer.text}")
+        return answer
+
+    async def until_answered(
+        client: httpx.AsyncClient, method: str, url: str, probe: bool, **options: Any
+    ) -> tuple[Any, bool]:
+        """The answer to a request sent again after each 503's Retry-After, as a careful
+        client sends it (a create with the same Idempotency-Key), or every 0.2 s by the
+        probe; and whether a 503 came. Up to a minute."""
+        refused = False
+        given_up_at = time.monotonic() + 60
+        while time.monotonic() < given_up_at:
+            answer = await request(client, method, url, **options)
+            if answer is None or answer.status_code != 503:
+                return answer, refused
+            refused = True
+            writes.probe_refused |= probe
+            pause = 0.2 if probe else int(answer.headers.get("Retry-After", "1"))
+            await asyncio.sleep(pause)
+        writes.problems.append(f"{method} {url}: still 503 after a minute")
+        return None, refused
+
+    async def client_loop(probe: bool = False) -> None:
+        async with cluster.client(timeout=STATEMENT_TIMEOUT + 5) as client:
+            while time.monotonic() < started + seconds:
+                key = str(uuid.uuid4())
+                keyed = {**headers, "Idempotency-Key": key}
+                created, refused = await until_answered(
+                    client, "POST", "/api/v1/projects", probe, json={"name": key[:8]}, headers=keyed
+                )
+                if created is None or created.status_code != 201:
+                    continue
+                writes.rows[key] = created.json()["id"]
+                if probe and writes.probe_refused and writes.writable_again is None:
+                    writes.writable_again = since_event()
+                if refused and not probe:
+                    writes.retried_keys += 1
+                    writes.replayed += created.headers.get("Idempotent-Replayed") == "true"
+                    if writes.recovered is None:
+                        writes.recovered = since_event()
+                # Read your own write: never a 404, though a 503 may come first.
+                read, _ = await until_answered(
+                    client, "GET", created.headers["Location"], probe, headers=headers
+                )
+                if read is not None and read.status_code != 200:
+                    writes.problems.append(f"read after 201: {read.status_code}")
+
+    async def run_event() -> None:
+        await asyncio.sleep(at)
+        event_at.append(time.monotonic())
+        await asyncio.to_thread(event)
+
+    await asyncio.gather(
+        *(client_loop() for _ in range(CLIENTS)), client_loop(probe=True), run_event()
+    )
+    return writes, event_at[0]
+
+
+async def rows_of(cluster: Cluster, headers: dict[str, str]) -> set[str]:
+    """The ids of every row the user has, read on the primary page by page."""
+    ids: set[str] = set()
+    async with cluster.client(timeout=30) as client:
+        page = 1
+        while True:
+            listed = await client.get(f"/api/v1/projects?limit=100&page={page}", headers=headers)
+            assert listed.status_code == 200, listed.text
+            items = listed.json()["items"]
+            ids.update(item["id"] for item in items)
+            if len(items) < 100:
+                return ids
+            page += 1
+
+
+def wait_replicated(cluster: Cluster, within: float) -> float:
+    """Seconds until both nodes run on one timeline, the standby synchronous, its lag 0, and
+    the route leads to the primary alone."""
+    started = time.monotonic()
+    while time.monotonic() < started + within:
+        nodes = cluster.nodes()
+        if any(state[0] == "gone" for state in nodes.values()):
+            time.sleep(0.5)
+            continue
+        roles = sorted(state[0] for state in nodes.values())
+        timelines = {state[2] for state in nodes.values()}
+        routed = [name for name, state in nodes.items() if state[-1] == "route=UP"]
+        if (
+            roles == ["leader", "sync_standby"]
+            and len(timelines) == 1
+            and all(state[3] == "lag=0" for state in nodes.values())
+            and routed == [cluster.primary()]
+        ):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError(f"not replicated within {within} s: {cluster.nodes()}")
+
+
+@pytest.fixture
+def replicated(cluster: Cluster) -> Cluster:
+    """The cluster whole again: every process running (a test before stopped one) and both
+    nodes replicating."""
+    again = cluster.run("up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    wait_replicated(cluster, within=60)
+    return cluster
+
+
+@pytest.mark.parametrize("run", range(1, 6))
+async def test_losing_the_primarys_machine_under_load_loses_no_acknowledged_write(
+    replicated: Cluster, run: int
+) -> None:
+    """At 5 s of 20 s of creates, the primary's machine is lost (Patroni, PgBouncer and
+    every PostgreSQL process killed with SIGKILL): the synchronous standby is promoted when
+    the leader lock expires, the route follows it, and the node comes back as a standby."""
+    cluster = replicated
+    processes = cluster.process_ids()
+    lost = cluster.primary()
+    async with cluster.client() as client:
+        headers = await sign_up(client)
+
+    def lose_the_primary() -> None:
+        killed = cluster.run("kill-node", lost.removeprefix("node"))
+        assert killed.returncode == 0, killed.stderr
+
+    writes, _ = await write_through(cluster, headers, lose_the_primary)
+    present = await rows_of(cluster, headers)
+    acknowledged = set(writes.rows.values())
+    print(
+        f"failover run {run}, {lost} lost: {writes.figures()},"
+        f" {len(acknowledged - present)} acknowledged writes lost"
+    )
+
+    assert writes.problems == []
+    assert set(writes.statuses) <= {200, 201, 503}, writes.statuses
+    assert writes.unavailable, "no 503: the primary was not lost under load"
+    assert writes.writable_again is not None, writes.figures()
+    assert writes.statuses[201] > 100, writes.statuses
+    assert cluster.primary() != lost
+    # Every 201 is a row on the new primary, and each key made one row.
+    assert_figure("acknowledged writes lost in a failover", len(acknowledged - present))
+    assert present == acknowledged
+    assert len(acknowledged) == len(writes.rows)
+    assert_figure("500s in a failover", writes.statuses[500])
+    assert_figure("slowest answer in a failover", round(writes.slowest, 2), "s")
+    assert_figure("writes possible again after losing the primary", writes.writable_again, "s")
+
+    # The machine back: it rejoins as the synchronous standby of the new primary.
+    rewinds = cluster.node_log(lost).count("running pg_rewind")
+    back = cluster.run("start-node", lost.removeprefix("node"))
+    assert back.returncode == 0, back.stderr
+    rejoined = wait_replicated(cluster, within=120)
+    assert cluster.nodes()[lost][0] == "sync_standby"
+    assert_figure("seconds for the lost node to rejoin as the standby", round(rejoined, 1), "s")
+    assert cluster.process_ids() == processes  # no featwright process was restarted
+    rewound = cluster.node_log(lost).count("running pg_rewind") > rewinds
+    print(
+        f"failover run {run}: {lost} rejoined as the standby in {rejoined:.1f} s"
+        f" ({'rewound with pg_rewind' if rewound else 'no pg_rewind needed'})"
+    )
+
+
+async def test_a_switchover_under_load_loses_no_write(replicated: Cluster) -> None:
+    """A planned handover of the primary (`patronictl switchover`) under the same load."""
+    cluster = replicated
+    processes = cluster.process_ids()
+    primary = cluster.primary()
+    async with cluster.client() as client:
+        headers = await sign_up(client)
+
+    def hand_over() -> None:
+        handed = cluster.run("switchover")
+        assert handed.returncode == 0, handed.stdout + handed.stderr
+
+    writes, _ = await write_through(cluster, headers, hand_over)
+    present = await rows_of(cluster, headers)
+    acknowledged = set(writes.rows.values())
+    print(
+        f"switchover from {primary}: {writes.figures()},"
+        f" {len(acknowledged - present)} acknowledged writes lost"
+    )
+
+    assert writes.problems == []
+    assert set(writes.statuses) <= {200, 201, 503}, writes.statuses
+    assert_figure("acknowledged writes lost in a switchover", len(acknowledged - present))
+    assert present == acknowledged
+    window = max(writes.unavailable) - min(writes.unavailable) if writes.unavailable else 0.0
+    assert_figure("503 window of a switchover", round(window, 1), "s")
+    assert_figure("slowest answer in a switchover", round(writes.slowest, 2), "s")
+    wait_replicated(cluster, within=60)
+    assert cluster.primary() != primary
+    assert cluster.process_ids() == processes
