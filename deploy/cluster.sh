@@ -15,13 +15,15 @@
 #   HAProxy :CLUSTER_HTTP_PORT, plain HTTP: only a redirect to HTTPS
 #
 #   deploy/cluster.sh up | down | destroy | status | stop-process N
-#                     | kill-node N | start-node N | switchover
+#                     | freeze-node N | thaw-node N | kill-node N | start-node N | switchover
 #
 # `down` stops everything `up` started and keeps the data (`up` starts it again); `destroy`
 # also deletes the nodes' data and etcd's. `kill-node N` is the loss of node N's machine:
 # its Patroni, PgBouncer and PostgreSQL frozen, then killed (SIGKILL), with nothing written or
-# sent after; `start-node N` is the machine back (it rejoins as a standby, rewound with
-# pg_rewind if it had gone ahead). `switchover` hands the primary to a standby, as before
+# sent after; `freeze-node N` a machine that hangs (its connections open and silent) until
+# `thaw-node N` or `kill-node N`;
+# `start-node N` the machine back (it rejoins as a standby, rewound with pg_rewind if it had
+# gone ahead). `switchover` hands the primary to a standby, as before
 # maintenance. Redis is a shared service (`up` starts it only if it is not running).
 # State (configs, logs, pids, etcd's data, the generated SECRET_KEY) lives in CLUSTER_STATE
 # (var/cluster by default); the nodes, which run as `postgres`, in CLUSTER_NODE_DIR.
@@ -48,6 +50,7 @@ NODE_DIR=$(realpath -m "${CLUSTER_NODE_DIR:-/var/lib/featwright/cluster-$PORT}")
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 STATEMENT_TIMEOUT=${DB_STATEMENT_TIMEOUT:-30}
 FEATWRIGHT=.venv/bin/featwright
+PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null || true)}
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 
@@ -70,7 +73,7 @@ rest_port() { echo $((NODE_PORT + 3 * ($1 - 1) + 2)); }
 node_dir() { echo "$NODE_DIR/node$1"; }
 
 # As postgres (PostgreSQL refuses to run as root), in the foreground of this subshell.
-as_postgres() { env HOME="$NODE_DIR" setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
+as_postgres() { exec env HOME="$NODE_DIR" setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 
 # X-Forwarded-For and X-Forwarded-Proto are believed from the balancer only (HAProxy
 # connects to the processes from 127.0.0.1); any other peer is the client itself.
@@ -96,13 +99,25 @@ write_configs() {
   [[ -s $STATE/secret_key ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/secret_key"
   [[ -s $STATE/metrics_token ]] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$STATE/metrics_token"
   chmod 600 "$STATE/secret_key" "$STATE/metrics_token"
-  install -d -m 0755 "$(dirname "$NODE_DIR")"
-  install -d -m 0700 -o postgres -g postgres "$NODE_DIR"
+  own_node_dir
   for n in $(seq 1 "$NODES"); do
     write_node_config "$n"
   done
   write_balancer_config
   write_database_route_config
+}
+
+# NODE_DIR, made for postgres: new, or empty, or already the cluster's (it holds node1). An
+# existing parent is left as it is (it may be /tmp).
+own_node_dir() {
+  local parent
+  parent=$(dirname "$NODE_DIR")
+  [[ -d $parent ]] || install -d -m 0755 "$parent"
+  if [[ -d $NODE_DIR && -n $(ls -A "$NODE_DIR") && ! -f $NODE_DIR/node1/patroni.yml ]]; then
+    say "CLUSTER_NODE_DIR $NODE_DIR holds files that are not the cluster's; refusing to use it"
+    exit 1
+  fi
+  install -d -m 0700 -o postgres -g postgres "$NODE_DIR"
 }
 
 write_node_config() {
@@ -132,7 +147,9 @@ bootstrap:
     # promoted. With no standby left, the primary goes on alone (synchronous_mode_strict off):
     # available, with one copy, until a standby is back.
     synchronous_mode: true
-    maximum_lag_on_failover: 1048576
+    # The synchronous standby has every acknowledged commit; what it lags by is WAL not yet
+    # committed, which must not keep it from being promoted (a bulk load writes GBs).
+    maximum_lag_on_failover: 1073741824
     postgresql:
       use_pg_rewind: true
       remove_data_directory_on_rewind_failure: true
@@ -147,7 +164,7 @@ postgresql:
   listen: 127.0.0.1:$(pg_port "$n")
   connect_address: 127.0.0.1:$(pg_port "$n")
   data_dir: $dir/data
-  bin_dir: $(pg_config --bindir)
+  bin_dir: $PG_BIN
   pgpass: $dir/pgpass
   authentication:
     superuser:
@@ -263,11 +280,15 @@ defaults
     retries 0
 listen postgres
     bind 127.0.0.1:${DB_PORT}
-    # While no node is the primary (a failover), a connection is refused at once: the
-    # request answers 503 with Retry-After instead of waiting in HAProxy's queue.
+    # While no node is the primary (a failover), a connection is refused as it arrives,
+    # before a byte is read: the request answers 503 with Retry-After at once.
     tcp-request connection reject if { nbsrv(postgres) eq 0 }
+    # 200: the node holds the leader lock. "role": "master": its PostgreSQL has left
+    # recovery (Patroni asks pg_is_in_recovery()), so a new leader is routed to only once
+    # its promotion is done and it has replayed every commit it had been sent.
     option httpchk GET /primary
     http-check expect status 200
+    http-check expect rstring '"role": ?"(master|primary)"'
     # A node that stops being the primary loses its connections at once: none may write to
     # a demoted or cut-off node.
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
@@ -324,11 +345,10 @@ start_node() {
   local n=$1 dir
   dir=$(node_dir "$1")
   if ! running "$dir/pgbouncer.pid"; then
-    as_postgres pgbouncer -d "$dir/pgbouncer.ini"
+    (as_postgres pgbouncer -d "$dir/pgbouncer.ini")
   fi
   if ! running "$dir/patroni.pid"; then
-    (cd "$dir" && exec env HOME="$NODE_DIR" setpriv --reuid=postgres --regid=postgres \
-      --init-groups -- patroni "$dir/patroni.yml") >>"$dir/patroni.log" 2>&1 &
+    (cd "$dir" && as_postgres patroni "$dir/patroni.yml") >>"$dir/patroni.log" 2>&1 &
     echo $! >"$dir/patroni.pid"
   fi
 }
@@ -377,9 +397,7 @@ wait_route() {
 
 start_process() {
   local n=$1 port=$((PORT + $1))
-  if [[ -f $STATE/featwright$n.pid ]] && kill -0 "$(cat "$STATE/featwright$n.pid")" 2>/dev/null; then
-    return  # already running (a second `up`)
-  fi
+  running "$STATE/featwright$n.pid" && return  # already running (a second `up`)
   (
     set -a
     # shellcheck disable=SC1090
@@ -402,6 +420,10 @@ wait_healthy() {
 
 up() {
   install_parts
+  if [[ ! -x $PG_BIN/postgres ]]; then
+    say "no PostgreSQL server in '$PG_BIN' (PG_BIN, else pg_config --bindir)"
+    exit 1
+  fi
   redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no
   write_configs
   make_certificate
@@ -449,38 +471,78 @@ stop_pid() {
   rm -f "$file"
 }
 
-# The loss of node N's machine: every process of it stopped where it stands (SIGSTOP, so
-# none writes, sends or forks another), then killed: Patroni, PgBouncer, the postmaster and
-# each of its children (backends, the WAL sender).
-kill_node() {
-  local dir pids=() postmaster
+# Node N's processes: Patroni, PgBouncer, the postmaster and each of its children (backends,
+# the WAL sender), those of them still running as postgres (a stale pid file may name a
+# process that has reused the pid since).
+node_pids() {
+  local dir candidates=() postmaster
   dir=$(node_dir "$1")
   for file in "$dir/patroni.pid" "$dir/pgbouncer.pid"; do
-    [[ -f $file ]] && pids+=("$(cat "$file")")
+    [[ -f $file ]] && candidates+=("$(cat "$file")")
   done
   if [[ -f $dir/data/postmaster.pid ]]; then
     postmaster=$(sed -n 1p "$dir/data/postmaster.pid")
-    pids+=("$postmaster")
-    kill -STOP "${pids[@]}" 2>/dev/null || true
-    mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$postmaster")
+    candidates+=("$postmaster")
+    mapfile -t -O "${#candidates[@]}" candidates < <(pgrep -P "$postmaster" || true)
   fi
-  kill -STOP "${pids[@]}" 2>/dev/null || true
-  kill -KILL "${pids[@]}" 2>/dev/null || true
-  rm -f "$dir/patroni.pid" "$dir/pgbouncer.pid"
+  for pid in "${candidates[@]}"; do
+    [[ $(stat -c %U "/proc/$pid" 2>/dev/null) == postgres ]] && echo "$pid"
+  done
+  return 0
+}
+
+# Node N's machine frozen: every process of it stopped where it stands (SIGSTOP), so none
+# answers, writes, sends or forks another; its connections stay open, silent, as those of
+# a host that hangs or is cut off. Twice: a postmaster may have forked a backend between.
+freeze_node() {
+  local pids
+  for _ in 1 2; do
+    mapfile -t pids < <(node_pids "$1")
+    ((${#pids[@]})) && kill -STOP "${pids[@]}" 2>/dev/null
+  done
+  return 0
+}
+
+# Node N's machine running again where it stood (SIGCONT).
+thaw_node() {
+  local pids
+  mapfile -t pids < <(node_pids "$1")
+  ((${#pids[@]})) && kill -CONT "${pids[@]}" 2>/dev/null
+  return 0
+}
+
+# The loss of node N's machine: frozen, then every process killed (SIGKILL), with nothing
+# written or sent after. The kernel then closes their sockets, as a machine that is lost
+# does not: `freeze-node` first, `kill-node` later, is a machine that goes silent.
+kill_node() {
+  local pids
+  freeze_node "$1"
+  mapfile -t pids < <(node_pids "$1")
+  ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null
+  rm -f "$(node_dir "$1")/patroni.pid" "$(node_dir "$1")/pgbouncer.pid"
 }
 
 stop_node() {
   local dir
   dir=$(node_dir "$1")
-  # Patroni stops its PostgreSQL cleanly on SIGTERM (a standby first: the primary waits).
+  # Patroni stops its PostgreSQL cleanly on SIGTERM; one killed after 65 s may leave it.
   SHUTDOWN_TIMEOUT=60 stop_pid "$dir/patroni.pid"
+  if [[ -f $dir/data/postmaster.pid ]]; then
+    (as_postgres "$PG_BIN/pg_ctl" stop -s -m immediate -D "$dir/data") 2>/dev/null || true
+  fi
   stop_pid "$dir/pgbouncer.pid"
 }
 
 switchover() {
-  local leader candidate
-  leader=$(cluster_json | state leader)
-  candidate=$(cluster_json | state candidate)
+  local members leader candidate
+  members=$(cluster_json)
+  leader=$(state leader <<<"$members")
+  candidate=$(state candidate <<<"$members")
+  if [[ -z $leader || -z $candidate ]]; then
+    say "switchover needs a primary and a synchronous standby; status:"
+    status >&2
+    exit 1
+  fi
   say "switchover: $leader to $candidate"
   HOME="$NODE_DIR" patronictl -c "$(node_dir 1)/patroni.yml" switchover \
     --leader "$leader" --candidate "$candidate" --force
@@ -490,7 +552,8 @@ down() {
   stop_pid "$STATE/haproxy.pid"
   for file in "$STATE"/featwright*.pid; do stop_pid "$file"; done
   stop_pid "$STATE/haproxy-db.pid"
-  # The standbys before the primary, which would otherwise wait for its synchronous standby.
+  # The standbys before the primary: a primary that stops cleanly gives up the leader lock,
+  # and a standby still running would take it and be promoted.
   local leader
   leader=$(cluster_json 2>/dev/null | state leader || true)
   for n in $(seq 1 "$NODES"); do
@@ -503,6 +566,10 @@ down() {
 
 destroy() {
   down
+  if [[ -d $NODE_DIR && -n $(ls -A "$NODE_DIR") && ! -f $NODE_DIR/node1/patroni.yml ]]; then
+    say "CLUSTER_NODE_DIR $NODE_DIR holds files that are not the cluster's; not deleting it"
+    exit 1
+  fi
   rm -rf "$NODE_DIR" "$STATE/etcd"
   say "destroyed the nodes' data and etcd's"
 }
@@ -521,11 +588,13 @@ case "${1:-}" in
   destroy) destroy ;;
   status) status ;;
   stop-process) stop_pid "$STATE/featwright${2:?which process}.pid" ;;
+  freeze-node) freeze_node "${2:?which node}" ;;
+  thaw-node) thaw_node "${2:?which node}" ;;
   kill-node) kill_node "${2:?which node}" ;;
   start-node) start_node "${2:?which node}" ;;
   switchover) switchover ;;
   *)
-    echo "usage: $0 up|down|destroy|status|stop-process N|kill-node N|start-node N|switchover" >&2
+    echo "usage: $0 up|down|destroy|status|stop-process N|freeze-node N|thaw-node N|kill-node N|start-node N|switchover" >&2
     exit 2
     ;;
 esac

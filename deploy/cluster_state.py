@@ -62,8 +62,9 @@ def replicated(count: int) -> bool:
 
 def status(web_socket: str, db_socket: str) -> None:
     """Each process as HAProxy's checks see it; then each node as Patroni sees it: its role,
-    state, timeline, how far its replay is behind the primary (lag, in bytes), and whether
-    the database route sends connections to it."""
+    state, timeline, lag (the primary's WAL position as Patroni last published it, less what
+    the standby has received or replayed, in bytes), and whether the database route sends
+    connections to it."""
     for name, state in haproxy_servers(web_socket, "featwright").items():
         print(name, state)
     route = {
@@ -109,4 +110,4 @@ def main(command: str, *arguments: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main(*sys.argv[1:]) if sys.argv[1:] else main("help"))

@@ -19,6 +19,7 @@ from src.core.security import Principal
 from src.main import create_app
 from src.models import Project, User
 from src.repositories.project_repo import ProjectRepository
+from tests.live_server import require_postgres, scratch_database
 
 
 @pytest.fixture
@@ -131,27 +132,35 @@ class CuttingProxy:
         await self.server.wait_closed()
 
 
+@pytest.fixture
+async def scratch_postgres(request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
+    """Settings for a new, empty PostgreSQL database, dropped afterwards: the two tests
+    below are about PostgreSQL's connections alone."""
+    require_postgres(request.config)
+    async with scratch_database("connections") as url:
+        yield Settings(_env_file=None, database_url=url)
+
+
 async def test_a_transaction_whose_connection_was_cut_is_unavailable(
-    engine: AsyncEngine, settings: Settings, committed_user: User
+    scratch_postgres: Settings,
 ) -> None:
     """The connection is cut while a transaction's statement runs (a primary lost in a
     failover): the request's error says the database is unavailable (a 503), nothing of the
     transaction is kept, and the pool serves the next statement on a new connection."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a TCP connection to cut is PostgreSQL's")
-    url = make_url(settings.database_url)
+    url = make_url(scratch_postgres.database_url)
+    kept = Database(create_engine(scratch_postgres), scratch_postgres)
+    await kept.write(text("CREATE TABLE written (name text)"), {})
     proxy = CuttingProxy(url.host or "127.0.0.1", url.port or 5432)
     port = await proxy.start()
-    proxied = settings.model_copy(
+    proxied = scratch_postgres.model_copy(
         update={"database_url": url.set(port=port).render_as_string(hide_password=False)}
     )
-    cut_engine = create_engine(proxied)
-    database = Database(cut_engine, proxied)
-    repository = ProjectRepository(database, owner_id=committed_user.id)
+    database = Database(create_engine(proxied), proxied)
+    count = text("SELECT count(*) FROM written")
 
     async def transaction_cut_short() -> None:
         async with database.transaction():
-            await repository.create({"name": "lost"})
+            await database.write(text("INSERT INTO written VALUES ('lost')"), {})
             asyncio.get_running_loop().call_later(0.2, proxy.cut)
             await database.read(select(func.pg_sleep(2)), {})
 
@@ -159,46 +168,35 @@ async def test_a_transaction_whose_connection_was_cut_is_unavailable(
         with pytest.raises(sa_exc.DBAPIError) as raised:
             await transaction_cut_short()
         assert is_unavailable(raised.value)
-        assert await count_projects(engine, committed_user.id) == 0
-        await repository.create({"name": "kept"})
-        assert await count_projects(engine, committed_user.id) == 1
+        assert (await kept.read(count, {}))[0][0] == 0
+        await database.write(text("INSERT INTO written VALUES ('kept')"), {})
+        assert (await kept.read(count, {}))[0][0] == 1
     finally:
-        await database.close()
-        await cut_engine.dispose()
+        for each in (database, kept):
+            await each.close()
+            assert isinstance(each.bind, AsyncEngine)
+            await each.bind.dispose()
         await proxy.close()
 
 
-async def test_a_write_refused_as_read_only_is_unavailable(
-    engine: AsyncEngine, settings: Settings
-) -> None:
+async def test_a_write_refused_as_read_only_is_unavailable(scratch_postgres: Settings) -> None:
     """A write that reaches a standby (a primary demoted a moment ago, before the database
     route stops sending connections to it) is refused as read-only, SQLSTATE 25006: the
     primary has moved, and the same request sent again succeeds, so it is a 503."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a read-only standby is PostgreSQL's")
-    name = f"featwright_read_only_{uuid.uuid4().hex[:8]}"
-    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        await connection.execute(
-            text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-        )
-    url = make_url(settings.database_url).set(database=name)
-    standby = settings.model_copy(
-        update={"database_url": url.render_as_string(hide_password=False)}
-    )
-    standby_engine = create_engine(standby)
-    database = Database(standby_engine, standby)
+    name = make_url(scratch_postgres.database_url).database
+    owner = Database(create_engine(scratch_postgres), scratch_postgres)
+    await owner.write(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'), {})
+    await owner.close()
+    await owner.bind.dispose()  # type: ignore[union-attr]
+    standby = Database(create_engine(scratch_postgres), scratch_postgres)
     try:
         with pytest.raises(sa_exc.DBAPIError) as raised:
-            await database.write(text("CREATE TABLE refused (id integer)"), {})
+            await standby.write(text("CREATE TABLE refused (id integer)"), {})
         assert getattr(raised.value.orig, "sqlstate", None) == "25006"
         assert is_unavailable(raised.value)
     finally:
-        await database.close()
-        await standby_engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await standby.close()
+        await standby.bind.dispose()  # type: ignore[union-attr]
 
 
 async def test_concurrent_tasks_do_not_share_a_transaction(

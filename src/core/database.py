@@ -42,10 +42,10 @@ _SQLITE_WRITE = "featwright_sqlite_write"
 # 57 operator intervention (shutting down, starting up, statement_timeout).
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "25006"})
-"""A serialization failure or a deadlock: the transaction was undone whole, and the same
-request tried again succeeds (a 503 with Retry-After). So does a write that reached a
-standby (read_only_sql_transaction): a primary just demoted, in the second before the
-database route stops sending connections to it."""
+"""Errors after which the same request sent again succeeds (a 503 with Retry-After): a
+serialization failure or a deadlock, whose transaction was undone whole; a write that reached
+a node that is not the primary (read_only_sql_transaction), which nothing wrote: a primary
+just demoted, in the second before the database route stops sending connections to it."""
 # A read whose pooled connection failed sooner than this is run again on a new one: a
 # connection the server closed (a restart) fails at once, a silent server only after a timeout.
 _RETRY_WITHIN_SECONDS = 0.5
@@ -295,8 +295,9 @@ class Database:
                 yield connection
             except BaseException as error:
                 if postgres.leaves_connection_unusable(error):
-                    # The pool opens a new one in its place. A connection the server closed
-                    # (a primary lost in a failover) has already left the pool.
+                    # The pool opens a new one in its place. One whose server went away
+                    # (a primary lost in a failover) was already given back by asyncpg,
+                    # and terminate() then raises InterfaceError.
                     with suppress(asyncpg.InterfaceError):
                         connection.terminate()
                 raise
