@@ -107,13 +107,18 @@ write_configs() {
   write_database_route_config
 }
 
-# NODE_DIR, made for postgres: new, or empty, or already the cluster's (it holds node1). An
-# existing parent is left as it is (it may be /tmp).
+# Whether NODE_DIR holds files that are not the cluster's: it is neither new, nor empty, nor
+# the cluster's (holding node1). `up` will not use such a directory, nor `destroy` delete it.
+node_dir_is_foreign() {
+  [[ -d $NODE_DIR && -n $(ls -A "$NODE_DIR") && ! -f $NODE_DIR/node1/patroni.yml ]]
+}
+
+# NODE_DIR, made for postgres. An existing parent is left as it is (it may be /tmp).
 own_node_dir() {
   local parent
   parent=$(dirname "$NODE_DIR")
   [[ -d $parent ]] || install -d -m 0755 "$parent"
-  if [[ -d $NODE_DIR && -n $(ls -A "$NODE_DIR") && ! -f $NODE_DIR/node1/patroni.yml ]]; then
+  if node_dir_is_foreign; then
     say "CLUSTER_NODE_DIR $NODE_DIR holds files that are not the cluster's; refusing to use it"
     exit 1
   fi
@@ -566,7 +571,7 @@ down() {
 
 destroy() {
   down
-  if [[ -d $NODE_DIR && -n $(ls -A "$NODE_DIR") && ! -f $NODE_DIR/node1/patroni.yml ]]; then
+  if node_dir_is_foreign; then
     say "CLUSTER_NODE_DIR $NODE_DIR holds files that are not the cluster's; not deleting it"
     exit 1
   fi
